@@ -1,0 +1,174 @@
+//! A conductor built at run time (Go orchestra's `Conductor{Players: ...}`).
+
+use std::collections::HashSet;
+use std::fmt;
+use std::sync::Arc;
+use std::time::Duration;
+
+use crate::context::Context;
+use crate::describe::Description;
+use crate::engine::{Group, Member};
+use crate::error::{BoxError, Error};
+use crate::options::PlayerOptions;
+use crate::player::Player;
+
+/// A group of named players assembled at run time, such as N workers read
+/// from configuration. It runs them with the same engine and options as
+/// `#[derive(Conductor)]`, and is itself a [`Player`], so it nests inside
+/// other conductors, derived or not.
+///
+/// ```
+/// use orchestra::{player_fn, Conductor, Context, PlayExt, PlayerOptions, Restart};
+/// use std::time::Duration;
+///
+/// # #[tokio::main(flavor = "current_thread")]
+/// # async fn main() -> Result<(), orchestra::Error> {
+/// let mut workers = Conductor::named("workers").timeout(Duration::from_secs(5));
+/// for n in 0..4 {
+///     let worker = player_fn(move |ctx: Context| async move {
+///         tracing::info!(n, "working");
+///         ctx.cancelled().await;
+///         Ok(())
+///     });
+///     let options = PlayerOptions::new().restart(Restart::OnFailure);
+///     workers.add_with(&format!("worker-{n}"), worker, options)?;
+/// }
+/// // A name can be used once only.
+/// assert!(workers.add("worker-0", player_fn(|_| async { Ok(()) })).is_err());
+///
+/// workers.play_until(tokio::time::sleep(Duration::from_millis(10))).await
+/// # }
+/// ```
+pub struct Conductor {
+    name: Arc<str>,
+    names: HashSet<Arc<str>>,
+    group: Group<'static>,
+}
+
+impl Default for Conductor {
+    fn default() -> Self {
+        Conductor::new()
+    }
+}
+
+impl Conductor {
+    /// An empty conductor named `conductor`.
+    pub fn new() -> Self {
+        Conductor::named("conductor")
+    }
+
+    /// An empty conductor with a name, which starts its players' paths when
+    /// it is run at the top (nested, it takes the name it is added under).
+    pub fn named(name: &str) -> Self {
+        Conductor {
+            name: Arc::from(name),
+            names: HashSet::new(),
+            group: Group {
+                timeout: None,
+                members: Vec::new(),
+            },
+        }
+    }
+
+    /// The default stop timeout of its players (9 s unless a conductor above
+    /// sets another).
+    #[must_use]
+    pub fn timeout(mut self, timeout: Duration) -> Self {
+        self.group.timeout = Some(timeout);
+        self
+    }
+
+    /// Adds a player with the default options.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::DuplicateName`] if the conductor already has a player of that
+    /// name, [`Error::Config`] if the name is empty or contains `/`.
+    pub fn add<P: Player>(&mut self, name: &str, player: P) -> Result<&mut Self, Error> {
+        self.add_with(name, player, PlayerOptions::default())
+    }
+
+    /// Adds a player with options.
+    ///
+    /// # Errors
+    ///
+    /// As [`add`](Conductor::add).
+    pub fn add_with<P: Player>(
+        &mut self,
+        name: &str,
+        player: P,
+        options: PlayerOptions,
+    ) -> Result<&mut Self, Error> {
+        if name.is_empty() || name.contains('/') {
+            return Err(Error::Config {
+                path: format!("{}/{name}", self.name),
+                message: "a player name must be non-empty and must not contain `/`".into(),
+            });
+        }
+        if self.names.contains(name) {
+            return Err(Error::DuplicateName {
+                conductor: self.name.to_string(),
+                name: name.to_owned(),
+            });
+        }
+        let member = player.__into_member(Some(name), options);
+        self.names.insert(member.name.clone());
+        self.group.members.push(member);
+        Ok(self)
+    }
+
+    /// The number of players added.
+    pub fn len(&self) -> usize {
+        self.group.members.len()
+    }
+
+    /// Whether no player was added.
+    pub fn is_empty(&self) -> bool {
+        self.group.members.is_empty()
+    }
+
+    /// The conductor's name.
+    pub fn name(&self) -> &str {
+        &self.name
+    }
+}
+
+impl fmt::Debug for Conductor {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Conductor")
+            .field("name", &self.name)
+            .field("timeout", &self.group.timeout)
+            .field(
+                "players",
+                &self.group.members.iter().map(Member::name).collect::<Vec<_>>(),
+            )
+            .finish()
+    }
+}
+
+impl Player for Conductor {
+    /// Runs every player, each on a task of its own, until all are done, one
+    /// fails, or `ctx` is cancelled. Players come back when their tasks end,
+    /// so the conductor can be played again.
+    async fn play(&mut self, ctx: Context) -> Result<(), BoxError> {
+        self.group.play(ctx).await.map_err(BoxError::from)
+    }
+
+    fn __into_member(self, name: Option<&str>, options: PlayerOptions) -> Member<'static> {
+        Member::group(
+            name.unwrap_or(&self.name),
+            options,
+            self.group.timeout,
+            self.group.members,
+        )
+    }
+
+    fn __describe(&self, name: Option<&str>, options: &PlayerOptions) -> Description {
+        Description::conductor(
+            name.unwrap_or(&self.name),
+            options.clone(),
+            self.group.timeout,
+            self.group.members.iter().map(Member::describe).collect(),
+        )
+    }
+}

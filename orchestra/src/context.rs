@@ -1,0 +1,239 @@
+//! What a player is given for each run: cancellation, identity, readiness.
+
+use std::fmt;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+
+use tokio_util::sync::{CancellationToken, WaitForCancellationFuture};
+
+use crate::engine::Run;
+
+/// The handle a player receives for one run of [`Player::play`](crate::Player::play).
+///
+/// It tells the player when to stop ([`cancelled`](Context::cancelled)), who
+/// it is ([`path`](Context::path), [`attempt`](Context::attempt),
+/// [`execution_id`](Context::execution_id)), and lets it announce that it is
+/// ready to serve ([`ready`](Context::ready)), which starts the players
+/// ordered `after` it. Cloning is cheap: hand clones to helper tasks.
+///
+/// ```
+/// use orchestra::{BoxError, Context, Player};
+/// use std::time::Duration;
+///
+/// struct Ticker;
+///
+/// impl Player for Ticker {
+///     async fn play(&mut self, ctx: Context) -> Result<(), BoxError> {
+///         ctx.ready();
+///         let mut tick = tokio::time::interval(Duration::from_secs(1));
+///         loop {
+///             tokio::select! {
+///                 _ = ctx.cancelled() => return Ok(()),
+///                 _ = tick.tick() => tracing::info!(player = ctx.path(), "tick"),
+///             }
+///         }
+///     }
+/// }
+/// ```
+#[derive(Clone)]
+pub struct Context {
+    inner: Arc<Inner>,
+}
+
+struct Inner {
+    token: CancellationToken,
+    path: Arc<str>,
+    attempt: u32,
+    execution_id: ExecutionId,
+    ready: Arc<Readiness>,
+    run: Arc<Run>,
+}
+
+impl Context {
+    /// A context for running a player on its own, outside any conductor, for
+    /// example in the player's unit tests. Cancel `token` to ask it to stop.
+    ///
+    /// ```
+    /// use orchestra::{player_fn, Context, Player};
+    /// use tokio_util::sync::CancellationToken;
+    ///
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() {
+    /// let mut player = player_fn(|ctx: Context| async move {
+    ///     ctx.cancelled().await;
+    ///     Ok(())
+    /// });
+    /// let token = CancellationToken::new();
+    /// token.cancel();
+    /// player.play(Context::new("standalone", token)).await.unwrap();
+    /// # }
+    /// ```
+    pub fn new(name: &str, token: CancellationToken) -> Self {
+        Context::for_run(
+            token,
+            Arc::from(name),
+            1,
+            Arc::new(Readiness::default()),
+            Arc::new(Run::default()),
+        )
+    }
+
+    pub(crate) fn for_run(
+        token: CancellationToken,
+        path: Arc<str>,
+        attempt: u32,
+        ready: Arc<Readiness>,
+        run: Arc<Run>,
+    ) -> Self {
+        Context {
+            inner: Arc::new(Inner {
+                token,
+                path,
+                attempt,
+                execution_id: ExecutionId::next(),
+                ready,
+                run,
+            }),
+        }
+    }
+
+    /// Completes once the player is asked to stop. Cancel-safe.
+    pub fn cancelled(&self) -> WaitForCancellationFuture<'_> {
+        self.inner.token.cancelled()
+    }
+
+    /// Whether the player has been asked to stop.
+    pub fn is_cancelled(&self) -> bool {
+        self.inner.token.is_cancelled()
+    }
+
+    /// A token cancelled when this player is asked to stop, for libraries that
+    /// take a [`CancellationToken`] (cancelling it yourself stops nothing else).
+    pub fn child_token(&self) -> CancellationToken {
+        self.inner.token.child_token()
+    }
+
+    /// Runs `fut` until it completes or the player is asked to stop, whichever
+    /// comes first; `None` means it was asked to stop.
+    ///
+    /// ```
+    /// # use orchestra::{BoxError, Context};
+    /// async fn next_job(_ctx: &Context) -> Option<u32> { None }
+    /// async fn play(ctx: Context) -> Result<(), BoxError> {
+    ///     while let Some(Some(job)) = ctx.run_until_cancelled(next_job(&ctx)).await {
+    ///         tracing::info!(job, "processing");
+    ///     }
+    ///     Ok(())
+    /// }
+    /// ```
+    pub async fn run_until_cancelled<F: Future>(&self, fut: F) -> Option<F::Output> {
+        self.inner.token.run_until_cancelled(fut).await
+    }
+
+    /// The player's path from the root conductor, such as `app/jobs/mailer`.
+    pub fn path(&self) -> &str {
+        &self.inner.path
+    }
+
+    /// The player's own name: the last segment of its [`path`](Context::path).
+    pub fn name(&self) -> &str {
+        let path = self.path();
+        path.rsplit_once('/').map_or(path, |(_, name)| name)
+    }
+
+    /// Which run of the player this is: 1 for the first, 2 after one restart…
+    pub fn attempt(&self) -> u32 {
+        self.inner.attempt
+    }
+
+    /// An identifier unique to this run within the process.
+    pub fn execution_id(&self) -> ExecutionId {
+        self.inner.execution_id
+    }
+
+    /// Announces that the player is ready (listening, connected…). Players
+    /// ordered `after` it start then. Calling it again does nothing.
+    pub fn ready(&self) {
+        if self.inner.ready.set() {
+            tracing::debug!(player = %self.path(), "ready");
+        }
+    }
+
+    /// Whether [`ready`](Context::ready) was called (or the readiness grace
+    /// passed) for this player.
+    pub fn is_ready(&self) -> bool {
+        self.inner.ready.is_ready()
+    }
+
+    pub(crate) fn run(&self) -> &Arc<Run> {
+        &self.inner.run
+    }
+}
+
+impl fmt::Debug for Context {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Context")
+            .field("path", &self.path())
+            .field("attempt", &self.attempt())
+            .field("execution_id", &self.execution_id())
+            .field("cancelled", &self.is_cancelled())
+            .finish()
+    }
+}
+
+/// Whether a member has announced readiness; shared by all its runs.
+#[derive(Default)]
+pub(crate) struct Readiness {
+    flag: AtomicBool,
+    notify: tokio::sync::Notify,
+}
+
+impl Readiness {
+    pub(crate) fn is_ready(&self) -> bool {
+        self.flag.load(Ordering::Acquire)
+    }
+
+    /// Marks the member ready; `true` if it was not ready before.
+    pub(crate) fn set(&self) -> bool {
+        let first = !self.flag.swap(true, Ordering::AcqRel);
+        if first {
+            self.notify.notify_waiters();
+        }
+        first
+    }
+
+    /// Completes once the member is ready.
+    pub(crate) async fn wait(&self) {
+        loop {
+            let notified = self.notify.notified();
+            if self.is_ready() {
+                return;
+            }
+            notified.await;
+        }
+    }
+}
+
+/// Identifies one run of one player, unique within the process.
+///
+/// It appears in the `execution_id` field of the player's tracing span.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct ExecutionId(u64);
+
+impl ExecutionId {
+    fn next() -> Self {
+        static NEXT: AtomicU64 = AtomicU64::new(1);
+        ExecutionId(NEXT.fetch_add(1, Ordering::Relaxed))
+    }
+
+    /// The identifier as a number.
+    pub fn get(self) -> u64 {
+        self.0
+    }
+}
+
+impl fmt::Display for ExecutionId {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}", self.0)
+    }
+}

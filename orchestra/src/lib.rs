@@ -1,0 +1,103 @@
+//! Run the long-lived parts of a service together — HTTP servers, queue
+//! consumers, schedulers — restart them when they fail, and stop all of them
+//! gracefully on `SIGINT`/`SIGTERM` or on the first fatal error.
+//!
+//! Declare the service as a struct of players and derive a conductor:
+//!
+//! ```
+//! use orchestra::{BoxError, Conductor, Context, PlayExt, Player};
+//!
+//! struct Http;
+//! impl Player for Http {
+//!     async fn play(&mut self, ctx: Context) -> Result<(), BoxError> {
+//!         ctx.ready();
+//!         ctx.cancelled().await; // serve until asked to stop
+//!         Ok(())
+//!     }
+//! }
+//!
+//! struct Consumer;
+//! impl Player for Consumer {
+//!     async fn play(&mut self, ctx: Context) -> Result<(), BoxError> {
+//!         ctx.cancelled().await;
+//!         Ok(())
+//!     }
+//! }
+//!
+//! #[derive(Conductor)]
+//! #[conductor(timeout = "10s")]
+//! struct App {
+//!     #[player(timeout = "5s")]
+//!     http: Http,
+//!     #[player(restart = "on-failure", backoff = "exponential", after = "http")]
+//!     consumer: Consumer,
+//! }
+//!
+//! # #[tokio::main(flavor = "current_thread")]
+//! # async fn main() -> Result<(), orchestra::Error> {
+//! let app = App { http: Http, consumer: Consumer };
+//! # let app_future =
+//! app.play_until_signal()
+//! # ; drop(app_future);
+//! # let app = App { http: Http, consumer: Consumer };
+//! # app.play_until(tokio::time::sleep(std::time::Duration::from_millis(1))).await
+//! # }
+//! ```
+//!
+//! # Model
+//!
+//! - A [`Player`] is anything with an async `play(&mut self, ctx)`. It must
+//!   return soon after `ctx` is cancelled. [`player_fn`] makes one of a closure.
+//! - A conductor runs players, **each on its own tokio task**: derive one
+//!   with `#[derive(Conductor)]`, or build one at run time with [`Conductor`].
+//!   Conductors are players, so they nest; paths name every player
+//!   (`app/jobs/mailer`) in logs, spans and errors.
+//! - A player returning `Ok(())` is done; its siblings keep running. An error
+//!   or a panic stops every other player and is returned as an [`Error`] —
+//!   unless the player's [`Restart`] policy restarts it after a [`Backoff`]
+//!   delay, within its limits.
+//! - Stopping cancels every player, in reverse `after` order; each has its
+//!   own stop timeout (the conductor's by default, 9 s at the top). A player
+//!   still running then is aborted and named in [`Error::StopTimedOut`]. No
+//!   task of a conductor outlives its run.
+//! - [`play_until_signal`] runs a player until `SIGINT`/`SIGTERM`; a second
+//!   signal forces the stop ([`Error::Forced`]). [`play_until`] takes any
+//!   shutdown future.
+//!
+//! # Cargo features
+//!
+//! - `derive` (default): `#[derive(Conductor)]`.
+//! - `backoff`: [`Backoff::from_backoff_crate`], an adapter for the `backoff`
+//!   crate's strategies (opt-in: that crate is unmaintained, RUSTSEC-2025-0012).
+#![cfg_attr(docsrs, feature(doc_cfg))]
+
+mod conductor;
+mod context;
+mod describe;
+mod engine;
+mod error;
+mod options;
+mod player;
+mod restart;
+mod signal;
+
+pub use conductor::Conductor;
+pub use context::{Context, ExecutionId};
+pub use describe::{Description, describe};
+pub use error::{BoxError, Error, Limit, Straggler};
+pub use options::PlayerOptions;
+pub use player::{Player, PlayerFn, RestartNow, player_fn};
+pub use restart::{Backoff, Restart};
+pub use signal::{PlayExt, Signal, Signals, play_until, play_until_signal, play_until_signals};
+
+/// Derives a typed conductor from a struct whose fields are players.
+#[cfg(feature = "derive")]
+#[cfg_attr(docsrs, doc(cfg(feature = "derive")))]
+pub use orchestra_macros::Conductor;
+
+/// What `#[derive(Conductor)]` expands to refers to; not a public API.
+#[doc(hidden)]
+pub mod __private {
+    pub use crate::engine::{Member, play_in_place};
+    pub use core::time::Duration;
+}

@@ -1,0 +1,142 @@
+//! How one player is run: the options `#[player(...)]` sets, as values.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use crate::restart::{Backoff, Restart};
+
+/// How a player is run by its conductor: the same options as the
+/// `#[player(...)]` attribute, for players added at run time.
+///
+/// Every option has a default: no restart, the conductor's stop timeout,
+/// an exponential backoff, no limits, no delay, no ordering.
+///
+/// ```
+/// use orchestra::{Backoff, PlayerOptions, Restart};
+/// use std::time::Duration;
+///
+/// let options = PlayerOptions::new()
+///     .timeout(Duration::from_secs(5))
+///     .restart(Restart::OnFailure)
+///     .backoff(Backoff::exponential().max_delay(Duration::from_secs(10)))
+///     .max_restarts(5, Duration::from_secs(60))
+///     .after("db");
+/// # let _ = options;
+/// ```
+#[derive(Debug, Clone, Default)]
+pub struct PlayerOptions {
+    pub(crate) timeout: Option<Duration>,
+    pub(crate) restart: Restart,
+    pub(crate) backoff: Option<Backoff>,
+    pub(crate) max_attempts: Option<u32>,
+    pub(crate) max_restarts: Option<(u32, Duration)>,
+    pub(crate) delay: Option<Duration>,
+    pub(crate) after: Vec<Arc<str>>,
+    pub(crate) grace: Option<Duration>,
+    pub(crate) stable_after: Option<Duration>,
+}
+
+/// How long a player that never calls `ctx.ready()` keeps the players ordered
+/// after it waiting.
+pub(crate) const DEFAULT_GRACE: Duration = Duration::from_secs(1);
+
+/// How long a run must last for the backoff to start over.
+pub(crate) const DEFAULT_STABLE_AFTER: Duration = Duration::from_secs(10);
+
+impl PlayerOptions {
+    /// The defaults.
+    pub fn new() -> Self {
+        PlayerOptions::default()
+    }
+
+    /// How long the player has to return once asked to stop, after which it is
+    /// aborted and reported. Defaults to its conductor's timeout (9 s at the top).
+    #[must_use]
+    pub fn timeout(mut self, timeout: Duration) -> Self {
+        self.timeout = Some(timeout);
+        self
+    }
+
+    /// When the player is run again after it returns.
+    #[must_use]
+    pub fn restart(mut self, restart: Restart) -> Self {
+        self.restart = restart;
+        self
+    }
+
+    /// The delays between restarts (exponential by default).
+    #[must_use]
+    pub fn backoff(mut self, backoff: Backoff) -> Self {
+        self.backoff = Some(backoff);
+        self
+    }
+
+    /// Runs the player at most this many times in all; past that a failure is
+    /// final. Zero is rejected when the conductor starts.
+    #[must_use]
+    pub fn max_attempts(mut self, attempts: u32) -> Self {
+        self.max_attempts = Some(attempts);
+        self
+    }
+
+    /// Allows at most `restarts` restarts within any window of `within`
+    /// (Erlang/OTP's restart intensity); one more makes the failure final.
+    #[must_use]
+    pub fn max_restarts(mut self, restarts: u32, within: Duration) -> Self {
+        self.max_restarts = Some((restarts, within));
+        self
+    }
+
+    /// Defers the first start by `delay`.
+    #[must_use]
+    pub fn delay(mut self, delay: Duration) -> Self {
+        self.delay = Some(delay);
+        self
+    }
+
+    /// Starts the player only once the named sibling is ready (it called
+    /// `ctx.ready()`, finished, or ran for its readiness grace); stops it
+    /// before that sibling. Call again to depend on several.
+    #[must_use]
+    pub fn after(mut self, sibling: &str) -> Self {
+        self.after.push(Arc::from(sibling));
+        self
+    }
+
+    /// How long players ordered after this one wait for it to call
+    /// `ctx.ready()` before they start anyway. 1 s by default.
+    #[must_use]
+    pub fn grace(mut self, grace: Duration) -> Self {
+        self.grace = Some(grace);
+        self
+    }
+
+    /// How long a run must last for the backoff to start over from its first
+    /// delay. 10 s by default.
+    #[must_use]
+    pub fn stable_after(mut self, period: Duration) -> Self {
+        self.stable_after = Some(period);
+        self
+    }
+}
+
+impl PlayerOptions {
+    /// Checks the values, saying what is wrong and what is accepted.
+    pub(crate) fn validate(&self) -> Result<(), String> {
+        if self.max_attempts == Some(0) {
+            return Err("max_attempts must be at least 1".into());
+        }
+        if let Some((_, within)) = self.max_restarts {
+            if within.is_zero() {
+                return Err("the max_restarts window (`within`) must be longer than zero".into());
+            }
+        }
+        if self.stable_after.is_some_and(|d| d.is_zero()) {
+            return Err("stable_after must be longer than zero".into());
+        }
+        match &self.backoff {
+            Some(backoff) => backoff.validate(),
+            None => Ok(()),
+        }
+    }
+}

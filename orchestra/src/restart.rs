@@ -1,0 +1,386 @@
+//! Restart policies and the backoff between restarts.
+
+use std::fmt;
+use std::sync::Arc;
+use std::time::Duration;
+
+use backon::{BackoffBuilder, ConstantBuilder, ExponentialBuilder, FibonacciBuilder};
+
+/// When a player that returned is run again.
+///
+/// ```
+/// use orchestra::{PlayerOptions, Restart};
+/// let options = PlayerOptions::new().restart(Restart::OnFailure);
+/// # let _ = options;
+/// ```
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Restart {
+    /// Never restart (the default, as in Go's orchestra): an error or panic is
+    /// final and stops the conductor; `Ok(())` means the player is done.
+    #[default]
+    Never,
+    /// Restart after an error or a panic; `Ok(())` means the player is done.
+    OnFailure,
+    /// Restart after every return, `Ok(())` included, until the conductor stops.
+    Always,
+}
+
+impl fmt::Display for Restart {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            Restart::Never => "never",
+            Restart::OnFailure => "on-failure",
+            Restart::Always => "always",
+        })
+    }
+}
+
+/// The delays between restarts of a player, built on [`backon`]'s strategies.
+///
+/// The bare strategies never run out; [`max_times`](Backoff::max_times) caps
+/// them, after which a failure is final. The delays start over once a run has
+/// stayed up for the player's stable period (see
+/// [`PlayerOptions::stable_after`](crate::PlayerOptions::stable_after)).
+///
+/// | strategy | delays |
+/// |---|---|
+/// | [`zero`](Backoff::zero) | 0, 0, 0… |
+/// | [`constant`](Backoff::constant)`(d)` | d, d, d… |
+/// | [`exponential`](Backoff::exponential) (the default) | 100 ms, 200 ms, 400 ms… up to 30 s |
+/// | [`fibonacci`](Backoff::fibonacci) | 100 ms, 100 ms, 200 ms, 300 ms, 500 ms… up to 30 s |
+///
+/// With [`jitter`](Backoff::jitter) each delay grows by a random part of
+/// itself, between 0 % and 100 %.
+///
+/// ```
+/// use orchestra::Backoff;
+/// use std::time::Duration;
+///
+/// let backoff = Backoff::exponential()
+///     .min_delay(Duration::from_millis(50))
+///     .max_delay(Duration::from_secs(10))
+///     .factor(3.0)
+///     .jitter();
+/// # let _ = backoff;
+/// ```
+#[derive(Clone)]
+pub struct Backoff {
+    kind: Kind,
+    min: Duration,
+    max: Duration,
+    factor: f32,
+    jitter: bool,
+    seed: Option<u64>,
+    max_times: Option<usize>,
+}
+
+#[derive(Clone)]
+enum Kind {
+    Zero,
+    Constant,
+    Exponential,
+    Fibonacci,
+    Custom(Arc<dyn Fn() -> Delays + Send + Sync>),
+}
+
+/// A running sequence of delays.
+pub(crate) type Delays = Box<dyn Iterator<Item = Duration> + Send>;
+
+impl Default for Backoff {
+    fn default() -> Self {
+        Backoff::exponential()
+    }
+}
+
+impl Backoff {
+    const fn of(kind: Kind, min: Duration) -> Self {
+        Backoff {
+            kind,
+            min,
+            max: Duration::from_secs(30),
+            factor: 2.0,
+            jitter: false,
+            seed: None,
+            max_times: None,
+        }
+    }
+
+    /// Restart at once, every time.
+    pub const fn zero() -> Self {
+        Backoff::of(Kind::Zero, Duration::ZERO)
+    }
+
+    /// The same delay before every restart.
+    pub const fn constant(delay: Duration) -> Self {
+        Backoff::of(Kind::Constant, delay)
+    }
+
+    /// Delays that grow by a factor (2 by default), from 100 ms to 30 s.
+    pub const fn exponential() -> Self {
+        Backoff::of(Kind::Exponential, Duration::from_millis(100))
+    }
+
+    /// Delays that grow as the Fibonacci sequence, from 100 ms to 30 s.
+    pub const fn fibonacci() -> Self {
+        Backoff::of(Kind::Fibonacci, Duration::from_millis(100))
+    }
+
+    /// A strategy of your own: `delays` is called to start a fresh sequence
+    /// (at the first failure and after every reset); the sequence ending makes
+    /// the failure final.
+    ///
+    /// ```
+    /// use orchestra::Backoff;
+    /// use std::time::Duration;
+    ///
+    /// // 1 s, 2 s, 3 s, then give up.
+    /// let backoff = Backoff::custom(|| (1..=3).map(Duration::from_secs));
+    /// # let _ = backoff;
+    /// ```
+    pub fn custom<F, I>(delays: F) -> Self
+    where
+        F: Fn() -> I + Send + Sync + 'static,
+        I: IntoIterator<Item = Duration>,
+        I::IntoIter: Send + 'static,
+    {
+        let start = move || -> Delays { Box::new(delays().into_iter()) };
+        Backoff::of(Kind::Custom(Arc::new(start)), Duration::ZERO)
+    }
+
+    /// Any [`backon`] strategy, such as a tuned `backon::ExponentialBuilder`.
+    ///
+    /// Note that backon's builders stop after 3 delays unless told
+    /// `without_max_times()`.
+    pub fn from_backon<B>(builder: B) -> Self
+    where
+        B: BackoffBuilder + Clone + Send + Sync + 'static,
+        B::Backoff: Send + 'static,
+    {
+        Backoff::custom(move || builder.clone().build())
+    }
+
+    /// The first delay (exponential, Fibonacci), or the delay (constant).
+    #[must_use]
+    pub const fn min_delay(mut self, delay: Duration) -> Self {
+        self.min = delay;
+        self
+    }
+
+    /// The longest delay (exponential, Fibonacci). 30 s by default.
+    #[must_use]
+    pub const fn max_delay(mut self, delay: Duration) -> Self {
+        self.max = delay;
+        self
+    }
+
+    /// How much each delay grows (exponential). 2 by default.
+    #[must_use]
+    pub const fn factor(mut self, factor: f32) -> Self {
+        self.factor = factor;
+        self
+    }
+
+    /// Adds to each delay a random part of itself, between 0 % and 100 %.
+    #[must_use]
+    pub const fn jitter(mut self) -> Self {
+        self.jitter = true;
+        self
+    }
+
+    /// Adds jitter drawn from a seeded generator, for reproducible delays.
+    #[must_use]
+    pub const fn jitter_seed(mut self, seed: u64) -> Self {
+        self.jitter = true;
+        self.seed = Some(seed);
+        self
+    }
+
+    /// Gives up after this many delays: the next failure is final.
+    #[must_use]
+    pub const fn max_times(mut self, times: usize) -> Self {
+        self.max_times = Some(times);
+        self
+    }
+
+    /// Checks the parameters, saying what is wrong.
+    pub(crate) fn validate(&self) -> Result<(), String> {
+        let named = matches!(self.kind, Kind::Exponential | Kind::Fibonacci);
+        if named && self.min > self.max {
+            return Err(format!(
+                "backoff min_delay ({:?}) is longer than its max_delay ({:?})",
+                self.min, self.max
+            ));
+        }
+        if matches!(self.kind, Kind::Exponential) && !(self.factor >= 1.0 && self.factor.is_finite())
+        {
+            return Err(format!(
+                "backoff factor must be a finite number of at least 1, not {}",
+                self.factor
+            ));
+        }
+        Ok(())
+    }
+
+    /// Starts a fresh sequence of delays.
+    pub(crate) fn start(&self) -> Delays {
+        let capped = |delays: Delays| -> Delays {
+            match self.max_times {
+                Some(n) => Box::new(delays.take(n)),
+                None => delays,
+            }
+        };
+        match &self.kind {
+            Kind::Zero => capped(Box::new(std::iter::repeat(Duration::ZERO))),
+            Kind::Custom(start) => capped(start()),
+            Kind::Constant => {
+                let mut b = ConstantBuilder::new().with_delay(self.min).without_max_times();
+                if self.jitter {
+                    b = self.seed.map_or(b.with_jitter(), |s| b.with_jitter_seed(s));
+                }
+                capped(Box::new(b.build()))
+            }
+            Kind::Exponential => {
+                let mut b = ExponentialBuilder::new()
+                    .with_min_delay(self.min)
+                    .with_max_delay(self.max)
+                    .with_factor(self.factor)
+                    .without_max_times();
+                if self.jitter {
+                    b = self.seed.map_or(b.with_jitter(), |s| b.with_jitter_seed(s));
+                }
+                capped(Box::new(b.build()))
+            }
+            Kind::Fibonacci => {
+                let mut b = FibonacciBuilder::new()
+                    .with_min_delay(self.min)
+                    .with_max_delay(self.max)
+                    .without_max_times();
+                if self.jitter {
+                    b = self.seed.map_or(b.with_jitter(), |s| b.with_jitter_seed(s));
+                }
+                capped(Box::new(b.build()))
+            }
+        }
+    }
+}
+
+impl fmt::Debug for Backoff {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.to_string())
+    }
+}
+
+/// As the derive spells it: `exponential(min = 100ms, max = 30s, jitter)`.
+impl fmt::Display for Backoff {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self.kind {
+            Kind::Zero => f.write_str("zero")?,
+            Kind::Custom(_) => f.write_str("custom")?,
+            Kind::Constant => write!(f, "constant(delay = {:?}", self.min)?,
+            Kind::Exponential => write!(
+                f,
+                "exponential(min = {:?}, max = {:?}, factor = {}",
+                self.min, self.max, self.factor
+            )?,
+            Kind::Fibonacci => {
+                write!(f, "fibonacci(min = {:?}, max = {:?}", self.min, self.max)?;
+            }
+        }
+        if matches!(self.kind, Kind::Zero | Kind::Custom(_)) {
+            return match self.max_times {
+                Some(n) => write!(f, "(max_times = {n})"),
+                None => Ok(()),
+            };
+        }
+        if self.jitter {
+            f.write_str(", jitter")?;
+        }
+        if let Some(n) = self.max_times {
+            write!(f, ", max_times = {n}")?;
+        }
+        f.write_str(")")
+    }
+}
+
+#[cfg(feature = "backoff")]
+#[cfg_attr(docsrs, doc(cfg(feature = "backoff")))]
+impl Backoff {
+    /// Adapts a strategy of the [`backoff`](::backoff) crate (feature `backoff`).
+    ///
+    /// Its `next_backoff()` returning `None` makes the failure final. The
+    /// `backoff` crate is unmaintained (RUSTSEC-2025-0012), which is why this
+    /// adapter is opt-in.
+    ///
+    /// ```
+    /// use orchestra::Backoff;
+    /// use std::time::Duration;
+    ///
+    /// let backoff = Backoff::from_backoff_crate(
+    ///     backoff::backoff::Constant::new(Duration::from_millis(250)),
+    /// );
+    /// # let _ = backoff;
+    /// ```
+    pub fn from_backoff_crate<B>(strategy: B) -> Self
+    where
+        B: ::backoff::backoff::Backoff + Clone + Send + Sync + 'static,
+    {
+        Backoff::custom(move || {
+            let mut strategy = strategy.clone();
+            strategy.reset();
+            std::iter::from_fn(move || strategy.next_backoff())
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn first(b: &Backoff, n: usize) -> Vec<u64> {
+        b.start()
+            .take(n)
+            .map(|d| u64::try_from(d.as_millis()).unwrap_or(u64::MAX))
+            .collect()
+    }
+
+    #[test]
+    fn bare_strategies_follow_their_sequences_and_never_end() {
+        assert_eq!(first(&Backoff::zero(), 3), [0, 0, 0]);
+        let constant = Backoff::constant(Duration::from_millis(5));
+        assert_eq!(first(&constant, 3), [5, 5, 5]);
+        assert_eq!(
+            first(&Backoff::exponential(), 10),
+            [100, 200, 400, 800, 1600, 3200, 6400, 12800, 25600, 30000]
+        );
+        assert_eq!(
+            first(&Backoff::fibonacci(), 6),
+            [100, 100, 200, 300, 500, 800]
+        );
+        assert_eq!(Backoff::exponential().start().take(1000).count(), 1000);
+    }
+
+    #[test]
+    fn max_times_ends_the_sequence() {
+        assert_eq!(first(&Backoff::zero().max_times(2), 10), [0, 0]);
+        assert_eq!(first(&Backoff::exponential().max_times(3), 10), [100, 200, 400]);
+    }
+
+    #[test]
+    fn jitter_stays_within_one_delay() {
+        let b = Backoff::constant(Duration::from_millis(100)).jitter();
+        for delay in first(&b, 200) {
+            assert!((100..200).contains(&delay), "{delay}");
+        }
+    }
+
+    #[test]
+    fn bad_parameters_are_rejected_with_a_reason() {
+        let b = Backoff::exponential()
+            .min_delay(Duration::from_secs(2))
+            .max_delay(Duration::from_secs(1));
+        assert!(b.validate().unwrap_err().contains("min_delay"));
+        assert!(Backoff::exponential().factor(0.5).validate().is_err());
+        assert!(Backoff::exponential().factor(f32::NAN).validate().is_err());
+        assert!(Backoff::fibonacci().validate().is_ok());
+    }
+}

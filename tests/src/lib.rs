@@ -1,0 +1,1 @@
+//! Behaviour tests of orchestra live in `tests/`.

@@ -1,0 +1,1 @@
+//! trybuild cases for `#[derive(Conductor)]` live in `tests/`.
