@@ -140,7 +140,12 @@ impl fmt::Debug for Conductor {
             .field("timeout", &self.group.timeout)
             .field(
                 "players",
-                &self.group.members.iter().map(Member::name).collect::<Vec<_>>(),
+                &self
+                    .group
+                    .members
+                    .iter()
+                    .map(Member::name)
+                    .collect::<Vec<_>>(),
             )
             .finish()
     }

@@ -33,8 +33,13 @@ pub struct Description {
 
 #[derive(Debug, Clone)]
 enum Node {
-    Player { type_name: &'static str },
-    Conductor { timeout: Option<Duration>, players: Vec<Description> },
+    Player {
+        type_name: &'static str,
+    },
+    Conductor {
+        timeout: Option<Duration>,
+        players: Vec<Description>,
+    },
 }
 
 /// Describes `player` and, if it is a conductor, every player below it.
@@ -94,7 +99,8 @@ impl Description {
     /// its options; an edge from each conductor to its players, and a dashed
     /// edge for each `after`.
     pub fn to_dot(&self) -> String {
-        let mut dot = String::from("digraph orchestra {\n  node [shape=box, fontname=\"monospace\"];\n");
+        let mut dot =
+            String::from("digraph orchestra {\n  node [shape=box, fontname=\"monospace\"];\n");
         self.walk("", &mut |path, d| {
             let shape = match d.node {
                 Node::Conductor { .. } => ", style=rounded",
@@ -180,7 +186,11 @@ impl Description {
         let players = self.players();
         for (i, player) in players.iter().enumerate() {
             let last = i + 1 == players.len();
-            let (branch, more) = if last { ("└── ", "    ") } else { ("├── ", "│   ") };
+            let (branch, more) = if last {
+                ("└── ", "    ")
+            } else {
+                ("├── ", "│   ")
+            };
             write!(f, "\n{indent}{branch}")?;
             player.fmt_head(f)?;
             player.fmt_tree(f, &format!("{indent}{more}"))?;

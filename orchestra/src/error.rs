@@ -220,7 +220,10 @@ impl fmt::Display for Limit {
         match self {
             Limit::MaxAttempts(n) => write!(f, "reached max_attempts = {n}"),
             Limit::MaxRestarts { restarts, within } => {
-                write!(f, "restarted {restarts} times within {within:?} (max_restarts)")
+                write!(
+                    f,
+                    "restarted {restarts} times within {within:?} (max_restarts)"
+                )
             }
             Limit::BackoffExhausted => f.write_str("its backoff strategy is exhausted"),
         }

@@ -50,7 +50,8 @@ impl fmt::Display for Restart {
 /// | [`fibonacci`](Backoff::fibonacci) | 100 ms, 100 ms, 200 ms, 300 ms, 500 ms… up to 30 s |
 ///
 /// With [`jitter`](Backoff::jitter) each delay grows by a random part of
-/// itself, between 0 % and 100 %.
+/// itself, between 0 % and 100 %. The built-in strategies' delays are rounded
+/// to the millisecond, the resolution of tokio's timer.
 ///
 /// ```
 /// use orchestra::Backoff;
@@ -180,7 +181,7 @@ impl Backoff {
         self
     }
 
-    /// Adds to each delay a random part of itself, between 0 % and 100 %.
+    /// Adds to each delay a random part of itself, from 0 % up to 100 %.
     #[must_use]
     pub const fn jitter(mut self) -> Self {
         self.jitter = true;
@@ -211,7 +212,8 @@ impl Backoff {
                 self.min, self.max
             ));
         }
-        if matches!(self.kind, Kind::Exponential) && !(self.factor >= 1.0 && self.factor.is_finite())
+        if matches!(self.kind, Kind::Exponential)
+            && !(self.factor >= 1.0 && self.factor.is_finite())
         {
             return Err(format!(
                 "backoff factor must be a finite number of at least 1, not {}",
@@ -223,7 +225,13 @@ impl Backoff {
 
     /// Starts a fresh sequence of delays.
     pub(crate) fn start(&self) -> Delays {
+        // backon computes in f32 (100 ms × 2 = 200.000003 ms), which tokio's
+        // millisecond timer would round up to 201 ms: round to the millisecond.
         let capped = |delays: Delays| -> Delays {
+            let delays: Delays = match self.kind {
+                Kind::Custom(_) => delays,
+                _ => Box::new(delays.map(round_to_millis)),
+            };
             match self.max_times {
                 Some(n) => Box::new(delays.take(n)),
                 None => delays,
@@ -233,7 +241,9 @@ impl Backoff {
             Kind::Zero => capped(Box::new(std::iter::repeat(Duration::ZERO))),
             Kind::Custom(start) => capped(start()),
             Kind::Constant => {
-                let mut b = ConstantBuilder::new().with_delay(self.min).without_max_times();
+                let mut b = ConstantBuilder::new()
+                    .with_delay(self.min)
+                    .without_max_times();
                 if self.jitter {
                     b = self.seed.map_or(b.with_jitter(), |s| b.with_jitter_seed(s));
                 }
@@ -262,6 +272,14 @@ impl Backoff {
             }
         }
     }
+}
+
+fn round_to_millis(delay: Duration) -> Duration {
+    if delay < Duration::from_millis(1) {
+        return delay;
+    }
+    let millis = delay.as_secs_f64() * 1000.0;
+    Duration::from_millis(millis.round() as u64)
 }
 
 impl fmt::Debug for Backoff {
@@ -362,14 +380,17 @@ mod tests {
     #[test]
     fn max_times_ends_the_sequence() {
         assert_eq!(first(&Backoff::zero().max_times(2), 10), [0, 0]);
-        assert_eq!(first(&Backoff::exponential().max_times(3), 10), [100, 200, 400]);
+        assert_eq!(
+            first(&Backoff::exponential().max_times(3), 10),
+            [100, 200, 400]
+        );
     }
 
     #[test]
     fn jitter_stays_within_one_delay() {
         let b = Backoff::constant(Duration::from_millis(100)).jitter();
         for delay in first(&b, 200) {
-            assert!((100..200).contains(&delay), "{delay}");
+            assert!((100..=200).contains(&delay), "{delay}");
         }
     }
 

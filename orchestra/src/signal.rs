@@ -116,10 +116,12 @@ impl Listener {
                     Signal::User1 => SignalKind::user_defined1(),
                     Signal::User2 => SignalKind::user_defined2(),
                 };
-                signal(kind).map(|stream| (s, stream)).map_err(|source| Error::Signal {
-                    signal: s.to_string(),
-                    source,
-                })
+                signal(kind)
+                    .map(|stream| (s, stream))
+                    .map_err(|source| Error::Signal {
+                        signal: s.to_string(),
+                        source,
+                    })
             })
             .collect::<Result<_, _>>()?;
         Ok(Listener { streams })
@@ -264,9 +266,17 @@ struct Stage {
 }
 
 impl Stage {
-    fn play<P: Player>(&self, player: P) -> impl Future<Output = Result<(), Error>> + Send + 'static {
+    fn play<P: Player>(
+        &self,
+        player: P,
+    ) -> impl Future<Output = Result<(), Error>> + Send + 'static {
         let member = player.__into_member(None, PlayerOptions::default());
-        play_root(member, self.stop.clone(), self.abort.clone(), self.run.clone())
+        play_root(
+            member,
+            self.stop.clone(),
+            self.abort.clone(),
+            self.run.clone(),
+        )
     }
 }
 
@@ -289,7 +299,10 @@ pub trait PlayExt: Player + Sized {
     }
 
     /// [`play_until_signals`] as a method.
-    fn play_until_signals(self, signals: Signals) -> impl Future<Output = Result<(), Error>> + Send {
+    fn play_until_signals(
+        self,
+        signals: Signals,
+    ) -> impl Future<Output = Result<(), Error>> + Send {
         play_until_signals(self, signals)
     }
 

@@ -189,7 +189,9 @@ impl<'m, 'a: 'm> GroupRun<'_, 'm, 'a> {
             run: self.run.clone(),
             inherited_timeout: self.default_timeout,
         };
-        running.push(Box::pin(async move { (i, drive(member, m, timeout).await) }));
+        running.push(Box::pin(
+            async move { (i, drive(member, m, timeout).await) },
+        ));
     }
 
     fn became_ready(&mut self, i: usize, running: &mut Running<'m>, readying: &mut Readying) {
@@ -403,7 +405,10 @@ fn resolve(members: &[Member<'_>], prefix: &str) -> Result<Vec<Vec<usize>>, Erro
             let names = cycle.iter().map(|&i| &*members[i].name);
             config(
                 if prefix.is_empty() { "/" } else { prefix },
-                format!("its players are ordered `after` each other in a cycle: {}", list(names)),
+                format!(
+                    "its players are ordered `after` each other in a cycle: {}",
+                    list(names)
+                ),
             );
         }
     }
@@ -433,5 +438,8 @@ fn find_cycle(deps: &[Vec<usize>]) -> Option<Vec<usize>> {
 }
 
 fn list<'s>(names: impl Iterator<Item = &'s str>) -> String {
-    names.map(|n| format!("`{n}`")).collect::<Vec<_>>().join(", ")
+    names
+        .map(|n| format!("`{n}`"))
+        .collect::<Vec<_>>()
+        .join(", ")
 }

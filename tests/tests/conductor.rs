@@ -1,0 +1,360 @@
+//! The runtime-built conductor: start, done, failure, stop, timeouts, nesting.
+
+mod support;
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
+
+use orchestra::{Conductor, Context, Error, PlayExt, PlayerOptions, player_fn};
+use support::{Log, alive_tasks, fails, finishes, idle, millis, secs, stuck};
+use tokio::time::{Instant, sleep};
+use tokio_util::sync::CancellationToken;
+
+#[tokio::test(start_paused = true)]
+async fn every_player_stops_when_the_conductor_is_cancelled() {
+    let (log, t0) = Log::new();
+    let mut app = Conductor::named("app");
+    for name in ["a", "b", "c"] {
+        app.add(name, idle(&log, t0)).unwrap();
+    }
+
+    app.play_until(sleep(secs(1))).await.unwrap();
+
+    for name in ["a", "b", "c"] {
+        assert_eq!(log.at(&format!("app/{name} started")), Some(secs(0)));
+        assert_eq!(log.at(&format!("app/{name} stopped")), Some(secs(1)));
+    }
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_player_that_is_done_leaves_its_siblings_running_and_the_last_one_ends_the_run() {
+    let (log, t0) = Log::new();
+    let mut app = Conductor::named("app");
+    app.add("quick", finishes(&log, t0, secs(1))).unwrap();
+    app.add("slow", finishes(&log, t0, secs(5))).unwrap();
+
+    app.play_until(std::future::pending()).await.unwrap();
+
+    assert_eq!(log.at("app/quick done"), Some(secs(1)));
+    assert_eq!(log.at("app/slow done"), Some(secs(5)));
+    assert_eq!(t0.elapsed(), secs(5));
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_failure_stops_the_siblings_and_names_the_player_and_its_cause() {
+    let (log, t0) = Log::new();
+    let mut app = Conductor::named("app");
+    app.add("steady", idle(&log, t0)).unwrap();
+    app.add("db", fails(secs(2), "connection refused")).unwrap();
+
+    let error = app.play_until(std::future::pending()).await.unwrap_err();
+
+    let Error::Failed {
+        path,
+        attempt,
+        source,
+    } = &error
+    else {
+        panic!("expected Failed, got {error:?}");
+    };
+    assert_eq!(path, "app/db");
+    assert_eq!(*attempt, 1);
+    assert_eq!(source.to_string(), "connection refused");
+    assert_eq!(log.at("app/steady stopped"), Some(secs(2)));
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_panic_stops_the_siblings_and_keeps_its_message() {
+    let (log, t0) = Log::new();
+    let mut app = Conductor::named("app");
+    app.add("steady", idle(&log, t0)).unwrap();
+    app.add(
+        "buggy",
+        player_fn(|_ctx: Context| async {
+            sleep(secs(1)).await;
+            panic!("index out of bounds");
+        }),
+    )
+    .unwrap();
+
+    let error = app.play_until(std::future::pending()).await.unwrap_err();
+
+    assert!(
+        matches!(&error, Error::Panicked { path, message, .. }
+            if path == "app/buggy" && message == "index out of bounds"),
+        "{error:?}"
+    );
+    assert_eq!(log.at("app/steady stopped"), Some(secs(1)));
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_player_ignoring_cancellation_is_aborted_at_its_timeout_and_named() {
+    let (log, t0) = Log::new();
+    let dropped = Arc::new(AtomicUsize::new(0));
+    let mut app = Conductor::named("app").timeout(secs(3));
+    app.add("polite", idle(&log, t0)).unwrap();
+    app.add("stuck", stuck(&dropped)).unwrap();
+    let tasks_before = alive_tasks();
+
+    let error = app.play_until(sleep(secs(1))).await.unwrap_err();
+
+    let Error::StopTimedOut { stragglers } = &error else {
+        panic!("expected StopTimedOut, got {error:?}");
+    };
+    assert_eq!(stragglers.len(), 1);
+    assert_eq!(stragglers[0].path, "app/stuck");
+    assert_eq!(stragglers[0].waited, secs(3));
+    assert_eq!(t0.elapsed(), secs(4), "returned once the timeout ran out");
+    assert_eq!(
+        dropped.load(Ordering::SeqCst),
+        1,
+        "the stuck run was dropped"
+    );
+    assert_eq!(log.at("app/polite stopped"), Some(secs(1)));
+    assert_eq!(alive_tasks(), tasks_before, "no task outlives the run");
+    assert_eq!(
+        error.to_string(),
+        "stop timed out: `app/stuck` (after 3s) did not stop in time and was aborted"
+    );
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_player_timeout_shorter_than_the_conductors_is_honoured() {
+    let dropped = Arc::new(AtomicUsize::new(0));
+    let mut app = Conductor::named("app").timeout(secs(10));
+    app.add_with(
+        "quick",
+        stuck(&dropped),
+        PlayerOptions::new().timeout(millis(500)),
+    )
+    .unwrap();
+    let t0 = Instant::now();
+
+    let error = app.play_until(sleep(secs(1))).await.unwrap_err();
+
+    assert_eq!(t0.elapsed(), millis(1500));
+    assert!(
+        matches!(&error, Error::StopTimedOut { stragglers } if stragglers[0].waited == millis(500)),
+        "{error:?}"
+    );
+}
+
+#[tokio::test(start_paused = true)]
+async fn the_default_stop_timeout_is_nine_seconds() {
+    let dropped = Arc::new(AtomicUsize::new(0));
+    let mut app = Conductor::named("app");
+    app.add("stuck", stuck(&dropped)).unwrap();
+    let t0 = Instant::now();
+
+    app.play_until(sleep(secs(1))).await.unwrap_err();
+
+    assert_eq!(t0.elapsed(), secs(10));
+}
+
+#[tokio::test(start_paused = true)]
+async fn failure_and_stragglers_are_reported_together_first_cause_first() {
+    let dropped = Arc::new(AtomicUsize::new(0));
+    let mut app = Conductor::named("app").timeout(secs(1));
+    app.add("stuck", stuck(&dropped)).unwrap();
+    app.add("db", fails(secs(2), "gone")).unwrap();
+
+    let error = app.play_until(std::future::pending()).await.unwrap_err();
+
+    let all: Vec<&Error> = error.iter().collect();
+    assert_eq!(all.len(), 2, "{error:?}");
+    assert_eq!(all[0].path(), Some("app/db"));
+    assert!(
+        matches!(all[1], Error::StopTimedOut { stragglers } if stragglers[0].path == "app/stuck")
+    );
+    assert_eq!(
+        error.to_string(),
+        "2 failures: player `app/db` failed (attempt 1): gone; \
+         stop timed out: `app/stuck` (after 1s) did not stop in time and was aborted"
+    );
+}
+
+#[tokio::test(start_paused = true)]
+async fn errors_returned_during_the_stop_are_reported_not_swallowed() {
+    let mut app = Conductor::named("app");
+    app.add(
+        "flush",
+        player_fn(|ctx: Context| async move {
+            ctx.cancelled().await;
+            Err("could not flush the buffer".into())
+        }),
+    )
+    .unwrap();
+
+    let error = app.play_until(sleep(secs(1))).await.unwrap_err();
+
+    assert_eq!(error.path(), Some("app/flush"));
+}
+
+#[tokio::test(start_paused = true)]
+async fn nested_conductors_stop_bottom_up_with_full_paths() {
+    let (log, t0) = Log::new();
+    let mut inner = Conductor::named("ignored");
+    inner.add("mailer", idle(&log, t0)).unwrap();
+    let mut middle = Conductor::new();
+    middle.add("mail", inner).unwrap();
+    middle.add("cron", idle(&log, t0)).unwrap();
+    let mut app = Conductor::named("app");
+    app.add("jobs", middle).unwrap();
+    app.add("http", idle(&log, t0)).unwrap();
+
+    app.play_until(sleep(secs(1))).await.unwrap();
+
+    let mut events = log.events();
+    events.sort();
+    assert_eq!(
+        events,
+        [
+            "app/http started",
+            "app/http stopped",
+            "app/jobs/cron started",
+            "app/jobs/cron stopped",
+            "app/jobs/mail/mailer started",
+            "app/jobs/mail/mailer stopped",
+        ]
+    );
+}
+
+#[tokio::test(start_paused = true)]
+async fn nested_failures_and_stragglers_carry_their_full_paths() {
+    let dropped = Arc::new(AtomicUsize::new(0));
+    let mut inner = Conductor::new().timeout(secs(2));
+    inner.add("sender", fails(secs(1), "smtp down")).unwrap();
+    inner.add("stuck", stuck(&dropped)).unwrap();
+    let mut middle = Conductor::new();
+    middle.add("mail", inner).unwrap();
+    let mut app = Conductor::named("app");
+    app.add("jobs", middle).unwrap();
+    let t0 = Instant::now();
+
+    let error = app.play_until(std::future::pending()).await.unwrap_err();
+
+    let all: Vec<&Error> = error.iter().collect();
+    assert_eq!(all[0].path(), Some("app/jobs/mail/sender"));
+    assert!(
+        matches!(all[1], Error::StopTimedOut { stragglers }
+            if stragglers[0].path == "app/jobs/mail/stuck" && stragglers[0].waited == secs(2)),
+        "{error:?}"
+    );
+    assert_eq!(t0.elapsed(), secs(3));
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_conductors_timeout_bounds_its_nested_players() {
+    let dropped = Arc::new(AtomicUsize::new(0));
+    let mut inner = Conductor::new();
+    inner.add("stuck", stuck(&dropped)).unwrap();
+    let mut app = Conductor::named("app");
+    app.add_with("jobs", inner, PlayerOptions::new().timeout(secs(2)))
+        .unwrap();
+    let t0 = Instant::now();
+
+    let error = app.play_until(sleep(secs(1))).await.unwrap_err();
+
+    assert_eq!(
+        t0.elapsed(),
+        secs(3),
+        "the nested conductor's 2 s budget, not 9 s"
+    );
+    assert!(
+        matches!(&error, Error::StopTimedOut { stragglers } if stragglers[0].path == "app/jobs/stuck"),
+        "{error:?}"
+    );
+}
+
+#[tokio::test(start_paused = true)]
+async fn duplicate_and_malformed_names_are_rejected() {
+    let (log, t0) = Log::new();
+    let mut app = Conductor::named("app");
+    app.add("worker", idle(&log, t0)).unwrap();
+
+    let duplicate = app.add("worker", idle(&log, t0)).unwrap_err();
+    assert!(
+        matches!(&duplicate, Error::DuplicateName { conductor, name } if conductor == "app" && name == "worker")
+    );
+    assert_eq!(
+        duplicate.to_string(),
+        "conductor `app` already has a player named `worker`"
+    );
+    assert!(matches!(
+        app.add("", idle(&log, t0)),
+        Err(Error::Config { .. })
+    ));
+    assert!(matches!(
+        app.add("a/b", idle(&log, t0)),
+        Err(Error::Config { .. })
+    ));
+    assert_eq!(app.len(), 1);
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_conductor_can_be_played_again_after_it_stopped() {
+    let (log, t0) = Log::new();
+    let mut app = Conductor::named("app");
+    app.add("a", idle(&log, t0)).unwrap();
+    let token = CancellationToken::new();
+
+    let ctx = Context::new("app", token.clone());
+    token.cancel();
+    orchestra::Player::play(&mut app, ctx).await.unwrap();
+    let again = CancellationToken::new();
+    let ctx = Context::new("app", again.clone());
+    let run = tokio::spawn(async move {
+        orchestra::Player::play(&mut app, ctx)
+            .await
+            .map_err(|e| e.to_string())
+    });
+    sleep(secs(1)).await;
+    again.cancel();
+    run.await.unwrap().unwrap();
+
+    assert_eq!(
+        log.count("app/a started"),
+        1,
+        "a cancelled context starts nothing"
+    );
+    assert_eq!(log.count("app/a stopped"), 1);
+}
+
+#[tokio::test(start_paused = true)]
+async fn an_empty_conductor_is_done_at_once() {
+    Conductor::named("app")
+        .play_until(std::future::pending())
+        .await
+        .unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_player_blocking_its_thread_cannot_keep_the_run_from_ending() {
+    let mut app = Conductor::named("app").timeout(millis(50));
+    app.add(
+        "blocking",
+        player_fn(|_ctx: Context| async {
+            // Blocks its worker thread, then ignores cancellation for good.
+            std::thread::sleep(std::time::Duration::from_millis(200));
+            std::future::pending::<()>().await;
+            Ok(())
+        }),
+    )
+    .unwrap();
+    app.add(
+        "idle",
+        player_fn(|ctx: Context| async move {
+            ctx.cancelled().await;
+            Ok(())
+        }),
+    )
+    .unwrap();
+
+    let error = app.play_until(async {}).await.unwrap_err();
+
+    assert!(
+        matches!(&error, Error::StopTimedOut { stragglers }
+            if stragglers.len() == 1 && stragglers[0].path == "app/blocking"),
+        "{error:?}"
+    );
+}
