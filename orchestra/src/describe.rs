@@ -147,10 +147,9 @@ impl Description {
             timeout: Some(timeout),
             ..
         } = self.node
+            && o.timeout.is_none()
         {
-            if o.timeout.is_none() {
-                list.push(format!("timeout = {timeout:?}"));
-            }
+            list.push(format!("timeout = {timeout:?}"));
         }
         if let Some(timeout) = o.timeout {
             list.push(format!("timeout = {timeout:?}"));

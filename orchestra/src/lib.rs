@@ -49,7 +49,7 @@
 //! - A [`Player`] is anything with an async `play(&mut self, ctx)`. It must
 //!   return soon after `ctx` is cancelled. [`player_fn`] makes one of a closure.
 //! - A conductor runs players, **each on its own tokio task**: derive one
-//!   with `#[derive(Conductor)]`, or build one at run time with [`Conductor`].
+//!   with `#[derive(Conductor)]`, or build one at run time with [`Conductor`](struct@Conductor).
 //!   Conductors are players, so they nest; paths name every player
 //!   (`app/jobs/mailer`) in logs, spans and errors.
 //! - A player returning `Ok(())` is done; its siblings keep running. An error
@@ -70,6 +70,8 @@
 //! - `backoff`: [`Backoff::from_backoff_crate`], an adapter for the `backoff`
 //!   crate's strategies (opt-in: that crate is unmaintained, RUSTSEC-2025-0012).
 #![cfg_attr(docsrs, feature(doc_cfg))]
+#![warn(clippy::unwrap_used, clippy::print_stdout, clippy::print_stderr)]
+#![cfg_attr(test, allow(clippy::unwrap_used))]
 
 mod conductor;
 mod context;

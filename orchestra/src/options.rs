@@ -126,10 +126,10 @@ impl PlayerOptions {
         if self.max_attempts == Some(0) {
             return Err("max_attempts must be at least 1".into());
         }
-        if let Some((_, within)) = self.max_restarts {
-            if within.is_zero() {
-                return Err("the max_restarts window (`within`) must be longer than zero".into());
-            }
+        if let Some((_, within)) = self.max_restarts
+            && within.is_zero()
+        {
+            return Err("the max_restarts window (`within`) must be longer than zero".into());
         }
         if self.stable_after.is_some_and(|d| d.is_zero()) {
             return Err("stable_after must be longer than zero".into());

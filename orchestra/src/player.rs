@@ -18,7 +18,7 @@ use crate::options::PlayerOptions;
 /// nor a factory.
 ///
 /// Each player runs on its own tokio task. Conductors (derived with
-/// `#[derive(Conductor)]` or built at run time with [`Conductor`](crate::Conductor))
+/// `#[derive(Conductor)]` or built at run time with [`Conductor`](struct@crate::Conductor))
 /// are players too, so they nest.
 ///
 /// ```

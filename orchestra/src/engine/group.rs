@@ -280,13 +280,13 @@ impl<'m, 'a: 'm> GroupRun<'_, 'm, 'a> {
                 stragglers: self.stragglers,
             });
         }
-        if let Some(reason) = self.run.forced.get() {
-            if !self.aborted.is_empty() {
-                errors.push(Error::Forced {
-                    reason: reason.clone(),
-                    aborted: self.aborted,
-                });
-            }
+        if let Some(reason) = self.run.forced.get()
+            && !self.aborted.is_empty()
+        {
+            errors.push(Error::Forced {
+                reason: reason.clone(),
+                aborted: self.aborted,
+            });
         }
         Error::combine(errors).map_or(Ok(()), Err)
     }

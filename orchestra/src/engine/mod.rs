@@ -32,7 +32,7 @@ pub(crate) struct Run {
 
 /// One member of a conductor, as the engine runs it: a player or a nested
 /// group, with its name and options. Made by `#[derive(Conductor)]` and by
-/// [`Conductor`](crate::Conductor); not meant to be used directly.
+/// [`Conductor`](struct@crate::Conductor); not meant to be used directly.
 #[doc(hidden)]
 pub struct Member<'a> {
     pub(crate) name: Arc<str>,

@@ -192,10 +192,10 @@ impl<'o> Restarts<'o> {
     /// the delay before the next run, or the limit that forbids it.
     fn next(&mut self, attempt: u32, started: Instant, immediate: bool) -> Result<Duration, Limit> {
         let options = self.options;
-        if let Some(max) = options.max_attempts {
-            if attempt >= max {
-                return Err(Limit::MaxAttempts(max));
-            }
+        if let Some(max) = options.max_attempts
+            && attempt >= max
+        {
+            return Err(Limit::MaxAttempts(max));
         }
         let now = Instant::now();
         if let Some((restarts, within)) = options.max_restarts {

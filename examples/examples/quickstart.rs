@@ -1,0 +1,144 @@
+//! Three players under one conductor: a ticker, a worker draining a queue
+//! fed by a producer, and a flaky client that fails once and is restarted.
+//!
+//! ```text
+//! cargo run --example quickstart
+//! ```
+//!
+//! Press Ctrl-C to stop gracefully (the worker drains its queue first);
+//! press it twice to force the stop.
+
+use std::process::ExitCode;
+use std::time::Duration;
+
+use orchestra::{Backoff, BoxError, Conductor, Context, PlayExt, Player, PlayerOptions, Restart};
+use tokio::sync::mpsc;
+use tokio::time::{interval, sleep};
+
+/// Logs a tick every second.
+struct Ticker;
+
+impl Player for Ticker {
+    async fn play(&mut self, ctx: Context) -> Result<(), BoxError> {
+        ctx.ready();
+        let mut tick = interval(Duration::from_secs(1));
+        let mut n = 0_u64;
+        loop {
+            tokio::select! {
+                () = ctx.cancelled() => return Ok(()),
+                _ = tick.tick() => {
+                    n += 1;
+                    tracing::info!(n, "tick");
+                }
+            }
+        }
+    }
+}
+
+/// Feeds the worker a job every 300 ms.
+struct Producer {
+    jobs: mpsc::Sender<u32>,
+}
+
+impl Player for Producer {
+    async fn play(&mut self, ctx: Context) -> Result<(), BoxError> {
+        let mut id = 0;
+        while ctx
+            .run_until_cancelled(sleep(Duration::from_millis(300)))
+            .await
+            .is_some()
+        {
+            id += 1;
+            self.jobs.send(id).await?;
+        }
+        Ok(())
+    }
+}
+
+/// Processes jobs; when asked to stop, finishes the ones already queued.
+struct Worker {
+    jobs: mpsc::Receiver<u32>,
+}
+
+impl Player for Worker {
+    async fn play(&mut self, ctx: Context) -> Result<(), BoxError> {
+        ctx.ready();
+        while let Some(Some(job)) = ctx.run_until_cancelled(self.jobs.recv()).await {
+            tracing::info!(job, "processed");
+        }
+        // Drain what is queued, slowly, as a real worker flushing would.
+        self.jobs.close();
+        let mut drained = 0;
+        while let Some(job) = self.jobs.recv().await {
+            sleep(Duration::from_millis(200)).await;
+            drained += 1;
+            tracing::info!(job, "processed while stopping");
+        }
+        sleep(Duration::from_millis(1500)).await;
+        tracing::info!(drained, "queue drained");
+        Ok(())
+    }
+}
+
+/// Loses its connection once, two seconds in; restarted after a backoff.
+struct Flaky;
+
+impl Player for Flaky {
+    async fn play(&mut self, ctx: Context) -> Result<(), BoxError> {
+        if ctx.attempt() == 1 {
+            sleep(Duration::from_secs(2)).await;
+            return Err("lost the connection to upstream".into());
+        }
+        tracing::info!(attempt = ctx.attempt(), "reconnected");
+        ctx.cancelled().await;
+        Ok(())
+    }
+}
+
+fn app() -> Result<Conductor, orchestra::Error> {
+    let (tx, rx) = mpsc::channel(16);
+    let mut app = Conductor::named("app").timeout(Duration::from_secs(5));
+    app.add("ticker", Ticker)?;
+    app.add("worker", Worker { jobs: rx })?;
+    app.add_with(
+        "producer",
+        Producer { jobs: tx },
+        PlayerOptions::new().after("worker"),
+    )?;
+    app.add_with(
+        "flaky",
+        Flaky,
+        PlayerOptions::new()
+            .restart(Restart::OnFailure)
+            .backoff(Backoff::constant(Duration::from_secs(1))),
+    )?;
+    Ok(app)
+}
+
+#[tokio::main]
+async fn main() -> ExitCode {
+    tracing_subscriber::fmt()
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "info".into()),
+        )
+        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stdout()))
+        .init();
+
+    let result = match app() {
+        Ok(app) => {
+            tracing::info!("starting {app:#}", app = app.describe());
+            app.play_until_signal().await
+        }
+        Err(error) => Err(error),
+    };
+    match result {
+        Ok(()) => {
+            tracing::info!("stopped cleanly");
+            ExitCode::SUCCESS
+        }
+        Err(error) => {
+            tracing::error!("{error}");
+            ExitCode::FAILURE
+        }
+    }
+}
