@@ -7,6 +7,7 @@ use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use tokio_util::sync::{CancellationToken, WaitForCancellationFuture};
 
 use crate::engine::Run;
+use crate::status::EventKind;
 
 /// The handle a player receives for one run of [`Player::play`](crate::Player::play).
 ///
@@ -156,6 +157,12 @@ impl Context {
     pub fn ready(&self) {
         if self.inner.ready.set() {
             tracing::debug!(player = %self.path(), "ready");
+            let inner = &*self.inner;
+            inner
+                .run
+                .emit(&inner.path, inner.attempt, Some(inner.execution_id), || {
+                    EventKind::Ready
+                });
         }
     }
 

@@ -81,7 +81,9 @@ mod error;
 mod options;
 mod player;
 mod restart;
+mod runner;
 mod signal;
+mod status;
 
 pub use conductor::Conductor;
 pub use context::{Context, ExecutionId};
@@ -90,7 +92,9 @@ pub use error::{BoxError, Error, Limit, Straggler};
 pub use options::PlayerOptions;
 pub use player::{Player, PlayerFn, RestartNow, player_fn};
 pub use restart::{Backoff, Restart};
-pub use signal::{PlayExt, Signal, Signals, play_until, play_until_signal, play_until_signals};
+pub use runner::{PlayExt, Runner, play_until, play_until_signal};
+pub use signal::{Signal, Signals};
+pub use status::{Event, EventKind, Monitor, PlayerReport, PlayerStatus, Report, State};
 
 /// Derives a typed conductor from a struct whose fields are players.
 #[cfg(feature = "derive")]

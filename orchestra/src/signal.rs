@@ -1,16 +1,9 @@
-//! Running a player until a signal or any other shutdown trigger.
+//! The signals that stop a run.
 
 use std::fmt;
-use std::sync::Arc;
 use std::task::Poll;
 
-use tokio_util::sync::CancellationToken;
-
-use crate::describe::{Description, describe};
-use crate::engine::{Run, play_root};
 use crate::error::Error;
-use crate::options::PlayerOptions;
-use crate::player::Player;
 
 /// A signal that can stop a conductor.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -94,7 +87,7 @@ impl Signals {
 
 /// Listens for a set of signals; registered before the players start, so no
 /// signal is missed.
-struct Listener {
+pub(crate) struct Listener {
     #[cfg(unix)]
     streams: Vec<(Signal, tokio::signal::unix::Signal)>,
     #[cfg(not(unix))]
@@ -103,7 +96,7 @@ struct Listener {
 
 impl Listener {
     #[cfg(unix)]
-    fn new(signals: &Signals) -> Result<Self, Error> {
+    pub(crate) fn new(signals: &Signals) -> Result<Self, Error> {
         use tokio::signal::unix::{SignalKind, signal};
         let streams = signals
             .iter()
@@ -128,7 +121,7 @@ impl Listener {
     }
 
     #[cfg(not(unix))]
-    fn new(signals: &Signals) -> Result<Self, Error> {
+    pub(crate) fn new(signals: &Signals) -> Result<Self, Error> {
         if let Some(other) = signals.iter().find(|s| *s != Signal::Interrupt) {
             return Err(Error::Config {
                 path: "signals".into(),
@@ -141,7 +134,7 @@ impl Listener {
     }
 
     /// The next signal received.
-    async fn next(&mut self) -> Signal {
+    pub(crate) async fn next(&mut self) -> Signal {
         std::future::poll_fn(|cx| {
             #[cfg(unix)]
             for (signal, stream) in &mut self.streams {
@@ -159,165 +152,3 @@ impl Listener {
         .await
     }
 }
-
-/// Runs `player` until `SIGINT` or `SIGTERM`, then stops it gracefully and
-/// waits for it (Go orchestra's `PlayUntilSignal`).
-///
-/// A second signal during the graceful stop aborts every player still
-/// running at once, and the result is [`Error::Forced`] naming them. If the
-/// player ends by itself first, its result is returned.
-///
-/// ```no_run
-/// use orchestra::{player_fn, Context};
-///
-/// #[tokio::main]
-/// async fn main() -> Result<(), orchestra::Error> {
-///     let server = player_fn(|ctx: Context| async move {
-///         ctx.cancelled().await;
-///         Ok(())
-///     });
-///     orchestra::play_until_signal(server).await
-/// }
-/// ```
-///
-/// # Errors
-///
-/// Whatever the player's run ended with, [`Error::Forced`] after a second
-/// signal, or [`Error::Signal`] if the signals cannot be listened for.
-pub async fn play_until_signal<P: Player>(player: P) -> Result<(), Error> {
-    play_until_signals(player, Signals::default()).await
-}
-
-/// [`play_until_signal`] with a set of signals of your choosing.
-///
-/// # Errors
-///
-/// As [`play_until_signal`].
-pub async fn play_until_signals<P: Player>(player: P, signals: Signals) -> Result<(), Error> {
-    let mut listener = Listener::new(&signals)?;
-    let stage = Stage::default();
-    let mut play = std::pin::pin!(stage.play(player));
-
-    tokio::select! {
-        result = &mut play => return result,
-        signal = listener.next() => {
-            tracing::info!(%signal, "stopping gracefully; send it again to force");
-            stage.stop.cancel();
-        }
-    }
-    tokio::select! {
-        result = &mut play => result,
-        signal = listener.next() => {
-            let reason = format!("a second {signal}");
-            tracing::warn!(%reason, "forcing the stop: aborting every player still running");
-            let _ = stage.run.forced.set(reason.clone());
-            stage.abort.cancel();
-            // The engine aborts and awaits every task before returning.
-            match play.await {
-                Err(error) => Err(error),
-                Ok(()) => Err(Error::Forced { reason, aborted: Vec::new() }),
-            }
-        }
-    }
-}
-
-/// Runs `player` until `shutdown` completes, then stops it gracefully and
-/// waits for it. If the player ends by itself first, its result is returned.
-///
-/// ```
-/// use orchestra::{player_fn, Context};
-/// use tokio::sync::oneshot;
-///
-/// # #[tokio::main(flavor = "current_thread")]
-/// # async fn main() {
-/// let (stop, stopped) = oneshot::channel::<()>();
-/// let player = player_fn(|ctx: Context| async move {
-///     ctx.cancelled().await;
-///     Ok(())
-/// });
-/// stop.send(()).unwrap();
-/// orchestra::play_until(player, async { let _ = stopped.await; }).await.unwrap();
-/// # }
-/// ```
-///
-/// # Errors
-///
-/// Whatever the player's run ended with.
-pub async fn play_until<P, F>(player: P, shutdown: F) -> Result<(), Error>
-where
-    P: Player,
-    F: Future<Output = ()>,
-{
-    let stage = Stage::default();
-    let mut play = std::pin::pin!(stage.play(player));
-    tokio::select! {
-        result = &mut play => return result,
-        () = shutdown => stage.stop.cancel(),
-    }
-    play.await
-}
-
-/// A top-level run: the tokens that stop it and the state it shares.
-#[derive(Default)]
-struct Stage {
-    stop: CancellationToken,
-    abort: CancellationToken,
-    run: Arc<Run>,
-}
-
-impl Stage {
-    fn play<P: Player>(
-        &self,
-        player: P,
-    ) -> impl Future<Output = Result<(), Error>> + Send + 'static {
-        let member = player.__into_member(None, PlayerOptions::default());
-        play_root(
-            member,
-            self.stop.clone(),
-            self.abort.clone(),
-            self.run.clone(),
-        )
-    }
-}
-
-/// Runs a player (a conductor, typically) at the top of a program, as a method.
-///
-/// ```no_run
-/// use orchestra::{Conductor, PlayExt};
-///
-/// #[tokio::main]
-/// async fn main() -> Result<(), orchestra::Error> {
-///     let app = Conductor::named("app");
-///     tracing::info!("starting {}", app.describe());
-///     app.play_until_signal().await
-/// }
-/// ```
-pub trait PlayExt: Player + Sized {
-    /// [`play_until_signal`] as a method.
-    fn play_until_signal(self) -> impl Future<Output = Result<(), Error>> + Send {
-        play_until_signal(self)
-    }
-
-    /// [`play_until_signals`] as a method.
-    fn play_until_signals(
-        self,
-        signals: Signals,
-    ) -> impl Future<Output = Result<(), Error>> + Send {
-        play_until_signals(self, signals)
-    }
-
-    /// [`play_until`] as a method.
-    fn play_until<F>(self, shutdown: F) -> impl Future<Output = Result<(), Error>> + Send
-    where
-        F: Future<Output = ()> + Send,
-    {
-        play_until(self, shutdown)
-    }
-
-    /// [`describe`] as a method: the tree of players below this one.
-    fn describe(&self) -> Description {
-        describe(self)
-    }
-}
-
-impl<P: Player> PlayExt for P {}

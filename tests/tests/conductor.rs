@@ -350,7 +350,7 @@ async fn a_player_blocking_its_thread_cannot_keep_the_run_from_ending() {
     )
     .unwrap();
 
-    let error = app.play_until(async {}).await.unwrap_err();
+    let error = app.play_until(sleep(millis(20))).await.unwrap_err();
 
     assert!(
         matches!(&error, Error::StopTimedOut { stragglers }

@@ -16,6 +16,7 @@ use super::{Body, Group, Member, Run};
 use crate::context::{Context, Readiness};
 use crate::error::{Error, Straggler};
 use crate::options::DEFAULT_GRACE;
+use crate::status::EventKind;
 
 /// How a member left the group.
 enum Exit {
@@ -97,6 +98,9 @@ pub(super) async fn run(
     };
     this.link_dependents();
 
+    for slot in &this.slots {
+        this.run.emit(&slot.path, 0, None, || EventKind::Starting);
+    }
     let mut running = Running::new();
     let mut readying = Readying::new();
     for i in 0..this.slots.len() {
@@ -166,6 +170,7 @@ impl<'m, 'a: 'm> GroupRun<'_, 'm, 'a> {
             .unwrap_or(self.default_timeout);
         if !slot.dependents.is_empty() {
             let ready = slot.ready.clone();
+            let (run, path) = (self.run.clone(), slot.path.clone());
             let grace = member.options.delay.unwrap_or_default()
                 + member.options.grace.unwrap_or(DEFAULT_GRACE);
             readying.push(Box::pin(async move {
@@ -173,7 +178,8 @@ impl<'m, 'a: 'm> GroupRun<'_, 'm, 'a> {
                     () = ready.wait() => {}
                     () = sleep(grace) => {
                         if ready.set() {
-                            tracing::debug!(?grace, "readiness grace over: counted as ready");
+                            tracing::debug!(player = %path, ?grace, "readiness grace over: counted as ready");
+                            run.emit(&path, 0, None, || EventKind::Ready);
                         }
                     }
                 }
@@ -229,6 +235,7 @@ impl<'m, 'a: 'm> GroupRun<'_, 'm, 'a> {
                 }
             }
             Exit::Aborted => {
+                self.run.emit(&path, 0, None, || EventKind::Aborted);
                 if let Some(reason) = self.run.forced.get() {
                     tracing::warn!(player = %path, %reason, "aborted: the stop was forced");
                     self.aborted.push(path.to_string());
@@ -270,6 +277,7 @@ impl<'m, 'a: 'm> GroupRun<'_, 'm, 'a> {
         if slot.state == State::Running && slot.stop_requested.is_none() {
             slot.stop_requested = Some(Instant::now());
             slot.stop.cancel();
+            self.run.emit(&slot.path, 0, None, || EventKind::Stopping);
         }
     }
 

@@ -14,11 +14,12 @@ use std::time::Duration;
 
 use tokio_util::sync::CancellationToken;
 
-use crate::context::{Context, Readiness};
+use crate::context::{Context, ExecutionId, Readiness};
 use crate::describe::Description;
 use crate::error::{BoxError, Error};
 use crate::options::PlayerOptions;
 use crate::player::{DynPlayer, Player};
+use crate::status::{EventKind, Monitor};
 
 /// The stop timeout when no conductor sets one (Go orchestra's default).
 pub(crate) const DEFAULT_TIMEOUT: Duration = Duration::from_secs(9);
@@ -28,6 +29,23 @@ pub(crate) const DEFAULT_TIMEOUT: Duration = Duration::from_secs(9);
 pub(crate) struct Run {
     /// Set when the graceful stop is cut short: what cut it.
     pub(crate) forced: OnceLock<String>,
+    /// Where status events go, if anyone watches.
+    pub(crate) monitor: Option<Monitor>,
+}
+
+impl Run {
+    /// Reports a status event of the member at `path`.
+    pub(crate) fn emit(
+        &self,
+        path: &Arc<str>,
+        attempt: u32,
+        execution_id: Option<ExecutionId>,
+        kind: impl FnOnce() -> EventKind,
+    ) {
+        if let Some(monitor) = &self.monitor {
+            monitor.record(path, attempt, execution_id, kind());
+        }
+    }
 }
 
 /// One member of a conductor, as the engine runs it: a player or a nested
@@ -147,16 +165,36 @@ pub async fn play_in_place(
 
 /// Runs `member` as the root of a tree: until it is done, or until `stop` is
 /// cancelled and it has stopped; cancelling `abort` cuts the stop short.
+///
+/// With a monitor, its listeners run for the duration, and the tree of
+/// players and the table of their runs are logged at the start and the end.
 pub(crate) async fn play_root(
     member: Member<'static>,
     stop: CancellationToken,
     abort: CancellationToken,
     run: Arc<Run>,
 ) -> Result<(), Error> {
+    tracing::info!(target: "orchestra", "starting {}", member.describe());
+    let listening = run.monitor.as_ref().map(Monitor::start_listeners);
+
     let mut root = Group {
         timeout: None,
         members: vec![member],
     };
-    let ctx = Context::for_run(stop, Arc::from(""), 1, Arc::new(Readiness::default()), run);
-    group::run(&mut root, &ctx, &abort, DEFAULT_TIMEOUT).await
+    let ctx = Context::for_run(
+        stop,
+        Arc::from(""),
+        1,
+        Arc::new(Readiness::default()),
+        run.clone(),
+    );
+    let result = group::run(&mut root, &ctx, &abort, DEFAULT_TIMEOUT).await;
+
+    if let Some(listening) = listening {
+        listening.finish().await;
+    }
+    if let Some(monitor) = &run.monitor {
+        tracing::info!(target: "orchestra", "players at the end of the run:\n{}", monitor.report());
+    }
+    result
 }

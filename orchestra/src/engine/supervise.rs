@@ -13,11 +13,12 @@ use tokio_util::sync::CancellationToken;
 use tracing::Instrument;
 
 use super::{Group, Run, group};
-use crate::context::{Context, Readiness};
+use crate::context::{Context, ExecutionId, Readiness};
 use crate::error::{Chain, Error, Limit};
 use crate::options::{DEFAULT_STABLE_AFTER, PlayerOptions};
 use crate::player::{DynPlayer, RestartNow};
 use crate::restart::{Backoff, Delays, Restart};
+use crate::status::EventKind;
 
 /// Everything one member needs to run, shared with its task.
 #[derive(Clone)]
@@ -96,7 +97,10 @@ pub(super) async fn supervise(mut target: Target<'_, '_>, m: &MemberRun) -> Resu
     let options = &*m.options;
     if let Some(delay) = options.delay {
         tracing::debug!(player = %m.path, ?delay, "deferred start");
+        m.run
+            .emit(&m.path, 0, None, || EventKind::Deferred { delay });
         if m.stop.run_until_cancelled(sleep(delay)).await.is_none() {
+            m.run.emit(&m.path, 0, None, || EventKind::Stopped);
             return Ok(());
         }
     }
@@ -118,6 +122,8 @@ pub(super) async fn supervise(mut target: Target<'_, '_>, m: &MemberRun) -> Resu
             attempt,
             execution_id = %ctx.execution_id(),
         );
+        let id = Some(ctx.execution_id());
+        m.run.emit(&m.path, attempt, id, || EventKind::Started);
         let started = Instant::now();
         let outcome = async {
             tracing::info!("started");
@@ -129,15 +135,13 @@ pub(super) async fn supervise(mut target: Target<'_, '_>, m: &MemberRun) -> Resu
         // Once asked to stop, nothing restarts; failures are still reported.
         let stopping = m.stop.is_cancelled();
         let (failure, immediate) = match outcome {
-            Outcome::Done if stopping || options.restart != Restart::Always => {
-                span.in_scope(|| tracing::info!("stopped"));
-                return Ok(());
-            }
-            Outcome::RestartNow(_) if stopping => return Ok(()),
             Outcome::Failed(error) if stopping || options.restart == Restart::Never => {
-                span.in_scope(|| tracing::error!(error = %Chain(&error), "failed"));
-                return Err(error);
+                return end(m, &span, attempt, id, Err(error));
             }
+            Outcome::Done if options.restart != Restart::Always => {
+                return end(m, &span, attempt, id, Ok(()));
+            }
+            _ if stopping => return end(m, &span, attempt, id, Ok(())),
             Outcome::Done => (None, false),
             Outcome::RestartNow(request) => {
                 span.in_scope(|| tracing::info!(%request, "restarting at once"));
@@ -154,18 +158,43 @@ pub(super) async fn supervise(mut target: Target<'_, '_>, m: &MemberRun) -> Resu
                     limit,
                     last: failure.map(Box::new),
                 };
-                span.in_scope(|| tracing::error!(error = %Chain(&error), "failed"));
-                return Err(error);
+                return end(m, &span, attempt, id, Err(error));
             }
         };
         span.in_scope(|| match &failure {
             Some(error) => tracing::warn!(error = %Chain(error), ?delay, "failed; restarting"),
             None => tracing::info!(?delay, "returned; restarting"),
         });
+        m.run.emit(&m.path, attempt, id, || EventKind::BackingOff {
+            error: failure.as_ref().map(|e| Chain(e).to_string()),
+            delay,
+        });
         if m.stop.run_until_cancelled(sleep(delay)).await.is_none() {
+            m.run.emit(&m.path, attempt, id, || EventKind::Stopped);
             return Ok(());
         }
     }
+}
+
+/// Logs and reports how a member ended for good, and returns it.
+fn end(
+    m: &MemberRun,
+    span: &tracing::Span,
+    attempt: u32,
+    id: Option<ExecutionId>,
+    result: Result<(), Error>,
+) -> Result<(), Error> {
+    span.in_scope(|| match &result {
+        Ok(()) => tracing::info!("stopped"),
+        Err(error) => tracing::error!(error = %Chain(error), "failed"),
+    });
+    m.run.emit(&m.path, attempt, id, || match &result {
+        Ok(()) => EventKind::Stopped,
+        Err(error) => EventKind::Failed {
+            error: Chain(error).to_string(),
+        },
+    });
+    result
 }
 
 /// The backoff used when a player's options name none.

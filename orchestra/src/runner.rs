@@ -1,0 +1,262 @@
+//! Running a player at the top of a program: until a signal or any other
+//! shutdown trigger, optionally watched by a monitor.
+
+use std::sync::Arc;
+
+use tokio_util::sync::CancellationToken;
+
+use crate::describe::{Description, describe};
+use crate::engine::{Run, play_root};
+use crate::error::Error;
+use crate::options::PlayerOptions;
+use crate::player::Player;
+use crate::signal::{Listener, Signals};
+use crate::status::Monitor;
+
+/// Runs a player (a conductor, typically) at the top of a program, with
+/// options: the signals that stop it, a [`Monitor`] watching it.
+///
+/// [`play_until_signal`] and [`play_until`] are shortcuts for a runner with
+/// the defaults.
+///
+/// ```
+/// use orchestra::{player_fn, Context, Monitor, Runner, Signal, Signals};
+///
+/// # #[tokio::main(flavor = "current_thread")]
+/// # async fn main() -> Result<(), orchestra::Error> {
+/// let player = player_fn(|ctx: Context| async move {
+///     ctx.cancelled().await;
+///     Ok(())
+/// });
+/// let monitor = Monitor::new();
+/// let runner = Runner::new(player)
+///     .signals(Signals::new([Signal::Terminate])?)
+///     .monitor(&monitor);
+/// # let runner = runner;
+/// # runner.play_until(async {}).await?;
+/// # Ok(())
+/// # }
+/// ```
+#[derive(Debug)]
+#[must_use = "a runner does nothing until one of its `play_until…` methods is awaited"]
+pub struct Runner<P> {
+    player: P,
+    signals: Signals,
+    monitor: Option<Monitor>,
+}
+
+impl<P: Player> Runner<P> {
+    /// A runner with the defaults: `SIGINT` and `SIGTERM`, no monitor.
+    pub fn new(player: P) -> Self {
+        Runner {
+            player,
+            signals: Signals::default(),
+            monitor: None,
+        }
+    }
+
+    /// The signals that stop the run, for [`play_until_signal`](Runner::play_until_signal).
+    pub fn signals(mut self, signals: Signals) -> Self {
+        self.signals = signals;
+        self
+    }
+
+    /// Records the statuses and events of every player in `monitor`.
+    pub fn monitor(mut self, monitor: &Monitor) -> Self {
+        self.monitor = Some(monitor.clone());
+        self
+    }
+
+    /// Runs the player until one of the signals, then stops it gracefully and
+    /// waits for it (Go orchestra's `PlayUntilSignal`).
+    ///
+    /// A second signal during the graceful stop aborts every player still
+    /// running at once, and the result is [`Error::Forced`] naming them. If
+    /// the player ends by itself first, its result is returned.
+    ///
+    /// # Errors
+    ///
+    /// Whatever the run ended with, [`Error::Forced`] after a second signal,
+    /// or [`Error::Signal`] if the signals cannot be listened for.
+    pub async fn play_until_signal(self) -> Result<(), Error> {
+        let mut listener = Listener::new(&self.signals)?;
+        let stage = Stage::new(self.monitor);
+        let mut play = std::pin::pin!(stage.play(self.player));
+
+        tokio::select! {
+            biased;
+            result = &mut play => return result,
+            signal = listener.next() => {
+                tracing::info!(%signal, "stopping gracefully; send it again to force");
+                stage.stop.cancel();
+            }
+        }
+        tokio::select! {
+            biased;
+            result = &mut play => result,
+            signal = listener.next() => {
+                let reason = format!("a second {signal}");
+                tracing::warn!(%reason, "forcing the stop: aborting every player still running");
+                let _ = stage.run.forced.set(reason.clone());
+                stage.abort.cancel();
+                // The engine aborts and awaits every task before returning.
+                match play.await {
+                    Err(error) => Err(error),
+                    Ok(()) => Err(Error::Forced { reason, aborted: Vec::new() }),
+                }
+            }
+        }
+    }
+
+    /// Runs the player until `shutdown` completes, then stops it gracefully
+    /// and waits for it. If the player ends by itself first, its result is
+    /// returned.
+    ///
+    /// # Errors
+    ///
+    /// Whatever the run ended with.
+    pub async fn play_until<F>(self, shutdown: F) -> Result<(), Error>
+    where
+        F: Future<Output = ()>,
+    {
+        let stage = Stage::new(self.monitor);
+        let mut play = std::pin::pin!(stage.play(self.player));
+        tokio::select! {
+            biased;
+            result = &mut play => return result,
+            () = shutdown => stage.stop.cancel(),
+        }
+        play.await
+    }
+}
+
+/// Runs `player` until `SIGINT` or `SIGTERM`, then stops it gracefully and
+/// waits for it (Go orchestra's `PlayUntilSignal`). A second signal forces
+/// the stop. See [`Runner::play_until_signal`].
+///
+/// ```no_run
+/// use orchestra::{player_fn, Context};
+///
+/// #[tokio::main]
+/// async fn main() -> Result<(), orchestra::Error> {
+///     let server = player_fn(|ctx: Context| async move {
+///         ctx.cancelled().await;
+///         Ok(())
+///     });
+///     orchestra::play_until_signal(server).await
+/// }
+/// ```
+///
+/// # Errors
+///
+/// As [`Runner::play_until_signal`].
+pub async fn play_until_signal<P: Player>(player: P) -> Result<(), Error> {
+    Runner::new(player).play_until_signal().await
+}
+
+/// Runs `player` until `shutdown` completes, then stops it gracefully and
+/// waits for it. See [`Runner::play_until`].
+///
+/// ```
+/// use orchestra::{player_fn, Context};
+/// use tokio::sync::oneshot;
+///
+/// # #[tokio::main(flavor = "current_thread")]
+/// # async fn main() {
+/// let (stop, stopped) = oneshot::channel::<()>();
+/// let player = player_fn(|ctx: Context| async move {
+///     ctx.cancelled().await;
+///     Ok(())
+/// });
+/// stop.send(()).unwrap();
+/// orchestra::play_until(player, async { let _ = stopped.await; }).await.unwrap();
+/// # }
+/// ```
+///
+/// # Errors
+///
+/// As [`Runner::play_until`].
+pub async fn play_until<P, F>(player: P, shutdown: F) -> Result<(), Error>
+where
+    P: Player,
+    F: Future<Output = ()>,
+{
+    Runner::new(player).play_until(shutdown).await
+}
+
+/// A top-level run: the tokens that stop it and the state it shares.
+struct Stage {
+    stop: CancellationToken,
+    abort: CancellationToken,
+    run: Arc<Run>,
+}
+
+impl Stage {
+    fn new(monitor: Option<Monitor>) -> Self {
+        // With no monitor, one is kept anyway when the end-of-run summary
+        // would be logged.
+        let monitor = monitor.or_else(|| {
+            tracing::enabled!(target: "orchestra", tracing::Level::INFO).then(Monitor::new)
+        });
+        Stage {
+            stop: CancellationToken::new(),
+            abort: CancellationToken::new(),
+            run: Arc::new(Run {
+                monitor,
+                ..Run::default()
+            }),
+        }
+    }
+
+    fn play<P: Player>(
+        &self,
+        player: P,
+    ) -> impl Future<Output = Result<(), Error>> + Send + 'static {
+        let member = player.__into_member(None, PlayerOptions::default());
+        play_root(
+            member,
+            self.stop.clone(),
+            self.abort.clone(),
+            self.run.clone(),
+        )
+    }
+}
+
+/// Runs a player at the top of a program, as a method.
+///
+/// ```no_run
+/// use orchestra::{Conductor, PlayExt};
+///
+/// #[tokio::main]
+/// async fn main() -> Result<(), orchestra::Error> {
+///     let app = Conductor::named("app");
+///     tracing::info!("starting {}", app.describe());
+///     app.play_until_signal().await
+/// }
+/// ```
+pub trait PlayExt: Player + Sized {
+    /// [`play_until_signal`] as a method.
+    fn play_until_signal(self) -> impl Future<Output = Result<(), Error>> + Send {
+        play_until_signal(self)
+    }
+
+    /// [`play_until`] as a method.
+    fn play_until<F>(self, shutdown: F) -> impl Future<Output = Result<(), Error>> + Send
+    where
+        F: Future<Output = ()> + Send,
+    {
+        play_until(self, shutdown)
+    }
+
+    /// [`Runner::new`] as a method, for the options.
+    fn runner(self) -> Runner<Self> {
+        Runner::new(self)
+    }
+
+    /// [`describe`] as a method: the tree of players below this one.
+    fn describe(&self) -> Description {
+        describe(self)
+    }
+}
+
+impl<P: Player> PlayExt for P {}

@@ -1,0 +1,542 @@
+//! What players are doing: live statuses, events, listeners, execution reports.
+
+use std::collections::{HashMap, VecDeque};
+use std::fmt;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, MutexGuard};
+use std::time::{Duration, SystemTime};
+
+use tokio::sync::broadcast;
+use tokio::time::Instant;
+
+use crate::context::ExecutionId;
+
+/// One change in a player's life, with its time.
+#[derive(Debug, Clone)]
+#[non_exhaustive]
+pub struct Event {
+    /// The player's path, such as `app/jobs/mailer`.
+    pub path: Arc<str>,
+    /// What happened.
+    pub kind: EventKind,
+    /// The run it concerns, from 1 (0 before the first run).
+    pub attempt: u32,
+    /// The run's identifier, once a run has begun.
+    pub execution_id: Option<ExecutionId>,
+    /// When it happened, by the wall clock.
+    pub at: SystemTime,
+    /// When it happened, since the run of the top conductor began, by tokio's
+    /// clock (deterministic under a paused clock).
+    pub elapsed: Duration,
+}
+
+/// What happened to a player.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum EventKind {
+    /// Known to its conductor, not started yet (waiting for the players it
+    /// is ordered `after`).
+    Starting,
+    /// Its first start is deferred by `delay`.
+    Deferred {
+        /// The delay.
+        delay: Duration,
+    },
+    /// A run began.
+    Started,
+    /// It called `ctx.ready()`, or its readiness grace passed.
+    Ready,
+    /// A run ended and the player will be run again after `delay`.
+    BackingOff {
+        /// Why the run ended, if it failed.
+        error: Option<String>,
+        /// The delay before the next run.
+        delay: Duration,
+    },
+    /// It was asked to stop.
+    Stopping,
+    /// It ended for good without error.
+    Stopped,
+    /// It ended for good with an error (including a restart limit).
+    Failed {
+        /// The error and its causes.
+        error: String,
+    },
+    /// It did not return in time, or the stop was forced, and it was aborted.
+    Aborted,
+}
+
+/// The state of a player, as of its last event.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum State {
+    /// Waiting to start.
+    Starting,
+    /// Waiting for its deferred first start.
+    Deferred,
+    /// Running, not (yet) ready.
+    Running,
+    /// Running and ready.
+    Ready,
+    /// Waiting to be restarted.
+    BackingOff,
+    /// Asked to stop, not returned yet.
+    Stopping,
+    /// Ended without error.
+    Stopped,
+    /// Ended with an error, or aborted.
+    Failed,
+}
+
+impl fmt::Display for State {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            State::Starting => "starting",
+            State::Deferred => "deferred",
+            State::Running => "running",
+            State::Ready => "ready",
+            State::BackingOff => "backing off",
+            State::Stopping => "stopping",
+            State::Stopped => "stopped",
+            State::Failed => "failed",
+        })
+    }
+}
+
+/// A snapshot of one player's status.
+#[derive(Debug, Clone)]
+#[non_exhaustive]
+pub struct PlayerStatus {
+    /// The player's path.
+    pub path: Arc<str>,
+    /// Its state.
+    pub state: State,
+    /// Its current or last run, from 1 (0 before the first).
+    pub attempt: u32,
+    /// The identifier of its current or last run.
+    pub execution_id: Option<ExecutionId>,
+    /// When its current or last run began.
+    pub started_at: Option<SystemTime>,
+    /// The last error it ended a run with.
+    pub last_error: Option<String>,
+    /// When it is due to be restarted, while backing off.
+    pub next_restart: Option<SystemTime>,
+    /// How many runs it began.
+    pub runs: u32,
+}
+
+impl PlayerStatus {
+    fn new(path: Arc<str>) -> Self {
+        PlayerStatus {
+            path,
+            state: State::Starting,
+            attempt: 0,
+            execution_id: None,
+            started_at: None,
+            last_error: None,
+            next_restart: None,
+            runs: 0,
+        }
+    }
+
+    fn apply(&mut self, event: &Event) {
+        if event.attempt > 0 {
+            self.attempt = event.attempt;
+        }
+        if event.execution_id.is_some() {
+            self.execution_id = event.execution_id;
+        }
+        self.next_restart = None;
+        self.state = match &event.kind {
+            EventKind::Starting => State::Starting,
+            EventKind::Deferred { .. } => State::Deferred,
+            EventKind::Started => {
+                self.runs += 1;
+                self.started_at = Some(event.at);
+                State::Running
+            }
+            EventKind::Ready if self.state == State::Running => State::Ready,
+            EventKind::Ready => self.state,
+            EventKind::BackingOff { error, delay } => {
+                if error.is_some() {
+                    self.last_error.clone_from(error);
+                }
+                self.next_restart = Some(event.at + *delay);
+                State::BackingOff
+            }
+            EventKind::Stopping if matches!(self.state, State::Stopped | State::Failed) => {
+                self.state
+            }
+            EventKind::Stopping => State::Stopping,
+            EventKind::Stopped => State::Stopped,
+            EventKind::Failed { error } => {
+                self.last_error = Some(error.clone());
+                State::Failed
+            }
+            EventKind::Aborted => {
+                self.last_error = Some("aborted: it did not stop in time".into());
+                State::Failed
+            }
+        };
+    }
+
+    /// Restarts so far: runs after the first.
+    pub fn restarts(&self) -> u32 {
+        self.runs.saturating_sub(1)
+    }
+}
+
+/// Watches the players of a run: a live snapshot of their statuses, a stream
+/// of events, listener callbacks, and a report of every player's events once
+/// the run is over.
+///
+/// Attach it with [`Runner::monitor`](crate::Runner::monitor). Nothing is
+/// recorded, and the engine pays nothing, for a run without a monitor.
+///
+/// Listeners and subscribers never slow the players down: events go through a
+/// bounded buffer ([`Monitor::with_capacity`], 1024 by default); a receiver
+/// that falls further behind loses the oldest events, and
+/// [`dropped`](Monitor::dropped) counts what listeners lost.
+///
+/// ```
+/// use orchestra::{player_fn, Conductor, Context, EventKind, Monitor, Runner, State};
+///
+/// # #[tokio::main(flavor = "current_thread")]
+/// # async fn main() -> Result<(), orchestra::Error> {
+/// let mut app = Conductor::named("app");
+/// app.add("job", player_fn(|_ctx: Context| async { Ok(()) }))?;
+///
+/// let monitor = Monitor::new();
+/// monitor.on_event(|event| tracing::info!(player = %event.path, kind = ?event.kind));
+/// Runner::new(app).monitor(&monitor).play_until(std::future::pending()).await?;
+///
+/// let job = &monitor.snapshot()[1];
+/// assert_eq!((&*job.path, job.state, job.runs), ("app/job", State::Stopped, 1));
+/// let kinds: Vec<EventKind> = monitor.report().events("app/job").map(|e| e.kind.clone()).collect();
+/// assert_eq!(kinds, [EventKind::Starting, EventKind::Started, EventKind::Stopped]);
+/// # Ok(())
+/// # }
+/// ```
+#[derive(Clone)]
+pub struct Monitor {
+    inner: Arc<Inner>,
+}
+
+struct Inner {
+    table: Mutex<Table>,
+    events: broadcast::Sender<Event>,
+    /// What the listeners' threads receive: the events, then the end of the run.
+    notes: broadcast::Sender<Note>,
+    listeners: Mutex<Vec<Listener>>,
+    dropped: AtomicU64,
+}
+
+#[derive(Clone)]
+enum Note {
+    Event(Event),
+    End,
+}
+
+type Listener = Box<dyn FnMut(&Event) + Send>;
+
+/// Every player's status and events, in the order the players were first seen.
+#[derive(Default)]
+struct Table {
+    index: HashMap<Arc<str>, usize>,
+    players: Vec<Record>,
+    start: Option<(Instant, SystemTime)>,
+}
+
+struct Record {
+    status: PlayerStatus,
+    events: VecDeque<Event>,
+    forgotten: usize,
+}
+
+/// The events kept per player for the report; older ones are counted.
+const HISTORY: usize = 1024;
+
+impl Default for Monitor {
+    fn default() -> Self {
+        Monitor::new()
+    }
+}
+
+impl fmt::Debug for Monitor {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Monitor")
+            .field("players", &self.table().players.len())
+            .field("dropped", &self.dropped())
+            .finish()
+    }
+}
+
+impl Monitor {
+    /// A monitor whose subscribers and listeners may fall 1024 events behind.
+    pub fn new() -> Self {
+        Monitor::with_capacity(1024)
+    }
+
+    /// A monitor whose subscribers and listeners may fall `capacity` events
+    /// behind before they lose the oldest.
+    pub fn with_capacity(capacity: usize) -> Self {
+        let (events, _) = broadcast::channel(capacity.max(1));
+        let (notes, _) = broadcast::channel(capacity.max(1));
+        Monitor {
+            inner: Arc::new(Inner {
+                table: Mutex::new(Table::default()),
+                events,
+                notes,
+                listeners: Mutex::new(Vec::new()),
+                dropped: AtomicU64::new(0),
+            }),
+        }
+    }
+
+    /// Calls `listener` with every event, in order, on a thread of its own
+    /// while a run is under way, so a slow or blocking listener delays no
+    /// player. The run waits for its listeners to see its last
+    /// events before it returns.
+    pub fn on_event(&self, listener: impl FnMut(&Event) + Send + 'static) {
+        self.listeners().push(Box::new(listener));
+    }
+
+    /// A receiver of every event from now on. Lagging receivers lose the
+    /// oldest events and are told how many (`RecvError::Lagged`).
+    pub fn subscribe(&self) -> broadcast::Receiver<Event> {
+        self.inner.events.subscribe()
+    }
+
+    /// Every player's status now, in the order they were first seen (each
+    /// conductor before its players).
+    pub fn snapshot(&self) -> Vec<PlayerStatus> {
+        self.table()
+            .players
+            .iter()
+            .map(|r| r.status.clone())
+            .collect()
+    }
+
+    /// The status of one player, by path.
+    pub fn status(&self, path: &str) -> Option<PlayerStatus> {
+        let table = self.table();
+        table
+            .index
+            .get(path)
+            .map(|&i| table.players[i].status.clone())
+    }
+
+    /// Every player's events in order (yokai's execution reports), and a
+    /// table of runs, restarts and states through [`Display`](fmt::Display).
+    pub fn report(&self) -> Report {
+        let table = self.table();
+        Report {
+            players: table
+                .players
+                .iter()
+                .map(|r| PlayerReport {
+                    status: r.status.clone(),
+                    events: r.events.iter().cloned().collect(),
+                    forgotten: r.forgotten,
+                })
+                .collect(),
+        }
+    }
+
+    /// How many events listeners lost because they fell behind.
+    pub fn dropped(&self) -> u64 {
+        self.inner.dropped.load(Ordering::Relaxed)
+    }
+
+    /// Records an event and sends it to subscribers.
+    pub(crate) fn record(
+        &self,
+        path: &Arc<str>,
+        attempt: u32,
+        id: Option<ExecutionId>,
+        kind: EventKind,
+    ) {
+        let event = {
+            let mut table = self.table();
+            let (t0, wall0) = *table
+                .start
+                .get_or_insert_with(|| (Instant::now(), SystemTime::now()));
+            let elapsed = t0.elapsed();
+            let event = Event {
+                path: path.clone(),
+                kind,
+                attempt,
+                execution_id: id,
+                at: wall0 + elapsed,
+                elapsed,
+            };
+            let i = match table.index.get(path) {
+                Some(&i) => i,
+                None => {
+                    let i = table.players.len();
+                    table.index.insert(path.clone(), i);
+                    table.players.push(Record {
+                        status: PlayerStatus::new(path.clone()),
+                        events: VecDeque::new(),
+                        forgotten: 0,
+                    });
+                    i
+                }
+            };
+            let record = &mut table.players[i];
+            record.status.apply(&event);
+            if record.events.len() == HISTORY {
+                record.events.pop_front();
+                record.forgotten += 1;
+            }
+            record.events.push_back(event.clone());
+            event
+        };
+        // No receiver is not an error: nobody is listening.
+        let _ = self.inner.notes.send(Note::Event(event.clone()));
+        let _ = self.inner.events.send(event);
+    }
+
+    /// Starts the listeners for a run, each on a thread of its own (not
+    /// tokio's blocking pool: a task parked there would stop a paused clock
+    /// from advancing).
+    pub(crate) fn start_listeners(&self) -> Listening {
+        let listeners = std::mem::take(&mut *self.listeners());
+        let threads = listeners
+            .into_iter()
+            .filter_map(|mut listener| {
+                let mut notes = self.inner.notes.subscribe();
+                let monitor = self.clone();
+                let (ended, end) = tokio::sync::oneshot::channel::<()>();
+                let spawned = std::thread::Builder::new()
+                    .name("orchestra-listener".into())
+                    .spawn(move || {
+                    loop {
+                        match notes.blocking_recv() {
+                            Ok(Note::Event(event)) => listener(&event),
+                            Ok(Note::End) | Err(broadcast::error::RecvError::Closed) => break,
+                            Err(broadcast::error::RecvError::Lagged(n)) => {
+                                monitor.inner.dropped.fetch_add(n, Ordering::Relaxed);
+                                tracing::warn!(dropped = n, "a monitor listener fell behind and lost events");
+                            }
+                        }
+                    }
+                    // Listeners are kept for the next run.
+                    monitor.listeners().push(listener);
+                    let _ = ended.send(());
+                });
+                match spawned {
+                    Ok(_) => Some(end),
+                    Err(error) => {
+                        tracing::error!(target: "orchestra", %error, "cannot start a thread for a monitor listener");
+                        None
+                    }
+                }
+            })
+            .collect();
+        Listening {
+            monitor: self.clone(),
+            threads,
+        }
+    }
+
+    fn table(&self) -> MutexGuard<'_, Table> {
+        self.inner
+            .table
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+
+    fn listeners(&self) -> MutexGuard<'_, Vec<Listener>> {
+        self.inner
+            .listeners
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+}
+
+/// The listeners of one run.
+pub(crate) struct Listening {
+    monitor: Monitor,
+    /// Each completes when its listener's thread ends.
+    threads: Vec<tokio::sync::oneshot::Receiver<()>>,
+}
+
+impl Listening {
+    /// Lets the listeners hear the last events, then waits for them.
+    pub(crate) async fn finish(self) {
+        // The end note is the newest, so a lagging listener still gets it.
+        let _ = self.monitor.inner.notes.send(Note::End);
+        for thread in self.threads {
+            if thread.await.is_err() {
+                tracing::error!(target: "orchestra", "a monitor listener panicked");
+            }
+        }
+    }
+}
+
+/// Every player's events, in order, after (or during) a run.
+///
+/// Its [`Display`](fmt::Display) is a table of each player's runs, restarts,
+/// final state and last error, as logged at the end of a run.
+#[derive(Debug, Clone)]
+pub struct Report {
+    players: Vec<PlayerReport>,
+}
+
+/// One player's part of a [`Report`].
+#[derive(Debug, Clone)]
+#[non_exhaustive]
+pub struct PlayerReport {
+    /// Its status at the time of the report.
+    pub status: PlayerStatus,
+    /// Its events in order (the last 1024).
+    pub events: Vec<Event>,
+    /// How many older events were not kept.
+    pub forgotten: usize,
+}
+
+impl Report {
+    /// Every player, in the order they were first seen.
+    pub fn players(&self) -> &[PlayerReport] {
+        &self.players
+    }
+
+    /// The events of one player, by path.
+    pub fn events(&self, path: &str) -> impl Iterator<Item = &Event> {
+        self.players
+            .iter()
+            .filter(move |p| &*p.status.path == path)
+            .flat_map(|p| p.events.iter())
+    }
+}
+
+impl fmt::Display for Report {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let width = self
+            .players
+            .iter()
+            .map(|p| p.status.path.len())
+            .chain([6])
+            .max()
+            .unwrap_or(6);
+        write!(
+            f,
+            "{:<width$}  {:>4}  {:>8}  {:<11}  last error",
+            "player", "runs", "restarts", "state"
+        )?;
+        for p in &self.players {
+            let s = &p.status;
+            write!(
+                f,
+                "\n{:<width$}  {:>4}  {:>8}  {:<11}  {}",
+                s.path,
+                s.runs,
+                s.restarts(),
+                s.state.to_string(),
+                s.last_error.as_deref().unwrap_or("-"),
+            )?;
+        }
+        Ok(())
+    }
+}
