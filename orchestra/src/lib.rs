@@ -69,6 +69,8 @@
 //! - `derive` (default): `#[derive(Conductor)]`.
 //! - `backoff`: [`Backoff::from_backoff_crate`], an adapter for the `backoff`
 //!   crate's strategies (opt-in: that crate is unmaintained, RUSTSEC-2025-0012).
+//! - `metrics`: counters and a gauge per player through the `metrics` facade;
+//!   see the `metrics` module.
 #![cfg_attr(docsrs, feature(doc_cfg))]
 #![warn(clippy::unwrap_used, clippy::print_stdout, clippy::print_stderr)]
 #![cfg_attr(test, allow(clippy::unwrap_used))]
@@ -78,6 +80,9 @@ mod context;
 mod describe;
 mod engine;
 mod error;
+#[cfg(feature = "metrics")]
+#[cfg_attr(docsrs, doc(cfg(feature = "metrics")))]
+pub mod metrics;
 mod options;
 mod player;
 mod restart;

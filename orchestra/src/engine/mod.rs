@@ -42,6 +42,12 @@ impl Run {
         execution_id: Option<ExecutionId>,
         kind: impl FnOnce() -> EventKind,
     ) {
+        #[cfg(feature = "metrics")]
+        let kind = {
+            let kind = kind();
+            crate::metrics::record(path, attempt, &kind);
+            move || kind
+        };
         if let Some(monitor) = &self.monitor {
             monitor.record(path, attempt, execution_id, kind());
         }
