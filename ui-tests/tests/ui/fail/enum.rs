@@ -1,0 +1,16 @@
+use orchestra::{BoxError, Conductor, Context, Player};
+
+struct Http;
+
+impl Player for Http {
+    async fn play(&mut self, _: Context) -> Result<(), BoxError> {
+        Ok(())
+    }
+}
+
+#[derive(Conductor)]
+enum App {
+    Http(Http),
+}
+
+fn main() {}

@@ -1,0 +1,20 @@
+use orchestra::{BoxError, Conductor, Context, Player};
+
+struct Http;
+
+impl Player for Http {
+    async fn play(&mut self, _: Context) -> Result<(), BoxError> {
+        Ok(())
+    }
+}
+
+#[derive(Conductor)]
+struct Empty {}
+
+#[derive(Conductor)]
+struct AllSkipped {
+    #[player(skip)]
+    http: Http,
+}
+
+fn main() {}

@@ -1,0 +1,20 @@
+use orchestra::{BoxError, Conductor, Context, Player};
+
+struct Http;
+
+impl Player for Http {
+    async fn play(&mut self, _: Context) -> Result<(), BoxError> {
+        Ok(())
+    }
+}
+
+#[derive(Conductor)]
+struct App {
+    http: Http,
+    a: Box<Self>,
+    b: Box<App>,
+    c: Vec<Option<App>>,
+    d: (Http, Box<App>),
+}
+
+fn main() {}

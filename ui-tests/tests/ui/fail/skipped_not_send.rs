@@ -1,0 +1,18 @@
+use orchestra::{BoxError, Conductor, Context, Player};
+
+struct Http;
+
+impl Player for Http {
+    async fn play(&mut self, _: Context) -> Result<(), BoxError> {
+        Ok(())
+    }
+}
+
+#[derive(Conductor)]
+struct App {
+    http: Http,
+    #[player(skip)]
+    shared: std::rc::Rc<String>,
+}
+
+fn main() {}
