@@ -67,10 +67,12 @@
 //! # Cargo features
 //!
 //! - `derive` (default): `#[derive(Conductor)]`.
-//! - `backoff`: [`Backoff::from_backoff_crate`], an adapter for the `backoff`
+//! - `backoff`: `Backoff::from_backoff_crate`, an adapter for the `backoff`
 //!   crate's strategies (opt-in: that crate is unmaintained, RUSTSEC-2025-0012).
 //! - `metrics`: counters and a gauge per player through the `metrics` facade;
 //!   see the `metrics` module.
+//! - `health`: readiness and liveness probes (an axum `Router`) and systemd
+//!   notification, from a [`Monitor`]; see the `health` module.
 #![cfg_attr(docsrs, feature(doc_cfg))]
 #![warn(clippy::unwrap_used, clippy::print_stdout, clippy::print_stderr)]
 #![cfg_attr(test, allow(clippy::unwrap_used))]
@@ -80,6 +82,9 @@ mod context;
 mod describe;
 mod engine;
 mod error;
+#[cfg(feature = "health")]
+#[cfg_attr(docsrs, doc(cfg(feature = "health")))]
+pub mod health;
 #[cfg(feature = "metrics")]
 #[cfg_attr(docsrs, doc(cfg(feature = "metrics")))]
 pub mod metrics;

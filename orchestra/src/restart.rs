@@ -323,28 +323,28 @@ impl fmt::Display for Backoff {
 #[cfg(feature = "backoff")]
 #[cfg_attr(docsrs, doc(cfg(feature = "backoff")))]
 impl Backoff {
-    /// Adapts a strategy of the [`backoff`](::backoff) crate (feature `backoff`).
-    ///
-    /// Its `next_backoff()` returning `None` makes the failure final. The
-    /// `backoff` crate is unmaintained (RUSTSEC-2025-0012), which is why this
-    /// adapter is opt-in.
+    /// Adapts a strategy of the [`backoff`](::backoff) crate (feature
+    /// `backoff`): `new` makes a fresh strategy at the first failure and after
+    /// every reset; its `next_backoff()` returning `None` makes the failure
+    /// final. The `backoff` crate is unmaintained (RUSTSEC-2025-0012), which
+    /// is why this adapter is opt-in.
     ///
     /// ```
     /// use orchestra::Backoff;
     /// use std::time::Duration;
     ///
-    /// let backoff = Backoff::from_backoff_crate(
-    ///     backoff::backoff::Constant::new(Duration::from_millis(250)),
-    /// );
+    /// let backoff = Backoff::from_backoff_crate(|| {
+    ///     backoff::backoff::Constant::new(Duration::from_millis(250))
+    /// });
     /// # let _ = backoff;
     /// ```
-    pub fn from_backoff_crate<B>(strategy: B) -> Self
+    pub fn from_backoff_crate<F, B>(new: F) -> Self
     where
-        B: ::backoff::backoff::Backoff + Clone + Send + Sync + 'static,
+        F: Fn() -> B + Send + Sync + 'static,
+        B: ::backoff::backoff::Backoff + Send + 'static,
     {
         Backoff::custom(move || {
-            let mut strategy = strategy.clone();
-            strategy.reset();
+            let mut strategy = new();
             std::iter::from_fn(move || strategy.next_backoff())
         })
     }
@@ -392,6 +392,25 @@ mod tests {
         for delay in first(&b, 200) {
             assert!((100..=200).contains(&delay), "{delay}");
         }
+    }
+
+    #[cfg(feature = "backoff")]
+    #[test]
+    fn the_backoff_crate_adapter_yields_its_delays_and_ends_with_it() {
+        use ::backoff::backoff::{Constant, Stop};
+        let constant = Backoff::from_backoff_crate(|| Constant::new(Duration::from_millis(7)));
+        assert_eq!(first(&constant, 3), [7, 7, 7]);
+        let stop = Backoff::from_backoff_crate(|| Stop {});
+        assert_eq!(first(&stop, 3), Vec::<u64>::new());
+        let exponential = Backoff::from_backoff_crate(|| {
+            ::backoff::ExponentialBackoffBuilder::new()
+                .with_initial_interval(Duration::from_millis(100))
+                .with_multiplier(2.0)
+                .with_randomization_factor(0.0)
+                .with_max_elapsed_time(None)
+                .build()
+        });
+        assert_eq!(first(&exponential, 4), [100, 200, 400, 800]);
     }
 
     #[test]

@@ -51,9 +51,10 @@ async fn a_clean_run_and_stop() {
     app.add("idle", idle(&log, t0)).unwrap();
     let monitor = Monitor::new();
 
+    // Stopped within the 1 s readiness grace, which would count `idle` ready.
     Runner::new(app)
         .monitor(&monitor)
-        .play_until(sleep(secs(1)))
+        .play_until(sleep(millis(500)))
         .await
         .unwrap();
 
@@ -64,8 +65,8 @@ async fn a_clean_run_and_stop() {
             (secs(0), Starting),
             (secs(0), Started),
             (millis(100), Ready),
-            (secs(1), Stopping),
-            (secs(1), Stopped),
+            (millis(500), Stopping),
+            (millis(500), Stopped),
         ]
     );
     assert_eq!(
@@ -73,8 +74,8 @@ async fn a_clean_run_and_stop() {
         [
             (secs(0), Starting),
             (secs(0), Started),
-            (secs(1), Stopping),
-            (secs(1), Stopped)
+            (millis(500), Stopping),
+            (millis(500), Stopped)
         ]
     );
     let status = monitor.status("app/http").unwrap();
@@ -155,7 +156,7 @@ async fn a_straggler_aborted_at_its_timeout() {
 
     Runner::new(app)
         .monitor(&monitor)
-        .play_until(sleep(secs(1)))
+        .play_until(sleep(millis(500)))
         .await
         .unwrap_err();
 
@@ -165,14 +166,14 @@ async fn a_straggler_aborted_at_its_timeout() {
         [
             (secs(0), Starting),
             (secs(0), Started),
-            (secs(1), Stopping),
-            (secs(3), Aborted)
+            (millis(500), Stopping),
+            (millis(2500), Aborted)
         ]
     );
     assert_eq!(monitor.status("app/stuck").unwrap().state, State::Failed);
     assert!(matches!(
         kinds(&monitor, "app").last(),
-        Some((t, Failed { error })) if *t == secs(3) && error.starts_with("stop timed out: `app/stuck`")
+        Some((t, Failed { error })) if *t == millis(2500) && error.starts_with("stop timed out: `app/stuck`")
     ));
 }
 
@@ -231,7 +232,7 @@ async fn listeners_and_subscribers_see_every_event_in_order() {
 
     Runner::new(app)
         .monitor(&monitor)
-        .play_until(sleep(secs(1)))
+        .play_until(sleep(millis(500)))
         .await
         .unwrap();
 
@@ -337,5 +338,36 @@ async fn the_report_table_lists_runs_restarts_and_states() {
         "player     runs  restarts  state        last error\n\
          app           1         0  stopped      -\n\
          app/flaky     3         2  stopped      player `app/flaky` failed (attempt 2): boom"
+    );
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_watched_player_that_never_calls_ready_is_ready_after_its_grace() {
+    let (log, t0) = Log::new();
+    let mut app = Conductor::named("app");
+    app.add_with(
+        "quiet",
+        idle(&log, t0),
+        PlayerOptions::new().grace(millis(300)),
+    )
+    .unwrap();
+    let monitor = Monitor::new();
+
+    Runner::new(app)
+        .monitor(&monitor)
+        .play_until(sleep(secs(2)))
+        .await
+        .unwrap();
+
+    use EventKind::*;
+    assert_eq!(
+        kinds(&monitor, "app/quiet"),
+        [
+            (secs(0), Starting),
+            (secs(0), Started),
+            (millis(300), Ready),
+            (secs(2), Stopping),
+            (secs(2), Stopped),
+        ]
     );
 }

@@ -168,7 +168,9 @@ impl<'m, 'a: 'm> GroupRun<'_, 'm, 'a> {
             .timeout
             .or(own_default)
             .unwrap_or(self.default_timeout);
-        if !slot.dependents.is_empty() {
+        // The grace matters to the members ordered after this one, and to
+        // a monitor's view of readiness.
+        if !slot.dependents.is_empty() || self.run.monitor.is_some() {
             let ready = slot.ready.clone();
             let (run, path) = (self.run.clone(), slot.path.clone());
             let grace = member.options.delay.unwrap_or_default()

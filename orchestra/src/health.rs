@@ -1,0 +1,230 @@
+//! Readiness and liveness for Kubernetes probes, and systemd notification
+//! (feature `health`).
+//!
+//! Both read a [`Monitor`] attached to the run:
+//!
+//! ```no_run
+//! use orchestra::health::{self, Systemd};
+//! use orchestra::{Conductor, Monitor, PlayExt};
+//!
+//! # async fn run(mut app: Conductor) -> Result<(), orchestra::Error> {
+//! let monitor = Monitor::new();
+//! app.add("systemd", Systemd::new(&monitor))?;
+//! let probes = health::router(&monitor); // merge into your axum app
+//! # let _ = probes;
+//! app.runner().monitor(&monitor).play_until_signal().await
+//! # }
+//! ```
+
+use std::fmt;
+
+use axum::Router;
+use axum::http::StatusCode;
+use axum::routing::get;
+use tokio::sync::broadcast::error::RecvError;
+
+use crate::context::Context;
+use crate::error::BoxError;
+use crate::player::Player;
+use crate::status::{Monitor, PlayerStatus, State};
+
+/// Whether the players of a run are ready and alive, from their statuses.
+///
+/// - **Ready** when every player is ready or done: it called `ctx.ready()`
+///   (or ran for its readiness grace, 1 s by default), or returned without
+///   error. Nobody starting, backing off or stopping — so a stopping service
+///   stops receiving traffic at once.
+/// - **Live** unless a player has failed for good.
+///
+/// Conductors are judged by their players.
+///
+/// ```
+/// use orchestra::health::Health;
+/// use orchestra::Monitor;
+///
+/// let health = Health::of(&Monitor::new());
+/// assert!(!health.is_ready(), "nothing has run yet");
+/// assert!(health.is_live());
+/// ```
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Health {
+    seen: bool,
+    not_ready: Vec<(String, State)>,
+    failed: Vec<String>,
+}
+
+impl Health {
+    /// The health of the players `monitor` watches, now.
+    pub fn of(monitor: &Monitor) -> Self {
+        let statuses = monitor.snapshot();
+        let players: Vec<&PlayerStatus> = statuses
+            .iter()
+            .filter(|s| {
+                let below = format!("{}/", s.path);
+                !statuses.iter().any(|o| o.path.starts_with(&below))
+            })
+            .collect();
+        Health {
+            seen: !players.is_empty(),
+            not_ready: players
+                .iter()
+                .filter(|s| !matches!(s.state, State::Ready | State::Stopped))
+                .map(|s| (s.path.to_string(), s.state))
+                .collect(),
+            failed: players
+                .iter()
+                .filter(|s| s.state == State::Failed)
+                .map(|s| s.path.to_string())
+                .collect(),
+        }
+    }
+
+    /// Whether every player is ready or done.
+    pub fn is_ready(&self) -> bool {
+        self.seen && self.not_ready.is_empty()
+    }
+
+    /// Whether no player has failed for good.
+    pub fn is_live(&self) -> bool {
+        self.failed.is_empty()
+    }
+
+    /// The players that are not ready, with their state.
+    pub fn not_ready(&self) -> &[(String, State)] {
+        &self.not_ready
+    }
+
+    /// The players that failed for good.
+    pub fn failed(&self) -> &[String] {
+        &self.failed
+    }
+}
+
+/// `ready`, or the players that are not and why.
+impl fmt::Display for Health {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        if !self.seen {
+            return f.write_str("not ready: no player has started");
+        }
+        if self.is_ready() {
+            return f.write_str("ready");
+        }
+        f.write_str("not ready:")?;
+        for (path, state) in &self.not_ready {
+            write!(f, " `{path}` ({state})")?;
+        }
+        Ok(())
+    }
+}
+
+/// Probes for Kubernetes: `GET /readyz` and `GET /livez` answer `200` or
+/// `503`, with a line saying which players are the cause.
+///
+/// ```
+/// use orchestra::{health, Monitor};
+///
+/// let monitor = Monitor::new();
+/// let app: axum::Router = axum::Router::new().merge(health::router(&monitor));
+/// # let _ = app;
+/// ```
+pub fn router(monitor: &Monitor) -> Router {
+    let ready = monitor.clone();
+    let live = monitor.clone();
+    Router::new()
+        .route(
+            "/readyz",
+            get(move || {
+                let health = Health::of(&ready);
+                let code = if health.is_ready() {
+                    StatusCode::OK
+                } else {
+                    StatusCode::SERVICE_UNAVAILABLE
+                };
+                async move { (code, format!("{health}\n")) }
+            }),
+        )
+        .route(
+            "/livez",
+            get(move || {
+                let health = Health::of(&live);
+                async move {
+                    if health.is_live() {
+                        (StatusCode::OK, "live\n".to_owned())
+                    } else {
+                        let failed = health.failed().join("`, `");
+                        (
+                            StatusCode::SERVICE_UNAVAILABLE,
+                            format!("failed: `{failed}`\n"),
+                        )
+                    }
+                }
+            }),
+        )
+}
+
+/// A player that keeps systemd informed (`Type=notify` services):
+/// `READY=1` once every player is ready, `WATCHDOG=1` at half the watchdog
+/// interval while they are alive (if `WatchdogSec=` is set), and `STOPPING=1`
+/// when the run stops. Outside systemd (no `NOTIFY_SOCKET`) it does nothing.
+///
+/// Add it to the conductor whose run `monitor` watches.
+#[derive(Debug, Clone)]
+pub struct Systemd {
+    monitor: Monitor,
+}
+
+impl Systemd {
+    /// A notifier reading the players' health from `monitor`.
+    pub fn new(monitor: &Monitor) -> Self {
+        Systemd {
+            monitor: monitor.clone(),
+        }
+    }
+}
+
+impl Player for Systemd {
+    async fn play(&mut self, ctx: Context) -> Result<(), BoxError> {
+        use sd_notify::NotifyState;
+        ctx.ready();
+        let mut changes = self.monitor.subscribe();
+        let mut watchdog = sd_notify::watchdog_enabled().map(|interval| {
+            let mut tick = tokio::time::interval(interval / 2);
+            tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+            tick
+        });
+        let mut ready_sent = false;
+        loop {
+            if !ready_sent && Health::of(&self.monitor).is_ready() {
+                sd_notify::notify(&[NotifyState::Ready])?;
+                tracing::debug!("systemd notified: ready");
+                ready_sent = true;
+            }
+            tokio::select! {
+                () = ctx.cancelled() => break,
+                change = changes.recv() => {
+                    if matches!(change, Err(RecvError::Closed)) {
+                        break;
+                    }
+                }
+                () = next_tick(watchdog.as_mut()) => {
+                    if Health::of(&self.monitor).is_live() {
+                        sd_notify::notify(&[NotifyState::Watchdog])?;
+                    }
+                }
+            }
+        }
+        sd_notify::notify(&[NotifyState::Stopping])?;
+        tracing::debug!("systemd notified: stopping");
+        Ok(())
+    }
+}
+
+/// The next watchdog tick; never, without a watchdog.
+async fn next_tick(watchdog: Option<&mut tokio::time::Interval>) {
+    match watchdog {
+        Some(tick) => {
+            tick.tick().await;
+        }
+        None => std::future::pending().await,
+    }
+}
