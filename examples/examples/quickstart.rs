@@ -11,7 +11,7 @@
 use std::process::ExitCode;
 use std::time::Duration;
 
-use orchestra::{Backoff, BoxError, Conductor, Context, PlayExt, Player, PlayerOptions, Restart};
+use orchestra::{BoxError, Conductor, Context, PlayExt, Player};
 use tokio::sync::mpsc;
 use tokio::time::{interval, sleep};
 
@@ -86,7 +86,13 @@ struct Flaky;
 impl Player for Flaky {
     async fn play(&mut self, ctx: Context) -> Result<(), BoxError> {
         if ctx.attempt() == 1 {
-            sleep(Duration::from_secs(2)).await;
+            if ctx
+                .run_until_cancelled(sleep(Duration::from_secs(2)))
+                .await
+                .is_none()
+            {
+                return Ok(()); // asked to stop first
+            }
             return Err("lost the connection to upstream".into());
         }
         tracing::info!(attempt = ctx.attempt(), "reconnected");
@@ -95,24 +101,29 @@ impl Player for Flaky {
     }
 }
 
-fn app() -> Result<Conductor, orchestra::Error> {
-    let (tx, rx) = mpsc::channel(16);
-    let mut app = Conductor::named("app").timeout(Duration::from_secs(5));
-    app.add("ticker", Ticker)?;
-    app.add("worker", Worker { jobs: rx })?;
-    app.add_with(
-        "producer",
-        Producer { jobs: tx },
-        PlayerOptions::new().after("worker"),
-    )?;
-    app.add_with(
-        "flaky",
-        Flaky,
-        PlayerOptions::new()
-            .restart(Restart::OnFailure)
-            .backoff(Backoff::constant(Duration::from_secs(1))),
-    )?;
-    Ok(app)
+/// The service: every field a player, each on a task of its own.
+#[derive(Conductor)]
+#[conductor(name = "app", timeout = "5s")]
+struct App {
+    ticker: Ticker,
+    worker: Worker,
+    /// Starts once the worker is ready; stops before it.
+    #[player(after = "worker")]
+    producer: Producer,
+    #[player(restart = "on-failure", backoff(constant, delay = "1s"))]
+    flaky: Flaky,
+}
+
+impl App {
+    fn new() -> Self {
+        let (jobs, queue) = mpsc::channel(16);
+        App {
+            ticker: Ticker,
+            worker: Worker { jobs: queue },
+            producer: Producer { jobs },
+            flaky: Flaky,
+        }
+    }
 }
 
 #[tokio::main]
@@ -124,20 +135,13 @@ async fn main() -> ExitCode {
         .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stdout()))
         .init();
 
-    let result = match app() {
-        Ok(app) => {
-            tracing::info!("starting {app:#}", app = app.describe());
-            app.play_until_signal().await
-        }
-        Err(error) => Err(error),
-    };
-    match result {
+    match App::new().play_until_signal().await {
         Ok(()) => {
             tracing::info!("stopped cleanly");
             ExitCode::SUCCESS
         }
         Err(error) => {
-            tracing::error!("{error}");
+            tracing::error!("{}", error.with_causes());
             ExitCode::FAILURE
         }
     }

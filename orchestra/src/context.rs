@@ -46,7 +46,10 @@ struct Inner {
     path: Arc<str>,
     attempt: u32,
     execution_id: ExecutionId,
+    /// The member's readiness, shared by its runs (what ordering waits for).
     ready: Arc<Readiness>,
+    /// Whether this run announced readiness (what a monitor reports).
+    run_ready: AtomicBool,
     run: Arc<Run>,
 }
 
@@ -93,6 +96,7 @@ impl Context {
                 attempt,
                 execution_id: ExecutionId::next(),
                 ready,
+                run_ready: AtomicBool::new(false),
                 run,
             }),
         }
@@ -155,9 +159,10 @@ impl Context {
     /// Announces that the player is ready (listening, connected…). Players
     /// ordered `after` it start then. Calling it again does nothing.
     pub fn ready(&self) {
-        if self.inner.ready.set() {
+        let inner = &*self.inner;
+        inner.ready.set();
+        if !inner.run_ready.swap(true, Ordering::AcqRel) {
             tracing::debug!(player = %self.path(), "ready");
-            let inner = &*self.inner;
             inner
                 .run
                 .emit(&inner.path, inner.attempt, Some(inner.execution_id), || {

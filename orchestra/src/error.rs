@@ -147,6 +147,18 @@ impl Error {
         list
     }
 
+    /// Displays the error followed by its causes, `: `-separated, for a
+    /// message that says everything on one line (as `main` would log it).
+    ///
+    /// ```
+    /// # use orchestra::Error;
+    /// let err = Error::Failed { path: "app/db".into(), attempt: 1, source: "refused".into() };
+    /// assert_eq!(err.with_causes().to_string(), "player `app/db` failed (attempt 1): refused");
+    /// ```
+    pub fn with_causes(&self) -> impl fmt::Display + '_ {
+        Chain(self)
+    }
+
     /// The path of the player this error is about, if it is about one player.
     pub fn path(&self) -> Option<&str> {
         match self {

@@ -371,3 +371,75 @@ async fn a_watched_player_that_never_calls_ready_is_ready_after_its_grace() {
         ]
     );
 }
+
+#[tokio::test(start_paused = true)]
+async fn a_restarted_player_is_ready_again_once_it_says_so() {
+    let mut app = Conductor::named("app");
+    app.add_with(
+        "conn",
+        player_fn(|ctx: Context| async move {
+            ctx.ready();
+            if ctx.attempt() == 1 {
+                sleep(millis(100)).await;
+                return Err("dropped".into());
+            }
+            ctx.cancelled().await;
+            Ok(())
+        }),
+        PlayerOptions::new()
+            .restart(Restart::OnFailure)
+            .backoff(Backoff::constant(millis(50))),
+    )
+    .unwrap();
+    let monitor = Monitor::new();
+
+    Runner::new(app)
+        .monitor(&monitor)
+        .play_until(sleep(millis(500)))
+        .await
+        .unwrap();
+
+    let ready: Vec<(Duration, u32)> = monitor
+        .report()
+        .events("app/conn")
+        .filter(|e| e.kind == EventKind::Ready)
+        .map(|e| (e.elapsed, e.attempt))
+        .collect();
+    assert_eq!(ready, [(millis(0), 1), (millis(150), 2)]);
+}
+
+#[tokio::test(start_paused = true)]
+async fn no_run_starts_once_the_stop_is_requested_even_as_the_backoff_ends() {
+    let mut app = Conductor::named("app");
+    app.add_with(
+        "flaky",
+        player_fn(|_ctx: Context| async { Err("down".into()) }),
+        PlayerOptions::new()
+            .restart(Restart::OnFailure)
+            .backoff(Backoff::constant(millis(100))),
+    )
+    .unwrap();
+    let monitor = Monitor::new();
+
+    // The stop and the end of the first backoff fall on the same instant.
+    Runner::new(app)
+        .monitor(&monitor)
+        .play_until(sleep(millis(100)))
+        .await
+        .unwrap();
+
+    let kinds: Vec<EventKind> = monitor
+        .report()
+        .events("app/flaky")
+        .map(|e| e.kind.clone())
+        .collect();
+    let stopping = kinds
+        .iter()
+        .position(|k| *k == EventKind::Stopping)
+        .expect("a stop");
+    assert!(
+        !kinds[stopping..].contains(&EventKind::Started),
+        "{kinds:?}"
+    );
+    assert_eq!(kinds.last(), Some(&EventKind::Stopped));
+}

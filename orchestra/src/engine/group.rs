@@ -328,7 +328,14 @@ async fn drive(member: &mut Member<'_>, m: MemberRun, timeout: Duration) -> Exit
                         *slot = Some(player);
                         Exit::Done(result)
                     }
-                    // The runtime is shutting down (panics are caught inside).
+                    // Panics of `play` are caught inside; one elsewhere (in a
+                    // player's `Drop`, say) loses the player but is reported.
+                    Err(error) if error.is_panic() => Exit::Done(Err(Error::Panicked {
+                        path: m.path.to_string(),
+                        attempt: 0,
+                        message: super::supervise::panic_message(&*error.into_panic()),
+                    })),
+                    // The runtime is shutting down.
                     Err(_) => Exit::Aborted,
                 },
                 () = expired => {

@@ -108,6 +108,11 @@ pub(super) async fn supervise(mut target: Target<'_, '_>, m: &MemberRun) -> Resu
     let mut restarts = Restarts::new(options);
     let mut attempt = 0;
     loop {
+        // A stop that came as the backoff ended starts nothing more.
+        if attempt > 0 && m.stop.is_cancelled() {
+            m.run.emit(&m.path, attempt, None, || EventKind::Stopped);
+            return Ok(());
+        }
         attempt += 1;
         let ctx = Context::for_run(
             m.stop.clone(),
@@ -251,7 +256,7 @@ impl<'o> Restarts<'o> {
 }
 
 /// The message of a panic payload.
-fn panic_message(payload: &(dyn Any + Send)) -> String {
+pub(super) fn panic_message(payload: &(dyn Any + Send)) -> String {
     if let Some(message) = payload.downcast_ref::<&str>() {
         (*message).to_owned()
     } else if let Some(message) = payload.downcast_ref::<String>() {
