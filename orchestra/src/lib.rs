@@ -63,6 +63,8 @@
 //! - [`play_until_signal`] runs a player until `SIGINT`/`SIGTERM`; a second
 //!   signal forces the stop ([`Error::Forced`]). [`play_until`] takes any
 //!   shutdown future.
+//! - A [`Monitor`] attached through a [`Runner`] watches a run: statuses,
+//!   timestamped events, listeners, and a report at the end.
 //!
 //! # Cargo features
 //!
@@ -73,6 +75,9 @@
 //!   see the `metrics` module.
 //! - `health`: readiness and liveness probes (an axum `Router`) and systemd
 //!   notification, from a [`Monitor`]; see the `health` module.
+//! - `server`: `HttpServer`, a player serving an axum `Router` (or any tower
+//!   service) over HTTP/1 and HTTP/2, drained gracefully on stop; `tls` adds
+//!   HTTPS through rustls.
 #![cfg_attr(docsrs, feature(doc_cfg))]
 #![warn(clippy::unwrap_used, clippy::print_stdout, clippy::print_stderr)]
 #![cfg_attr(test, allow(clippy::unwrap_used))]
@@ -92,6 +97,8 @@ mod options;
 mod player;
 mod restart;
 mod runner;
+#[cfg(feature = "server")]
+mod server;
 mod signal;
 mod status;
 
@@ -103,6 +110,9 @@ pub use options::PlayerOptions;
 pub use player::{Player, PlayerFn, RestartNow, player_fn};
 pub use restart::{Backoff, Restart};
 pub use runner::{PlayExt, Runner, play_until, play_until_signal};
+#[cfg(feature = "server")]
+#[cfg_attr(docsrs, doc(cfg(feature = "server")))]
+pub use server::{HttpServer, LocalAddr, ServerError};
 pub use signal::{Signal, Signals};
 pub use status::{Event, EventKind, Monitor, PlayerReport, PlayerStatus, Report, State};
 
