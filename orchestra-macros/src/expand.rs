@@ -102,6 +102,21 @@ fn impl_player(input: &Input<'_>) -> TokenStream {
                     )
                 }
 
+                fn __borrow_member(
+                    &mut self,
+                    __name: ::core::option::Option<&::core::primitive::str>,
+                    __options: #krate::PlayerOptions,
+                ) -> #krate::__private::Member<'_> {
+                    #krate::__private::Member::group(
+                        ::core::option::Option::unwrap_or(__name, #name),
+                        __options,
+                        __TIMEOUT,
+                        ::std::vec![#(
+                            __Field(&mut self.#members).__borrowed_member(#names, #options()),
+                        )*],
+                    )
+                }
+
                 #depth_item
 
                 fn __into_member(
@@ -179,7 +194,7 @@ fn field_helpers(krate: &syn::Path) -> TokenStream {
                 __name: &'static ::core::primitive::str,
                 __options: #krate::PlayerOptions,
             ) -> #krate::__private::Member<'__a> {
-                #krate::__private::Member::borrowed(__name, __options, self.0)
+                #krate::Player::__borrow_member(self.0, ::core::option::Option::Some(__name), __options)
             }
         }
 

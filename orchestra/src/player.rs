@@ -78,6 +78,17 @@ pub trait Player: Send + 'static {
         Member::leaf(name.unwrap_or("player"), options, self)
     }
 
+    /// Lends the player to the engine for one in-place run (a conductor's
+    /// `play(&mut self)`): a leaf is polled on the caller's task; conductors
+    /// override this to lend their tree of members.
+    #[doc(hidden)]
+    fn __borrow_member(&mut self, name: Option<&str>, options: PlayerOptions) -> Member<'_>
+    where
+        Self: Sized,
+    {
+        Member::borrowed(name.unwrap_or("player"), options, self)
+    }
+
     /// Describes the player and, for conductors, the tree below it.
     #[doc(hidden)]
     fn __describe(&self, name: Option<&str>, options: &PlayerOptions) -> Description {
@@ -98,6 +109,10 @@ impl<P: Player> Player for Box<P> {
 
     fn __into_member(self, name: Option<&str>, options: PlayerOptions) -> Member<'static> {
         (*self).__into_member(name, options)
+    }
+
+    fn __borrow_member(&mut self, name: Option<&str>, options: PlayerOptions) -> Member<'_> {
+        (**self).__borrow_member(name, options)
     }
 
     fn __describe(&self, name: Option<&str>, options: &PlayerOptions) -> Description {

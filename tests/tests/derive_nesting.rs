@@ -201,3 +201,56 @@ app (timeout = 5s)
         "{dot}"
     );
 }
+
+#[derive(Conductor)]
+#[conductor(timeout = "2s")]
+struct Strict {
+    /// Asks for more than its conductor's whole budget.
+    #[player(timeout = "5s")]
+    stuck: Probe,
+}
+
+#[derive(Conductor)]
+#[conductor(timeout = "9s")]
+struct Outer {
+    strict: Strict,
+    http: Probe,
+}
+
+#[tokio::test(start_paused = true)]
+async fn played_in_place_a_nested_conductor_keeps_its_own_budget_and_paths() {
+    use orchestra::{Context, Player};
+    use tokio_util::sync::CancellationToken;
+
+    let log = Log::new();
+    let mut outer = Outer {
+        strict: Strict {
+            stuck: Probe::new(&log, Script::Stuck),
+        },
+        http: Probe::idle(&log),
+    };
+    let token = CancellationToken::new();
+    let stop = token.clone();
+    tokio::spawn(async move {
+        sleep(secs(1)).await;
+        stop.cancel();
+    });
+
+    let error = Player::play(&mut outer, Context::new("svc", token))
+        .await
+        .expect_err("the stuck player is aborted");
+
+    assert_eq!(
+        log.elapsed(),
+        secs(3),
+        "Strict's whole budget (2 s) bounds its player's own 5 s"
+    );
+    let error = error
+        .downcast::<Error>()
+        .expect("the conductor's own error, passed through");
+    assert!(
+        matches!(&*error, Error::StopTimedOut { stragglers }
+            if stragglers.len() == 1 && stragglers[0].path == "svc/strict/stuck"),
+        "{error:?}"
+    );
+}
