@@ -329,6 +329,37 @@ async fn an_empty_conductor_is_done_at_once() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_player_blocking_its_thread_for_good_does_not_hold_the_stop_forever() {
+    let unblocked = Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let flag = unblocked.clone();
+    let mut app = Conductor::named("app").timeout(millis(50));
+    app.add(
+        "blocking",
+        player_fn(move |_ctx: Context| {
+            let flag = flag.clone();
+            async move {
+                // Blocks its worker thread far longer than the stop may take.
+                std::thread::sleep(std::time::Duration::from_secs(3));
+                flag.store(true, Ordering::SeqCst);
+                Ok(())
+            }
+        }),
+    )
+    .unwrap();
+
+    let error = app.play_until(sleep(millis(20))).await.unwrap_err();
+
+    assert!(
+        !unblocked.load(Ordering::SeqCst),
+        "the run returned while the player still blocked its thread"
+    );
+    assert!(
+        matches!(&error, Error::StopTimedOut { stragglers } if stragglers[0].path == "app/blocking"),
+        "{error:?}"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_player_blocking_its_thread_cannot_keep_the_run_from_ending() {
     let mut app = Conductor::named("app").timeout(millis(50));
     app.add(

@@ -338,16 +338,8 @@ async fn drive(member: &mut Member<'_>, m: MemberRun, timeout: Duration) -> Exit
                     // The runtime is shutting down.
                     Err(_) => Exit::Aborted,
                 },
-                () = expired => {
-                    task.abort();
-                    let _ = (&mut task).await;
-                    Exit::Aborted
-                }
-                () = m.abort.cancelled() => {
-                    task.abort();
-                    let _ = (&mut task).await;
-                    Exit::Aborted
-                }
+                () = expired => abort(task, &m.path).await,
+                () = m.abort.cancelled() => abort(task, &m.path).await,
             }
         }
         Body::Borrowed { player, .. } => tokio::select! {
@@ -368,6 +360,24 @@ async fn drive(member: &mut Member<'_>, m: MemberRun, timeout: Duration) -> Exit
             }
         }
     }
+}
+
+/// How long an aborted task may take to end. A task aborts at its next
+/// `.await`; one blocking its thread cannot, and is left behind rather than
+/// holding the whole stop up.
+const ABORT_GRACE: Duration = Duration::from_secs(1);
+
+/// Aborts a member's task and waits (at most [`ABORT_GRACE`]) for it to end.
+async fn abort<T>(mut task: AbortOnDropHandle<T>, path: &str) -> Exit {
+    task.abort();
+    if tokio::time::timeout(ABORT_GRACE, &mut task).await.is_err() {
+        tracing::error!(
+            player = %path,
+            "aborted, but it is blocking its thread and cannot end before it yields; \
+             left behind so that the stop can go on"
+        );
+    }
+    Exit::Aborted
 }
 
 fn join(prefix: &str, name: &str) -> Arc<str> {
