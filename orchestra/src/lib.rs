@@ -59,7 +59,8 @@
 //! - Stopping cancels every player, in reverse `after` order; each has its
 //!   own stop timeout (the conductor's by default, 9 s at the top). A player
 //!   still running then is aborted and named in [`Error::StopTimedOut`]. No
-//!   task of a conductor outlives its run.
+//!   task of a conductor outlives its run, save one that blocks its thread
+//!   and so cannot be aborted: after 1 s it is left behind, and logged.
 //! - [`play_until_signal`] runs a player until `SIGINT`/`SIGTERM`; a second
 //!   signal forces the stop ([`Error::Forced`]). [`play_until`] takes any
 //!   shutdown future.
