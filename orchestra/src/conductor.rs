@@ -105,14 +105,14 @@ impl Conductor {
                 message: "a player name must be non-empty and must not contain `/`".into(),
             });
         }
-        if self.names.contains(name) {
+        let member = player.__into_member(Some(name), options);
+        // One hash per player: insert, and refuse a name that was there.
+        if !self.names.insert(member.name.clone()) {
             return Err(Error::DuplicateName {
                 conductor: self.name.to_string(),
                 name: name.to_owned(),
             });
         }
-        let member = player.__into_member(Some(name), options);
-        self.names.insert(member.name.clone());
         self.group.members.push(member);
         Ok(self)
     }

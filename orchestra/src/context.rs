@@ -1,8 +1,8 @@
 //! What a player is given for each run: cancellation, identity, readiness.
 
 use std::fmt;
-use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU32, AtomicU64, Ordering};
+use std::sync::{Arc, OnceLock};
 
 use tokio_util::sync::{CancellationToken, WaitForCancellationFuture};
 
@@ -38,19 +38,56 @@ use crate::status::EventKind;
 /// ```
 #[derive(Clone)]
 pub struct Context {
-    inner: Arc<Inner>,
-}
-
-struct Inner {
-    token: CancellationToken,
-    path: Arc<str>,
+    seat: Arc<Seat>,
     attempt: u32,
     execution_id: ExecutionId,
+}
+
+/// What every run of one member shares: made once per member, so that a
+/// run's context costs neither an allocation nor a token clone.
+pub(crate) struct Seat {
+    /// Cancelled when the member is asked to stop.
+    pub(crate) token: CancellationToken,
+    /// The seat of the conductor above, if any.
+    pub(crate) parent: Option<Arc<Seat>>,
+    pub(crate) name: Arc<str>,
+    /// `parent/name`, made on first use: most paths are never asked for.
+    path: OnceLock<Arc<str>>,
     /// The member's readiness, shared by its runs (what ordering waits for).
-    ready: Arc<Readiness>,
-    /// Whether this run announced readiness (what a monitor reports).
-    run_ready: AtomicBool,
-    run: Arc<Run>,
+    pub(crate) ready: Readiness,
+    /// The last run that announced readiness (what a monitor reports once
+    /// per run).
+    ready_run: AtomicU32,
+    pub(crate) run: Arc<Run>,
+}
+
+impl Seat {
+    pub(crate) fn new(
+        token: CancellationToken,
+        parent: Option<Arc<Seat>>,
+        name: Arc<str>,
+        run: Arc<Run>,
+    ) -> Self {
+        Seat {
+            token,
+            parent,
+            name,
+            path: OnceLock::new(),
+            ready: Readiness::default(),
+            ready_run: AtomicU32::new(0),
+            run,
+        }
+    }
+
+    /// The member's path from the root conductor, such as `app/jobs/mailer`.
+    pub(crate) fn path(&self) -> &Arc<str> {
+        self.path.get_or_init(|| match &self.parent {
+            Some(parent) if !parent.path().is_empty() => {
+                Arc::from(format!("{}/{}", parent.path(), self.name))
+            }
+            _ => self.name.clone(),
+        })
+    }
 }
 
 impl Context {
@@ -73,49 +110,32 @@ impl Context {
     /// # }
     /// ```
     pub fn new(name: &str, token: CancellationToken) -> Self {
-        Context::for_run(
-            token,
-            Arc::from(name),
-            1,
-            Arc::new(Readiness::default()),
-            Arc::new(Run::default()),
-        )
+        let seat = Seat::new(token, None, Arc::from(name), Arc::new(Run::default()));
+        Context::for_run(Arc::new(seat), 1)
     }
 
-    pub(crate) fn for_run(
-        token: CancellationToken,
-        path: Arc<str>,
-        attempt: u32,
-        ready: Arc<Readiness>,
-        run: Arc<Run>,
-    ) -> Self {
+    pub(crate) fn for_run(seat: Arc<Seat>, attempt: u32) -> Self {
         Context {
-            inner: Arc::new(Inner {
-                token,
-                path,
-                attempt,
-                execution_id: ExecutionId::next(),
-                ready,
-                run_ready: AtomicBool::new(false),
-                run,
-            }),
+            seat,
+            attempt,
+            execution_id: ExecutionId::next(),
         }
     }
 
     /// Completes once the player is asked to stop. Cancel-safe.
     pub fn cancelled(&self) -> WaitForCancellationFuture<'_> {
-        self.inner.token.cancelled()
+        self.seat.token.cancelled()
     }
 
     /// Whether the player has been asked to stop.
     pub fn is_cancelled(&self) -> bool {
-        self.inner.token.is_cancelled()
+        self.seat.token.is_cancelled()
     }
 
     /// A token cancelled when this player is asked to stop, for libraries that
     /// take a [`CancellationToken`] (cancelling it yourself stops nothing else).
     pub fn child_token(&self) -> CancellationToken {
-        self.inner.token.child_token()
+        self.seat.token.child_token()
     }
 
     /// Runs `fut` until it completes or the player is asked to stop, whichever
@@ -132,12 +152,12 @@ impl Context {
     /// }
     /// ```
     pub async fn run_until_cancelled<F: Future>(&self, fut: F) -> Option<F::Output> {
-        self.inner.token.run_until_cancelled(fut).await
+        self.seat.token.run_until_cancelled(fut).await
     }
 
     /// The player's path from the root conductor, such as `app/jobs/mailer`.
     pub fn path(&self) -> &str {
-        &self.inner.path
+        self.seat.path()
     }
 
     /// The player's own name: the last segment of its [`path`](Context::path).
@@ -148,24 +168,23 @@ impl Context {
 
     /// Which run of the player this is: 1 for the first, 2 after one restart…
     pub fn attempt(&self) -> u32 {
-        self.inner.attempt
+        self.attempt
     }
 
     /// An identifier unique to this run within the process.
     pub fn execution_id(&self) -> ExecutionId {
-        self.inner.execution_id
+        self.execution_id
     }
 
     /// Announces that the player is ready (listening, connected…). Players
     /// ordered `after` it start then. Calling it again does nothing.
     pub fn ready(&self) {
-        let inner = &*self.inner;
-        inner.ready.set();
-        if !inner.run_ready.swap(true, Ordering::AcqRel) {
+        let seat = &*self.seat;
+        seat.ready.set();
+        if seat.ready_run.swap(self.attempt, Ordering::AcqRel) != self.attempt {
             tracing::debug!(player = %self.path(), "ready");
-            inner
-                .run
-                .emit(&inner.path, inner.attempt, Some(inner.execution_id), || {
+            seat.run
+                .emit(seat, self.attempt, Some(self.execution_id), || {
                     EventKind::Ready
                 });
         }
@@ -174,11 +193,15 @@ impl Context {
     /// Whether [`ready`](Context::ready) was called (or the readiness grace
     /// passed) for this player.
     pub fn is_ready(&self) -> bool {
-        self.inner.ready.is_ready()
+        self.seat.ready.is_ready()
+    }
+
+    pub(crate) fn seat(&self) -> &Arc<Seat> {
+        &self.seat
     }
 
     pub(crate) fn run(&self) -> &Arc<Run> {
-        &self.inner.run
+        &self.seat.run
     }
 }
 

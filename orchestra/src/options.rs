@@ -121,6 +121,30 @@ impl PlayerOptions {
 }
 
 impl PlayerOptions {
+    /// Whether every option has its default value.
+    pub(crate) fn is_default(&self) -> bool {
+        let PlayerOptions {
+            timeout,
+            restart,
+            backoff,
+            max_attempts,
+            max_restarts,
+            delay,
+            after,
+            grace,
+            stable_after,
+        } = self;
+        timeout.is_none()
+            && *restart == Restart::Never
+            && backoff.is_none()
+            && max_attempts.is_none()
+            && max_restarts.is_none()
+            && delay.is_none()
+            && after.is_empty()
+            && grace.is_none()
+            && stable_after.is_none()
+    }
+
     /// Checks the values, saying what is wrong and what is accepted.
     pub(crate) fn validate(&self) -> Result<(), String> {
         if self.max_attempts == Some(0) {

@@ -5,9 +5,10 @@ use std::pin::Pin;
 
 use crate::context::Context;
 use crate::describe::Description;
-use crate::engine::Member;
+use crate::engine::{Member, MemberRun, Played, spawn_leaf};
 use crate::error::BoxError;
 use crate::options::PlayerOptions;
+use tokio::task::JoinHandle;
 
 /// A long-lived part of a service: an HTTP server, a queue consumer, a scheduler…
 ///
@@ -126,6 +127,10 @@ pub(crate) trait DynPlayer: Send {
         &mut self,
         ctx: Context,
     ) -> Pin<Box<dyn Future<Output = Result<(), BoxError>> + Send + '_>>;
+
+    /// Runs the player on a task of its own, typed, so that its runs are
+    /// polled inline rather than boxed.
+    fn spawn_dyn(self: Box<Self>, m: MemberRun) -> JoinHandle<Played>;
 }
 
 impl<P: Player> DynPlayer for P {
@@ -134,6 +139,10 @@ impl<P: Player> DynPlayer for P {
         ctx: Context,
     ) -> Pin<Box<dyn Future<Output = Result<(), BoxError>> + Send + '_>> {
         Box::pin(self.play(ctx))
+    }
+
+    fn spawn_dyn(self: Box<Self>, m: MemberRun) -> JoinHandle<Played> {
+        spawn_leaf(self, m)
     }
 }
 

@@ -4,19 +4,26 @@
 use std::collections::HashMap;
 use std::pin::Pin;
 use std::sync::Arc;
+use std::task::{Context as TaskContext, Poll};
 use std::time::Duration;
 
 use futures_util::stream::{FuturesUnordered, StreamExt};
+use tokio::task::JoinError;
 use tokio::time::{Instant, sleep};
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::AbortOnDropHandle;
 
-use super::supervise::{MemberRun, Target, supervise};
+use super::supervise::{Dyn, MemberRun, Nested, Played, panic_message, supervise};
 use super::{Body, Group, Member, Run};
-use crate::context::{Context, Readiness};
+use crate::context::{Context, Seat};
 use crate::error::{Error, Straggler};
 use crate::options::DEFAULT_GRACE;
 use crate::status::EventKind;
+
+/// How long an aborted task may take to end. A task aborts at its next
+/// `.await`; one blocking its thread cannot, and is left behind rather than
+/// holding the whole stop up.
+const ABORT_GRACE: Duration = Duration::from_secs(1);
 
 /// How a member left the group.
 enum Exit {
@@ -36,10 +43,13 @@ enum State {
 
 /// The group's bookkeeping for one member.
 struct Slot {
-    path: Arc<str>,
-    stop: CancellationToken,
-    ready: Arc<Readiness>,
+    /// Its path, stop token and readiness, shared with its runs.
+    seat: Arc<Seat>,
     state: State,
+    /// Runs on a task of its own, which the group aborts itself.
+    owned: bool,
+    /// Its stop timeout, known once launched.
+    timeout: Duration,
     /// The members this one starts after.
     deps: Vec<usize>,
     /// The members that start after this one.
@@ -50,10 +60,40 @@ struct Slot {
     /// reaches zero during the stop.
     live_dependents: usize,
     stop_requested: Option<Instant>,
+    /// Runs on a task the group awaits (counted in `live_tasks`).
+    in_task: bool,
+    /// When its task was aborted.
+    aborted_at: Option<Instant>,
 }
 
+/// An owned member's task, as the group awaits it: no box, no select, no
+/// timer of its own (the group keeps one stop timer for all).
+struct Joined {
+    i: usize,
+    task: AbortOnDropHandle<Played>,
+}
+
+impl Future for Joined {
+    type Output = (usize, Result<Played, JoinError>);
+
+    fn poll(self: Pin<&mut Self>, cx: &mut TaskContext<'_>) -> Poll<Self::Output> {
+        let this = self.get_mut();
+        Pin::new(&mut this.task)
+            .poll(cx)
+            .map(|joined| (this.i, joined))
+    }
+}
+
+/// Borrowed players and nested groups, which run inside the group's future.
 type Running<'m> = FuturesUnordered<Pin<Box<dyn Future<Output = (usize, Exit)> + Send + 'm>>>;
 type Readying = FuturesUnordered<Pin<Box<dyn Future<Output = usize> + Send>>>;
+
+/// What the group waits on.
+struct Sets<'m> {
+    joining: FuturesUnordered<Joined>,
+    running: Running<'m>,
+    readying: Readying,
+}
 
 /// Runs `group` under `ctx` until every member is done, or until a failure
 /// or `ctx`'s cancellation has stopped them all; `abort` aborts them all.
@@ -74,24 +114,34 @@ pub(super) async fn run(
         .iter()
         .zip(order)
         .map(|(member, deps)| Slot {
-            path: join(ctx.path(), &member.name),
-            stop: CancellationToken::new(),
-            ready: Arc::new(Readiness::default()),
+            seat: Arc::new(Seat::new(
+                CancellationToken::new(),
+                Some(ctx.seat().clone()),
+                member.name.clone(),
+                ctx.run().clone(),
+            )),
             state: State::Waiting,
+            owned: matches!(member.body, Body::Owned { .. }),
+            timeout: default_timeout,
             unready_deps: deps.len(),
             deps,
             dependents: Vec::new(),
             live_dependents: 0,
             stop_requested: None,
+            in_task: false,
+            aborted_at: None,
         })
         .collect();
     let mut this = GroupRun {
         slots,
-        waiting: group.members.iter_mut().map(Some).collect(),
+        members: group.members.iter_mut().map(Some).collect(),
         abort,
         run: ctx.run(),
         default_timeout,
         stopping: false,
+        aborting: false,
+        next_deadline: None,
+        live_tasks: 0,
         errors: Vec::new(),
         stragglers: Vec::new(),
         aborted: Vec::new(),
@@ -99,32 +149,56 @@ pub(super) async fn run(
     this.link_dependents();
 
     for slot in &this.slots {
-        this.run.emit(&slot.path, 0, None, || EventKind::Starting);
+        this.run.emit(&slot.seat, 0, None, || EventKind::Starting);
     }
-    let mut running = Running::new();
-    let mut readying = Readying::new();
+    let mut sets = Sets {
+        joining: FuturesUnordered::new(),
+        running: Running::new(),
+        readying: Readying::new(),
+    };
     for i in 0..this.slots.len() {
         if this.slots[i].unready_deps == 0 {
-            this.launch(i, &mut running, &mut readying);
+            this.launch(i, &mut sets);
         }
     }
 
+    // Made once, not at every turn of the loop (each is a registration).
+    let mut cancelled = std::pin::pin!(ctx.cancelled());
+    let mut aborted = std::pin::pin!(abort.cancelled());
+    let mut timer = std::pin::pin!(sleep(Duration::ZERO));
+    let mut armed: Option<Instant> = None;
     loop {
-        if running.is_empty() && readying.is_empty() {
+        // Not `joining.is_empty()`: a task left behind stays in it.
+        if this.live_tasks == 0 && sets.running.is_empty() && sets.readying.is_empty() {
             break;
+        }
+        if this.next_deadline != armed {
+            armed = this.next_deadline;
+            if let Some(deadline) = armed {
+                timer.as_mut().reset(deadline);
+            }
         }
         tokio::select! {
             biased;
-            Some((i, exit)) = running.next() => this.exited(i, exit),
-            () = ctx.cancelled(), if !this.stopping => {
+            Some((i, joined)) = sets.joining.next() => this.joined(i, joined),
+            Some((i, exit)) = sets.running.next() => this.exited(i, exit),
+            () = &mut cancelled, if !this.stopping => {
                 tracing::debug!(conductor = ctx.path(), "stop requested");
                 this.begin_stop();
             }
-            Some(i) = readying.next() => this.became_ready(i, &mut running, &mut readying),
+            () = &mut aborted, if !this.aborting => {
+                this.aborting = true;
+                let now = Instant::now();
+                for joined in &sets.joining {
+                    this.abort_task(joined, now);
+                }
+            }
+            () = &mut timer, if armed.is_some() => this.deadline_passed(&sets.joining),
+            Some(i) = sets.readying.next() => this.became_ready(i, &mut sets),
             else => break,
         }
-        if this.stopping && !readying.is_empty() {
-            readying = Readying::new();
+        if this.stopping && !sets.readying.is_empty() {
+            sets.readying = Readying::new();
         }
     }
     this.finish()
@@ -132,12 +206,18 @@ pub(super) async fn run(
 
 struct GroupRun<'g, 'm, 'a> {
     slots: Vec<Slot>,
-    /// Members not started yet; taken when launched.
-    waiting: Vec<Option<&'m mut Member<'a>>>,
+    /// The members: taken when launched, except owned players, whose task
+    /// gives the player back to put here.
+    members: Vec<Option<&'m mut Member<'a>>>,
     abort: &'g CancellationToken,
     run: &'g Arc<Run>,
     default_timeout: Duration,
     stopping: bool,
+    aborting: bool,
+    /// Owned members whose task the group still waits for.
+    live_tasks: usize,
+    /// The earliest stop deadline of an owned member still running.
+    next_deadline: Option<Instant>,
     errors: Vec<Error>,
     stragglers: Vec<Straggler>,
     aborted: Vec<String>,
@@ -153,8 +233,11 @@ impl<'m, 'a: 'm> GroupRun<'_, 'm, 'a> {
         }
     }
 
-    fn launch(&mut self, i: usize, running: &mut Running<'m>, readying: &mut Readying) {
-        let Some(member) = self.waiting[i].take() else {
+    fn launch(&mut self, i: usize, sets: &mut Sets<'m>) {
+        if self.slots[i].state != State::Waiting {
+            return;
+        }
+        let Some(member) = self.members[i].take() else {
             return;
         };
         let slot = &mut self.slots[i];
@@ -168,20 +251,20 @@ impl<'m, 'a: 'm> GroupRun<'_, 'm, 'a> {
             .timeout
             .or(own_default)
             .unwrap_or(self.default_timeout);
+        slot.timeout = timeout;
         // The grace matters to the members ordered after this one, and to
         // a monitor's view of readiness.
         if !slot.dependents.is_empty() || self.run.monitor.is_some() {
-            let ready = slot.ready.clone();
-            let (run, path) = (self.run.clone(), slot.path.clone());
+            let seat = slot.seat.clone();
             let grace = member.options.delay.unwrap_or_default()
                 + member.options.grace.unwrap_or(DEFAULT_GRACE);
-            readying.push(Box::pin(async move {
+            sets.readying.push(Box::pin(async move {
                 tokio::select! {
-                    () = ready.wait() => {}
+                    () = seat.ready.wait() => {}
                     () = sleep(grace) => {
-                        if ready.set() {
-                            tracing::debug!(player = %path, ?grace, "readiness grace over: counted as ready");
-                            run.emit(&path, 0, None, || EventKind::Ready);
+                        if seat.ready.set() {
+                            tracing::debug!(player = %seat.path(), ?grace, "readiness grace over: counted as ready");
+                            seat.run.emit(&seat, 0, None, || EventKind::Ready);
                         }
                     }
                 }
@@ -189,20 +272,36 @@ impl<'m, 'a: 'm> GroupRun<'_, 'm, 'a> {
             }));
         }
         let m = MemberRun {
-            path: slot.path.clone(),
+            seat: slot.seat.clone(),
             options: member.options.clone(),
-            stop: slot.stop.clone(),
-            abort: self.abort.child_token(),
-            ready: slot.ready.clone(),
-            run: self.run.clone(),
             inherited_timeout: self.default_timeout,
         };
-        running.push(Box::pin(
-            async move { (i, drive(member, m, timeout).await) },
-        ));
+        if let Body::Owned { player, .. } = &mut member.body {
+            let player = player.take();
+            self.members[i] = Some(member);
+            let Some(player) = player else {
+                let exit = Exit::Done(Err(Error::Unavailable {
+                    path: m.seat.path().to_string(),
+                }));
+                sets.running.push(Box::pin(std::future::ready((i, exit))));
+                return;
+            };
+            let task = player.spawn_dyn(m);
+            self.live_tasks += 1;
+            self.slots[i].in_task = true;
+            sets.joining.push(Joined {
+                i,
+                task: AbortOnDropHandle::new(task),
+            });
+            return;
+        }
+        let abort = self.abort.child_token();
+        sets.running.push(Box::pin(async move {
+            (i, drive(member, m, abort, timeout).await)
+        }));
     }
 
-    fn became_ready(&mut self, i: usize, running: &mut Running<'m>, readying: &mut Readying) {
+    fn became_ready(&mut self, i: usize, sets: &mut Sets<'m>) {
         if self.stopping {
             return;
         }
@@ -210,21 +309,56 @@ impl<'m, 'a: 'm> GroupRun<'_, 'm, 'a> {
             let slot = &mut self.slots[j];
             slot.unready_deps -= 1;
             if slot.unready_deps == 0 && slot.state == State::Waiting {
-                self.launch(j, running, readying);
+                self.launch(j, sets);
             }
+        }
+    }
+
+    /// An owned member's task ended: gives the player back.
+    fn joined(&mut self, i: usize, joined: Result<Played, JoinError>) {
+        let left_behind = self.slots[i].state == State::Exited;
+        let exit = match joined {
+            Ok((player, result)) => {
+                if let Some(Member {
+                    body: Body::Owned { player: slot, .. },
+                    ..
+                }) = self.members[i].as_deref_mut()
+                {
+                    *slot = Some(player);
+                }
+                Exit::Done(result)
+            }
+            // Panics of `play` are caught inside; one elsewhere (in a
+            // player's `Drop`, say) loses the player but is reported.
+            Err(error) if error.is_panic() => Exit::Done(Err(Error::Panicked {
+                path: self.slots[i].seat.path().to_string(),
+                attempt: 0,
+                message: panic_message(&*error.into_panic()),
+            })),
+            // Aborted, or the runtime is shutting down.
+            Err(_) => Exit::Aborted,
+        };
+        if !left_behind {
+            self.exited(i, exit);
         }
     }
 
     fn exited(&mut self, i: usize, exit: Exit) {
         let slot = &mut self.slots[i];
         slot.state = State::Exited;
-        slot.ready.set();
-        let path = slot.path.clone();
+        if slot.in_task {
+            slot.in_task = false;
+            self.live_tasks -= 1;
+        }
+        // Only its dependents and a monitor wait for its readiness.
+        if !slot.dependents.is_empty() || self.run.monitor.is_some() {
+            slot.seat.ready.set();
+        }
         let waited = slot.stop_requested.map(|t| t.elapsed()).unwrap_or_default();
         for d in self.slots[i].deps.clone() {
             self.slots[d].live_dependents -= 1;
             if self.stopping && self.slots[d].live_dependents == 0 {
-                self.request_stop(d);
+                self.request_stop(d, Instant::now());
             }
         }
         match exit {
@@ -232,21 +366,21 @@ impl<'m, 'a: 'm> GroupRun<'_, 'm, 'a> {
             Exit::Done(Err(error)) => {
                 self.errors.push(error);
                 if !self.stopping {
+                    let path = &**self.slots[i].seat.path();
                     tracing::warn!(player = %path, "stopping its siblings after its failure");
                     self.begin_stop();
                 }
             }
             Exit::Aborted => {
-                self.run.emit(&path, 0, None, || EventKind::Aborted);
+                self.run
+                    .emit(&self.slots[i].seat, 0, None, || EventKind::Aborted);
+                let path = self.slots[i].seat.path().to_string();
                 if let Some(reason) = self.run.forced.get() {
                     tracing::warn!(player = %path, %reason, "aborted: the stop was forced");
-                    self.aborted.push(path.to_string());
+                    self.aborted.push(path);
                 } else {
                     tracing::error!(player = %path, ?waited, "did not stop in time; aborted");
-                    self.stragglers.push(Straggler {
-                        path: path.to_string(),
-                        waited,
-                    });
+                    self.stragglers.push(Straggler { path, waited });
                 }
             }
         }
@@ -261,25 +395,86 @@ impl<'m, 'a: 'm> GroupRun<'_, 'm, 'a> {
         for i in 0..self.slots.len() {
             if self.slots[i].state == State::Waiting {
                 self.slots[i].state = State::Exited;
-                self.waiting[i] = None;
+                self.members[i] = None;
                 for d in self.slots[i].deps.clone() {
                     self.slots[d].live_dependents -= 1;
                 }
             }
         }
+        let now = Instant::now();
         for i in 0..self.slots.len() {
             if self.slots[i].live_dependents == 0 {
-                self.request_stop(i);
+                self.request_stop(i, now);
             }
         }
     }
 
-    fn request_stop(&mut self, i: usize) {
+    fn request_stop(&mut self, i: usize, now: Instant) {
         let slot = &mut self.slots[i];
         if slot.state == State::Running && slot.stop_requested.is_none() {
-            slot.stop_requested = Some(Instant::now());
-            slot.stop.cancel();
-            self.run.emit(&slot.path, 0, None, || EventKind::Stopping);
+            slot.stop_requested = Some(now);
+            slot.seat.token.cancel();
+            self.run.emit(&slot.seat, 0, None, || EventKind::Stopping);
+            if slot.owned {
+                let deadline = now + slot.timeout;
+                if self.next_deadline.is_none_or(|next| deadline < next) {
+                    self.next_deadline = Some(deadline);
+                }
+            }
+        }
+    }
+
+    /// Aborts an owned member's task; it has [`ABORT_GRACE`] to end.
+    fn abort_task(&mut self, joined: &Joined, now: Instant) {
+        let slot = &mut self.slots[joined.i];
+        if slot.state != State::Running || slot.aborted_at.is_some() {
+            return;
+        }
+        joined.task.abort();
+        slot.aborted_at = Some(now);
+        let deadline = now + ABORT_GRACE;
+        if self.next_deadline.is_none_or(|next| deadline < next) {
+            self.next_deadline = Some(deadline);
+        }
+    }
+
+    /// The stop timer fired: aborts the owned members past their stop
+    /// deadline, and leaves behind those aborted that did not end in time.
+    fn deadline_passed(&mut self, joining: &FuturesUnordered<Joined>) {
+        let now = Instant::now();
+        self.next_deadline = None;
+        let mut next: Option<Instant> = None;
+        for joined in joining {
+            let slot = &self.slots[joined.i];
+            if slot.state != State::Running {
+                continue;
+            }
+            let deadline = match (slot.aborted_at, slot.stop_requested) {
+                (Some(aborted), _) if aborted + ABORT_GRACE <= now => {
+                    tracing::error!(
+                        player = %slot.seat.path(),
+                        "aborted, but it is blocking its thread and cannot end before it yields; \
+                         left behind so that the stop can go on"
+                    );
+                    self.exited(joined.i, Exit::Aborted);
+                    continue;
+                }
+                (Some(aborted), _) => aborted + ABORT_GRACE,
+                (None, Some(requested)) if requested + slot.timeout <= now => {
+                    self.abort_task(joined, now);
+                    continue;
+                }
+                (None, Some(requested)) => requested + slot.timeout,
+                (None, None) => continue,
+            };
+            if next.is_none_or(|next| deadline < next) {
+                next = Some(deadline);
+            }
+        }
+        if let Some(deadline) = next
+            && self.next_deadline.is_none_or(|n| deadline < n)
+        {
+            self.next_deadline = Some(deadline);
         }
     }
 
@@ -302,82 +497,39 @@ impl<'m, 'a: 'm> GroupRun<'_, 'm, 'a> {
     }
 }
 
-/// Runs one member until it returns, is aborted at `timeout` after being
-/// asked to stop, or is aborted from above. An owned player runs on a task of
-/// its own and is put back into `member` when that task ends.
-async fn drive(member: &mut Member<'_>, m: MemberRun, timeout: Duration) -> Exit {
+/// Runs a borrowed player or a nested group (inside the group's own
+/// future) until it returns, is aborted at `timeout` after being asked to
+/// stop, or is aborted from above.
+async fn drive(
+    member: &mut Member<'_>,
+    m: MemberRun,
+    abort: CancellationToken,
+    timeout: Duration,
+) -> Exit {
     let expired = async {
-        m.stop.cancelled().await;
+        m.seat.token.cancelled().await;
         sleep(timeout).await;
     };
     match &mut member.body {
-        Body::Owned { player: slot, .. } => {
-            let Some(mut player) = slot.take() else {
-                return Exit::Done(Err(Error::Unavailable {
-                    path: m.path.to_string(),
-                }));
-            };
-            let task_run = m.clone();
-            let mut task = AbortOnDropHandle::new(tokio::spawn(async move {
-                let result = supervise(Target::Player(&mut *player), &task_run).await;
-                (player, result)
-            }));
-            tokio::select! {
-                joined = &mut task => match joined {
-                    Ok((player, result)) => {
-                        *slot = Some(player);
-                        Exit::Done(result)
-                    }
-                    // Panics of `play` are caught inside; one elsewhere (in a
-                    // player's `Drop`, say) loses the player but is reported.
-                    Err(error) if error.is_panic() => Exit::Done(Err(Error::Panicked {
-                        path: m.path.to_string(),
-                        attempt: 0,
-                        message: super::supervise::panic_message(&*error.into_panic()),
-                    })),
-                    // The runtime is shutting down.
-                    Err(_) => Exit::Aborted,
-                },
-                () = expired => abort(task, &m.path).await,
-                () = m.abort.cancelled() => abort(task, &m.path).await,
-            }
-        }
+        Body::Owned { .. } => unreachable!("owned players run on tasks of their own"),
         Body::Borrowed { player, .. } => tokio::select! {
-            result = supervise(Target::Player(&mut **player), &m) => Exit::Done(result),
+            result = supervise(Dyn(&mut **player), &m) => Exit::Done(result),
             () = expired => Exit::Aborted,
-            () = m.abort.cancelled() => Exit::Aborted,
+            () = abort.cancelled() => Exit::Aborted,
         },
         Body::Group(group) => {
             // A nested group aborts its own members, so that they are
             // reported by their own paths.
-            let mut nested = std::pin::pin!(supervise(Target::Group(group), &m));
+            let mut nested = std::pin::pin!(supervise(Nested(group, &abort), &m));
             tokio::select! {
                 result = &mut nested => Exit::Done(result),
                 () = expired => {
-                    m.abort.cancel();
+                    abort.cancel();
                     Exit::Done(nested.await)
                 }
             }
         }
     }
-}
-
-/// How long an aborted task may take to end. A task aborts at its next
-/// `.await`; one blocking its thread cannot, and is left behind rather than
-/// holding the whole stop up.
-const ABORT_GRACE: Duration = Duration::from_secs(1);
-
-/// Aborts a member's task and waits (at most [`ABORT_GRACE`]) for it to end.
-async fn abort<T>(mut task: AbortOnDropHandle<T>, path: &str) -> Exit {
-    task.abort();
-    if tokio::time::timeout(ABORT_GRACE, &mut task).await.is_err() {
-        tracing::error!(
-            player = %path,
-            "aborted, but it is blocking its thread and cannot end before it yields; \
-             left behind so that the stop can go on"
-        );
-    }
-    Exit::Aborted
 }
 
 fn join(prefix: &str, name: &str) -> Arc<str> {

@@ -9,12 +9,14 @@
 mod group;
 mod supervise;
 
+pub(crate) use supervise::{MemberRun, Played, spawn_leaf};
+
 use std::sync::{Arc, OnceLock};
 use std::time::Duration;
 
 use tokio_util::sync::CancellationToken;
 
-use crate::context::{Context, ExecutionId, Readiness};
+use crate::context::{Context, ExecutionId, Seat};
 use crate::describe::Description;
 use crate::error::{BoxError, Error};
 use crate::options::PlayerOptions;
@@ -34,10 +36,11 @@ pub(crate) struct Run {
 }
 
 impl Run {
-    /// Reports a status event of the member at `path`.
+    /// Reports a status event of the member in `seat` (whose path is made
+    /// only if someone listens).
     pub(crate) fn emit(
         &self,
-        path: &Arc<str>,
+        seat: &Seat,
         attempt: u32,
         execution_id: Option<ExecutionId>,
         kind: impl FnOnce() -> EventKind,
@@ -45,12 +48,24 @@ impl Run {
         #[cfg(feature = "metrics")]
         let kind = {
             let kind = kind();
-            crate::metrics::record(path, attempt, &kind);
+            crate::metrics::record(seat.path(), attempt, &kind);
             move || kind
         };
         if let Some(monitor) = &self.monitor {
-            monitor.record(path, attempt, execution_id, kind());
+            monitor.record(seat.path(), attempt, execution_id, kind());
         }
+    }
+}
+
+/// The options in an `Arc`, one shared by every member that has the defaults.
+fn intern(options: PlayerOptions) -> Arc<PlayerOptions> {
+    static DEFAULT: OnceLock<Arc<PlayerOptions>> = OnceLock::new();
+    if options.is_default() {
+        DEFAULT
+            .get_or_init(|| Arc::new(PlayerOptions::default()))
+            .clone()
+    } else {
+        Arc::new(options)
     }
 }
 
@@ -91,7 +106,7 @@ impl Member<'static> {
     pub fn leaf<P: Player>(name: &str, options: PlayerOptions, player: P) -> Self {
         Member {
             name: Arc::from(name),
-            options: Arc::new(options),
+            options: intern(options),
             body: Body::Owned {
                 player: Some(Box::new(player)),
                 type_name: std::any::type_name::<P>(),
@@ -105,7 +120,7 @@ impl<'a> Member<'a> {
     pub fn borrowed<P: Player>(name: &str, options: PlayerOptions, player: &'a mut P) -> Self {
         Member {
             name: Arc::from(name),
-            options: Arc::new(options),
+            options: intern(options),
             body: Body::Borrowed {
                 player,
                 type_name: std::any::type_name::<P>(),
@@ -123,7 +138,7 @@ impl<'a> Member<'a> {
     ) -> Self {
         Member {
             name: Arc::from(name),
-            options: Arc::new(options),
+            options: intern(options),
             body: Body::Group(Group { timeout, members }),
         }
     }
@@ -188,11 +203,8 @@ pub(crate) async fn play_root(
         members: vec![member],
     };
     let ctx = Context::for_run(
-        stop,
-        Arc::from(""),
+        Arc::new(Seat::new(stop, None, Arc::from(""), run.clone())),
         1,
-        Arc::new(Readiness::default()),
-        run.clone(),
     );
     let result = group::run(&mut root, &ctx, &abort, DEFAULT_TIMEOUT).await;
 

@@ -8,129 +8,166 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use futures_util::FutureExt;
+use tokio::task::JoinHandle;
 use tokio::time::{Instant, sleep};
 use tokio_util::sync::CancellationToken;
 use tracing::Instrument;
 
-use super::{Group, Run, group};
-use crate::context::{Context, ExecutionId, Readiness};
-use crate::error::{Chain, Error, Limit};
+use super::{Group, group};
+use crate::context::{Context, ExecutionId, Seat};
+use crate::error::{BoxError, Chain, Error, Limit};
 use crate::options::{DEFAULT_STABLE_AFTER, PlayerOptions};
-use crate::player::{DynPlayer, RestartNow};
+use crate::player::{DynPlayer, Player, RestartNow};
 use crate::restart::{Backoff, Delays, Restart};
 use crate::status::EventKind;
 
 /// Everything one member needs to run, shared with its task.
 #[derive(Clone)]
-pub(super) struct MemberRun {
-    pub(super) path: Arc<str>,
+pub(crate) struct MemberRun {
+    /// Its path, stop token and readiness, shared with its contexts.
+    pub(super) seat: Arc<Seat>,
     pub(super) options: Arc<PlayerOptions>,
-    /// Cancelled when the member is asked to stop.
-    pub(super) stop: CancellationToken,
-    /// Cancelled when the member must be aborted (a nested group aborts its own).
-    pub(super) abort: CancellationToken,
-    pub(super) ready: Arc<Readiness>,
-    pub(super) run: Arc<Run>,
     /// The stop timeout a nested group gives its members by default.
     pub(super) inherited_timeout: Duration,
 }
 
 /// What a member runs: a player, or a nested group.
-pub(super) enum Target<'r, 'a> {
-    Player(&'r mut dyn DynPlayer),
-    Group(&'r mut Group<'a>),
+pub(super) trait Target: Send {
+    /// One run, until it ends.
+    fn run(&mut self, ctx: Context, m: &MemberRun) -> impl Future<Output = Outcome> + Send;
+}
+
+/// A player whose type is known: its runs are polled inline, unboxed, in
+/// the member's task.
+pub(super) struct Typed<'r, P>(pub(super) &'r mut P);
+
+impl<P: Player> Target for Typed<'_, P> {
+    async fn run(&mut self, ctx: Context, m: &MemberRun) -> Outcome {
+        let attempt = ctx.attempt();
+        let played = AssertUnwindSafe(self.0.play(ctx)).catch_unwind().await;
+        outcome(played, attempt, m)
+    }
+}
+
+/// A player behind `dyn`, borrowed from a conductor played in place.
+pub(super) struct Dyn<'r>(pub(super) &'r mut dyn DynPlayer);
+
+impl Target for Dyn<'_> {
+    async fn run(&mut self, ctx: Context, m: &MemberRun) -> Outcome {
+        let attempt = ctx.attempt();
+        let played = AssertUnwindSafe(self.0.play_dyn(ctx)).catch_unwind().await;
+        outcome(played, attempt, m)
+    }
+}
+
+/// A nested group, with the token that aborts it (a nested group aborts
+/// its own members).
+pub(super) struct Nested<'r, 'a>(
+    pub(super) &'r mut Group<'a>,
+    pub(super) &'r CancellationToken,
+);
+
+impl Target for Nested<'_, '_> {
+    async fn run(&mut self, ctx: Context, m: &MemberRun) -> Outcome {
+        // Boxed: a group runs members that run groups.
+        let run: Pin<Box<dyn Future<Output = Result<(), Error>> + Send + '_>> =
+            Box::pin(group::run(self.0, &ctx, self.1, m.inherited_timeout));
+        match run.await {
+            Ok(()) => Outcome::Done,
+            Err(error) => Outcome::Failed(error),
+        }
+    }
 }
 
 /// How one run ended.
-enum Outcome {
+pub(super) enum Outcome {
     Done,
     RestartNow(RestartNow),
     Failed(Error),
 }
 
-impl Target<'_, '_> {
-    fn run<'s>(
-        &'s mut self,
-        ctx: Context,
-        m: &'s MemberRun,
-    ) -> Pin<Box<dyn Future<Output = Outcome> + Send + 's>> {
-        match self {
-            Target::Player(player) => Box::pin(async move {
-                let path = ctx.path().to_owned();
-                let attempt = ctx.attempt();
-                let played = AssertUnwindSafe(player.play_dyn(ctx)).catch_unwind().await;
-                match played {
-                    Ok(Ok(())) => Outcome::Done,
-                    Ok(Err(error)) => match error.downcast::<RestartNow>() {
-                        Ok(request) => Outcome::RestartNow(*request),
-                        // A player that runs a conductor itself passes its
-                        // error through: it already names the failing paths.
-                        Err(error) => Outcome::Failed(match error.downcast::<Error>() {
-                            Ok(error) => *error,
-                            Err(source) => Error::Failed {
-                                path,
-                                attempt,
-                                source,
-                            },
-                        }),
-                    },
-                    Err(panic) => Outcome::Failed(Error::Panicked {
-                        path,
-                        attempt,
-                        message: panic_message(&*panic),
-                    }),
-                }
+/// How a run ended, from what `play` returned or its panic; the path is
+/// made only for an error.
+fn outcome(
+    played: Result<Result<(), BoxError>, Box<dyn Any + Send>>,
+    attempt: u32,
+    m: &MemberRun,
+) -> Outcome {
+    match played {
+        Ok(Ok(())) => Outcome::Done,
+        Ok(Err(error)) => match error.downcast::<RestartNow>() {
+            Ok(request) => Outcome::RestartNow(*request),
+            // A player that runs a conductor itself passes its
+            // error through: it already names the failing paths.
+            Err(error) => Outcome::Failed(match error.downcast::<Error>() {
+                Ok(error) => *error,
+                Err(source) => Error::Failed {
+                    path: m.seat.path().to_string(),
+                    attempt,
+                    source,
+                },
             }),
-            Target::Group(group) => Box::pin(async move {
-                match group::run(group, &ctx, &m.abort, m.inherited_timeout).await {
-                    Ok(()) => Outcome::Done,
-                    Err(error) => Outcome::Failed(error),
-                }
-            }),
-        }
+        },
+        Err(panic) => Outcome::Failed(Error::Panicked {
+            path: m.seat.path().to_string(),
+            attempt,
+            message: panic_message(&*panic),
+        }),
     }
+}
+
+/// What an owned member's task gives back: the player and how it ended.
+pub(crate) type Played = (Box<dyn DynPlayer>, Result<(), Error>);
+
+/// Runs an owned player on a task of its own, typed: its runs are not boxed.
+///
+/// The task's future is boxed: tokio moves a future several times while
+/// spawning and finishing its task, and a box is cheaper to move.
+pub(crate) fn spawn_leaf<P: Player>(mut player: Box<P>, m: MemberRun) -> JoinHandle<Played> {
+    tokio::spawn(Box::pin(async move {
+        let result = supervise(Typed(&mut *player), &m).await;
+        (player as Box<dyn DynPlayer>, result)
+    }))
 }
 
 /// Runs a member until it is done, its failure is final, or it is asked to
 /// stop; restarts it in between as its options say.
-pub(super) async fn supervise(mut target: Target<'_, '_>, m: &MemberRun) -> Result<(), Error> {
+pub(super) async fn supervise(mut target: impl Target, m: &MemberRun) -> Result<(), Error> {
     let options = &*m.options;
+    let seat = &*m.seat;
     if let Some(delay) = options.delay {
-        tracing::debug!(player = %m.path, ?delay, "deferred start");
-        m.run
-            .emit(&m.path, 0, None, || EventKind::Deferred { delay });
-        if m.stop.run_until_cancelled(sleep(delay)).await.is_none() {
-            m.run.emit(&m.path, 0, None, || EventKind::Stopped);
+        tracing::debug!(player = %seat.path(), ?delay, "deferred start");
+        seat.run
+            .emit(seat, 0, None, || EventKind::Deferred { delay });
+        if !wait(m, delay).await {
+            seat.run.emit(seat, 0, None, || EventKind::Stopped);
             return Ok(());
         }
     }
 
-    let mut restarts = Restarts::new(options);
+    // Boxed at the first restart: most members never restart, and their
+    // task need not carry the bookkeeping.
+    let mut restarts: Option<Box<Restarts<'_>>> = None;
     let mut attempt = 0;
     loop {
         // A stop that came as the backoff ended starts nothing more.
-        if attempt > 0 && m.stop.is_cancelled() {
-            m.run.emit(&m.path, attempt, None, || EventKind::Stopped);
+        if attempt > 0 && seat.token.is_cancelled() {
+            seat.run.emit(seat, attempt, None, || EventKind::Stopped);
             return Ok(());
         }
         attempt += 1;
-        let ctx = Context::for_run(
-            m.stop.clone(),
-            m.path.clone(),
-            attempt,
-            m.ready.clone(),
-            m.run.clone(),
-        );
+        let ctx = Context::for_run(m.seat.clone(), attempt);
+        let id = Some(ctx.execution_id());
         let span = tracing::info_span!(
             "player",
-            player = %m.path,
+            player = %seat.path(),
             attempt,
             execution_id = %ctx.execution_id(),
         );
-        let id = Some(ctx.execution_id());
-        m.run.emit(&m.path, attempt, id, || EventKind::Started);
+        seat.run.emit(seat, attempt, id, || EventKind::Started);
         let started = Instant::now();
-        let outcome = async {
+        let target = &mut target;
+        let outcome = async move {
             tracing::info!("started");
             target.run(ctx, m).await
         }
@@ -138,7 +175,7 @@ pub(super) async fn supervise(mut target: Target<'_, '_>, m: &MemberRun) -> Resu
         .await;
 
         // Once asked to stop, nothing restarts; failures are still reported.
-        let stopping = m.stop.is_cancelled();
+        let stopping = seat.token.is_cancelled();
         let (failure, immediate) = match outcome {
             Outcome::Failed(error) if stopping || options.restart == Restart::Never => {
                 return end(m, &span, attempt, id, Err(error));
@@ -155,11 +192,12 @@ pub(super) async fn supervise(mut target: Target<'_, '_>, m: &MemberRun) -> Resu
             Outcome::Failed(error) => (Some(error), false),
         };
 
+        let restarts = restarts.get_or_insert_with(|| Box::new(Restarts::new(options)));
         let delay = match restarts.next(attempt, started, immediate) {
             Ok(delay) => delay,
             Err(limit) => {
                 let error = Error::RestartLimit {
-                    path: m.path.to_string(),
+                    path: seat.path().to_string(),
                     limit,
                     last: failure.map(Box::new),
                 };
@@ -170,15 +208,31 @@ pub(super) async fn supervise(mut target: Target<'_, '_>, m: &MemberRun) -> Resu
             Some(error) => tracing::warn!(error = %Chain(error), ?delay, "failed; restarting"),
             None => tracing::info!(?delay, "returned; restarting"),
         });
-        m.run.emit(&m.path, attempt, id, || EventKind::BackingOff {
+        seat.run.emit(seat, attempt, id, || EventKind::BackingOff {
             error: failure.as_ref().map(|e| Chain(e).to_string()),
             delay,
         });
-        if m.stop.run_until_cancelled(sleep(delay)).await.is_none() {
-            m.run.emit(&m.path, attempt, id, || EventKind::Stopped);
+        drop(failure);
+        if !wait(m, delay).await {
+            seat.run.emit(seat, attempt, id, || EventKind::Stopped);
             return Ok(());
         }
     }
+}
+
+/// Waits `delay` unless the member is asked to stop first (`false` then).
+///
+/// No delay means no timer (tokio's would wait for the next millisecond
+/// tick), only a yield to the other tasks. A timer is boxed: a member spends
+/// little of its life here, and its task need not carry one.
+async fn wait(m: &MemberRun, delay: Duration) -> bool {
+    if delay.is_zero() {
+        tokio::task::yield_now().await;
+        return !m.seat.token.is_cancelled();
+    }
+    Box::pin(m.seat.token.run_until_cancelled(sleep(delay)))
+        .await
+        .is_some()
 }
 
 /// Logs and reports how a member ended for good, and returns it.
@@ -193,7 +247,7 @@ fn end(
         Ok(()) => tracing::info!("stopped"),
         Err(error) => tracing::error!(error = %Chain(error), "failed"),
     });
-    m.run.emit(&m.path, attempt, id, || match &result {
+    m.seat.run.emit(&m.seat, attempt, id, || match &result {
         Ok(()) => EventKind::Stopped,
         Err(error) => EventKind::Failed {
             error: Chain(error).to_string(),
