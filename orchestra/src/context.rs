@@ -3,6 +3,7 @@
 use std::fmt;
 use std::sync::atomic::{AtomicBool, AtomicU32, AtomicU64, Ordering};
 use std::sync::{Arc, OnceLock};
+use std::time::Duration;
 
 use tokio_util::sync::{CancellationToken, WaitForCancellationFuture};
 
@@ -51,6 +52,8 @@ pub(crate) struct Seat {
     /// The seat of the conductor above, if any.
     pub(crate) parent: Option<Arc<Seat>>,
     pub(crate) name: Arc<str>,
+    /// How long the member has to return once asked to stop.
+    stop_timeout: Option<Duration>,
     /// `parent/name`, made on first use: most paths are never asked for.
     path: OnceLock<Arc<str>>,
     /// The member's readiness, shared by its runs (what ordering waits for).
@@ -66,12 +69,14 @@ impl Seat {
         token: CancellationToken,
         parent: Option<Arc<Seat>>,
         name: Arc<str>,
+        stop_timeout: Option<Duration>,
         run: Arc<Run>,
     ) -> Self {
         Seat {
             token,
             parent,
             name,
+            stop_timeout,
             path: OnceLock::new(),
             ready: Readiness::default(),
             ready_run: AtomicU32::new(0),
@@ -110,7 +115,7 @@ impl Context {
     /// # }
     /// ```
     pub fn new(name: &str, token: CancellationToken) -> Self {
-        let seat = Seat::new(token, None, Arc::from(name), Arc::new(Run::default()));
+        let seat = Seat::new(token, None, Arc::from(name), None, Arc::new(Run::default()));
         Context::for_run(Arc::new(seat), 1)
     }
 
@@ -158,6 +163,13 @@ impl Context {
     /// The player's path from the root conductor, such as `app/jobs/mailer`.
     pub fn path(&self) -> &str {
         self.seat.path()
+    }
+
+    /// How long the player has to return once asked to stop before its
+    /// conductor aborts it (its stop timeout); `None` outside a conductor.
+    /// Useful to keep a drain of its own shorter than that.
+    pub fn stop_timeout(&self) -> Option<Duration> {
+        self.seat.stop_timeout
     }
 
     /// The player's own name: the last segment of its [`path`](Context::path).

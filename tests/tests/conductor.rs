@@ -389,3 +389,40 @@ async fn a_player_blocking_its_thread_cannot_keep_the_run_from_ending() {
         "{error:?}"
     );
 }
+
+#[tokio::test(start_paused = true)]
+async fn a_player_knows_its_stop_timeout() {
+    type Seen = Arc<std::sync::Mutex<Vec<(String, Option<std::time::Duration>)>>>;
+    let seen = Seen::default();
+    let probe = |seen: &Seen| {
+        let seen = seen.clone();
+        player_fn(move |ctx: Context| {
+            seen.lock()
+                .unwrap()
+                .push((ctx.path().to_owned(), ctx.stop_timeout()));
+            async { Ok(()) }
+        })
+    };
+    let mut inner = Conductor::new().timeout(secs(4));
+    inner.add("deep", probe(&seen)).unwrap();
+    let mut app = Conductor::named("app");
+    app.add("plain", probe(&seen)).unwrap();
+    app.add_with("quick", probe(&seen), PlayerOptions::new().timeout(secs(2)))
+        .unwrap();
+    app.add("jobs", inner).unwrap();
+
+    app.play_until(std::future::pending()).await.unwrap();
+
+    let mut seen = seen.lock().unwrap().clone();
+    seen.sort();
+    assert_eq!(
+        seen,
+        [
+            ("app/jobs/deep".to_owned(), Some(secs(4))),
+            ("app/plain".to_owned(), Some(secs(9))),
+            ("app/quick".to_owned(), Some(secs(2))),
+        ]
+    );
+    let outside = Context::new("alone", CancellationToken::new());
+    assert_eq!(outside.stop_timeout(), None);
+}

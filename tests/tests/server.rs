@@ -248,6 +248,50 @@ async fn a_request_outliving_the_shutdown_timeout_is_cut_and_reported() {
 }
 
 #[tokio::test(start_paused = true)]
+async fn by_default_the_drain_stays_within_a_short_stop_timeout_and_reports_the_cut() {
+    let probe = Probe::new();
+    let server = HttpServer::bind(LOOPBACK, probe.app());
+    let local = server.local_addr();
+    let mut app = Conductor::named("app");
+    app.add_with(
+        "http",
+        server,
+        orchestra::PlayerOptions::new().timeout(secs(2)),
+    )
+    .unwrap();
+
+    let client = tokio::spawn(async move {
+        let addr = local.listening().await.expect("listening");
+        client::get(addr, "/stuck").await
+    });
+    let (stopped, stopped_at) = oneshot::channel();
+    let stop = async {
+        probe.waiting(1).await;
+        let _ = stopped.send(Instant::now());
+    };
+
+    let error = app.play_until(stop).await.unwrap_err();
+
+    let elapsed = stopped_at.await.unwrap().elapsed();
+    assert_eq!(
+        elapsed,
+        Duration::from_millis(1600),
+        "4/5 of the 2 s stop timeout"
+    );
+    let Error::Failed { source, .. } = &error else {
+        panic!("the server reported the cut itself, not a straggler: {error:?}");
+    };
+    assert!(
+        matches!(
+            source.downcast_ref::<ServerError>(),
+            Some(ServerError::RequestsCut { requests: 1, .. })
+        ),
+        "{source:?}"
+    );
+    let _ = client.await;
+}
+
+#[tokio::test(start_paused = true)]
 async fn a_connection_opened_before_the_stop_may_still_send_its_request() {
     let probe = Probe::new();
     let server = HttpServer::bind(LOOPBACK, probe.app());

@@ -48,7 +48,7 @@ struct Slot {
     state: State,
     /// Runs on a task of its own, which the group aborts itself.
     owned: bool,
-    /// Its stop timeout, known once launched.
+    /// Its stop timeout.
     timeout: Duration,
     /// The members this one starts after.
     deps: Vec<usize>,
@@ -113,23 +113,27 @@ pub(super) async fn run(
         .members
         .iter()
         .zip(order)
-        .map(|(member, deps)| Slot {
-            seat: Arc::new(Seat::new(
-                CancellationToken::new(),
-                Some(ctx.seat().clone()),
-                member.name.clone(),
-                ctx.run().clone(),
-            )),
-            state: State::Waiting,
-            owned: matches!(member.body, Body::Owned { .. }),
-            timeout: default_timeout,
-            unready_deps: deps.len(),
-            deps,
-            dependents: Vec::new(),
-            live_dependents: 0,
-            stop_requested: None,
-            in_task: false,
-            aborted_at: None,
+        .map(|(member, deps)| {
+            let timeout = stop_timeout(member, default_timeout);
+            Slot {
+                seat: Arc::new(Seat::new(
+                    CancellationToken::new(),
+                    Some(ctx.seat().clone()),
+                    member.name.clone(),
+                    Some(timeout),
+                    ctx.run().clone(),
+                )),
+                state: State::Waiting,
+                owned: matches!(member.body, Body::Owned { .. }),
+                timeout,
+                unready_deps: deps.len(),
+                deps,
+                dependents: Vec::new(),
+                live_dependents: 0,
+                stop_requested: None,
+                in_task: false,
+                aborted_at: None,
+            }
         })
         .collect();
     let mut this = GroupRun {
@@ -242,16 +246,7 @@ impl<'m, 'a: 'm> GroupRun<'_, 'm, 'a> {
         };
         let slot = &mut self.slots[i];
         slot.state = State::Running;
-        let own_default = match &member.body {
-            Body::Group(group) => group.timeout,
-            _ => None,
-        };
-        let timeout = member
-            .options
-            .timeout
-            .or(own_default)
-            .unwrap_or(self.default_timeout);
-        slot.timeout = timeout;
+        let timeout = slot.timeout;
         // The grace matters to the members ordered after this one, and to
         // a monitor's view of readiness.
         if !slot.dependents.is_empty() || self.run.monitor.is_some() {
@@ -530,6 +525,16 @@ async fn drive(
             }
         }
     }
+}
+
+/// A member's stop timeout: its own, else (for a nested conductor) its
+/// conductor's, else its group's default.
+fn stop_timeout(member: &Member<'_>, default: Duration) -> Duration {
+    let own_default = match &member.body {
+        Body::Group(group) => group.timeout,
+        _ => None,
+    };
+    member.options.timeout.or(own_default).unwrap_or(default)
 }
 
 fn join(prefix: &str, name: &str) -> Arc<str> {

@@ -203,7 +203,7 @@ pub(crate) async fn play_root(
         members: vec![member],
     };
     let ctx = Context::for_run(
-        Arc::new(Seat::new(stop, None, Arc::from(""), run.clone())),
+        Arc::new(Seat::new(stop, None, Arc::from(""), None, run.clone())),
         1,
     );
     let result = group::run(&mut root, &ctx, &abort, DEFAULT_TIMEOUT).await;

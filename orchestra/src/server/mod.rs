@@ -37,8 +37,19 @@ use crate::player::Player;
 use crate::restart::Backoff;
 use connection::{Connection, Executor};
 
-/// How long a stopping server waits for its in-flight requests by default.
+/// How long a stopping server waits for its in-flight requests by default
+/// (less when its stop timeout is short: see [`default_shutdown_timeout`]).
 const DEFAULT_SHUTDOWN_TIMEOUT: Duration = Duration::from_secs(5);
+
+/// The shutdown timeout when none is set: 5 s, or 4/5 of the player's stop
+/// timeout if that is shorter, so that the server has time to cut what is
+/// left and report it before its conductor would abort it.
+fn default_shutdown_timeout(stop_timeout: Option<Duration>) -> Duration {
+    match stop_timeout {
+        Some(stop) => DEFAULT_SHUTDOWN_TIMEOUT.min(stop * 4 / 5),
+        None => DEFAULT_SHUTDOWN_TIMEOUT,
+    }
+}
 
 /// How long a connection that has not sent its first request yet is given to
 /// send it once the server is stopping.
@@ -93,14 +104,15 @@ const MAX_QUEUED: usize = 1024;
 ///    connection that has not sent its first request yet gets a moment to
 ///    send it. In-flight requests run to completion.
 /// 5. **Cut**, if requests are still in flight after the
-///    [`shutdown_timeout`](HttpServer::shutdown_timeout) (5 s by default):
+///    [`shutdown_timeout`](HttpServer::shutdown_timeout) (5 s by default, or
+///    4/5 of the player's stop timeout if that is shorter):
 ///    their connections are aborted, a warning is logged, and the run returns
 ///    [`ServerError::RequestsCut`] with how many requests were cut. A drain
 ///    that cut no request returns `Ok(())`.
 ///
-/// Keep the shutdown timeout shorter than the player's stop timeout in its
-/// conductor (9 s by default), or the conductor aborts the server before it
-/// can report what it cut. Connections upgraded away from HTTP (WebSockets)
+/// A shutdown timeout set by hand should stay shorter than the player's stop
+/// timeout in its conductor (9 s by default), or the conductor aborts the
+/// server before it can report what it cut. Connections upgraded away from HTTP (WebSockets)
 /// are no longer HTTP requests: the drain neither waits for them nor cuts
 /// them, so close them from a cancellation token of your own.
 ///
@@ -114,7 +126,8 @@ const MAX_QUEUED: usize = 1024;
 pub struct HttpServer<S = Router> {
     service: S,
     bind: Bind,
-    shutdown_timeout: Duration,
+    /// Set by hand; `None` follows the player's stop timeout.
+    shutdown_timeout: Option<Duration>,
     bind_backoff: Backoff,
     #[cfg(feature = "tls")]
     tls: Option<tls::Tls>,
@@ -181,7 +194,7 @@ impl<S> HttpServer<S> {
         HttpServer {
             service,
             bind,
-            shutdown_timeout: DEFAULT_SHUTDOWN_TIMEOUT,
+            shutdown_timeout: None,
             bind_backoff: default_bind_backoff(),
             #[cfg(feature = "tls")]
             tls: None,
@@ -190,7 +203,8 @@ impl<S> HttpServer<S> {
     }
 
     /// How long a stopping server lets its in-flight requests run before it
-    /// cuts them (and reports [`ServerError::RequestsCut`]). 5 s by default.
+    /// cuts them (and reports [`ServerError::RequestsCut`]). By default 5 s,
+    /// or 4/5 of the player's stop timeout if that is shorter.
     ///
     /// ```
     /// # use axum::Router;
@@ -203,7 +217,7 @@ impl<S> HttpServer<S> {
     /// ```
     #[must_use]
     pub fn shutdown_timeout(mut self, timeout: Duration) -> Self {
-        self.shutdown_timeout = timeout;
+        self.shutdown_timeout = Some(timeout);
         self
     }
 
@@ -322,7 +336,10 @@ where
         serving.accept_until_cancelled(&listener, &ctx).await;
         serving.take_queued(listener);
         drop(listening);
-        serving.drain(self.shutdown_timeout).await
+        let shutdown_timeout = self
+            .shutdown_timeout
+            .unwrap_or_else(|| default_shutdown_timeout(ctx.stop_timeout()));
+        serving.drain(shutdown_timeout).await
     }
 }
 
