@@ -426,3 +426,30 @@ async fn a_player_knows_its_stop_timeout() {
     let outside = Context::new("alone", CancellationToken::new());
     assert_eq!(outside.stop_timeout(), None);
 }
+
+#[tokio::test(start_paused = true)]
+async fn a_stop_that_comes_while_players_are_starting_stops_them_all_and_leaks_nothing() {
+    let (log, t0) = Log::new();
+    let tasks_before = alive_tasks();
+    let mut app = Conductor::named("app");
+    app.add("first", idle(&log, t0)).unwrap();
+    app.add_with("late", idle(&log, t0), PlayerOptions::new().delay(secs(5)))
+        .unwrap();
+    app.add_with(
+        "ordered",
+        idle(&log, t0),
+        PlayerOptions::new().after("late"),
+    )
+    .unwrap();
+
+    // The shutdown is already there when the run begins.
+    app.play_until(async {}).await.unwrap();
+
+    assert_eq!(
+        t0.elapsed(),
+        secs(0),
+        "nothing waited for the deferred start"
+    );
+    assert_eq!(log.events(), ["app/first started", "app/first stopped"]);
+    assert_eq!(alive_tasks(), tasks_before);
+}
