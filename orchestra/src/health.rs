@@ -16,6 +16,7 @@
 //! # }
 //! ```
 
+use std::collections::HashSet;
 use std::fmt;
 
 use axum::Router;
@@ -57,12 +58,14 @@ impl Health {
     /// The health of the players `monitor` watches, now.
     pub fn of(monitor: &Monitor) -> Self {
         let statuses = monitor.snapshot();
+        // Conductors are the parents of other paths; the rest are players.
+        let conductors: HashSet<&str> = statuses
+            .iter()
+            .filter_map(|s| s.path.rsplit_once('/').map(|(parent, _)| parent))
+            .collect();
         let players: Vec<&PlayerStatus> = statuses
             .iter()
-            .filter(|s| {
-                let below = format!("{}/", s.path);
-                !statuses.iter().any(|o| o.path.starts_with(&below))
-            })
+            .filter(|s| !conductors.contains(&*s.path))
             .collect();
         Health {
             seen: !players.is_empty(),
