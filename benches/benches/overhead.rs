@@ -376,7 +376,8 @@ async fn graceful_shutdown(n: usize, shared: &Arc<Shared>) -> Sample {
 
 async fn conductor(n: usize, shared: &Arc<Shared>) -> Sample {
     let clock = Clock::new();
-    let mut conductor = Conductor::named("bench").timeout(STOP_TIMEOUT);
+    let mut conductor = Conductor::named("bench");
+    conductor.timeout(STOP_TIMEOUT);
     for i in 0..n {
         let probe = Probe::new(shared);
         let player = player_fn(move |ctx: Context| {
@@ -460,7 +461,8 @@ async fn derived(n: usize, shared: &Arc<Shared>) -> Sample {
         Band100::PLAYERS => play(Band100::new(shared), clock, shared).await,
         _ => {
             assert_eq!(n % Band100::PLAYERS, 0, "N must be a multiple of 100");
-            let mut conductor = Conductor::named("bench").timeout(STOP_TIMEOUT);
+            let mut conductor = Conductor::named("bench");
+            conductor.timeout(STOP_TIMEOUT);
             for b in 0..n / Band100::PLAYERS {
                 conductor
                     .add(&format!("b{b}"), Band100::new(shared))

@@ -23,7 +23,8 @@ use crate::player::Player;
 ///
 /// # #[tokio::main(flavor = "current_thread")]
 /// # async fn main() -> Result<(), orchestra::Error> {
-/// let mut workers = Conductor::named("workers").timeout(Duration::from_secs(5));
+/// let mut workers = Conductor::named("workers");
+/// workers.timeout(Duration::from_secs(5));
 /// for n in 0..4 {
 ///     let worker = player_fn(move |ctx: Context| async move {
 ///         tracing::info!(n, "working");
@@ -70,10 +71,12 @@ impl Conductor {
         }
     }
 
-    /// The default stop timeout of its players (9 s unless a conductor above
-    /// sets another).
-    #[must_use]
-    pub fn timeout(mut self, timeout: Duration) -> Self {
+    /// Sets the default stop timeout of its players (9 s unless a conductor
+    /// above sets another).
+    ///
+    /// Like [`add`](Conductor::add), it changes the conductor in place and
+    /// returns it for chaining, as [`std::process::Command`] does.
+    pub fn timeout(&mut self, timeout: Duration) -> &mut Self {
         self.group.timeout = Some(timeout);
         self
     }
@@ -101,7 +104,7 @@ impl Conductor {
     ) -> Result<&mut Self, Error> {
         if name.is_empty() || name.contains('/') {
             return Err(Error::Config {
-                path: format!("{}/{name}", self.name),
+                path: Arc::from(format!("{}/{name}", self.name)),
                 message: "a player name must be non-empty and must not contain `/`".into(),
             });
         }
@@ -109,8 +112,8 @@ impl Conductor {
         // One hash per player: insert, and refuse a name that was there.
         if !self.names.insert(member.name.clone()) {
             return Err(Error::DuplicateName {
-                conductor: self.name.to_string(),
-                name: name.to_owned(),
+                conductor: self.name.clone(),
+                name: member.name,
             });
         }
         self.group.members.push(member);

@@ -100,18 +100,18 @@ impl Context {
     /// example in the player's unit tests. Cancel `token` to ask it to stop.
     ///
     /// ```
-    /// use orchestra::{player_fn, Context, Player};
-    /// use tokio_util::sync::CancellationToken;
+    /// use orchestra::{player_fn, BoxError, CancellationToken, Context, Player};
     ///
     /// # #[tokio::main(flavor = "current_thread")]
-    /// # async fn main() {
+    /// # async fn main() -> Result<(), BoxError> {
     /// let mut player = player_fn(|ctx: Context| async move {
     ///     ctx.cancelled().await;
     ///     Ok(())
     /// });
     /// let token = CancellationToken::new();
     /// token.cancel();
-    /// player.play(Context::new("standalone", token)).await.unwrap();
+    /// player.play(Context::new("standalone", token)).await?;
+    /// # Ok(())
     /// # }
     /// ```
     pub fn new(name: &str, token: CancellationToken) -> Self {

@@ -16,13 +16,13 @@ use crate::restart::Restart;
 ///
 /// let idle = || player_fn(|ctx: Context| async move { ctx.cancelled().await; Ok(()) });
 /// let mut app = Conductor::named("app");
-/// app.add("http", idle()).unwrap();
-/// app.add_with("worker", idle(), PlayerOptions::new().restart(Restart::OnFailure))
-///     .unwrap();
+/// app.add("http", idle())?;
+/// app.add_with("worker", idle(), PlayerOptions::new().restart(Restart::OnFailure))?;
 ///
 /// let tree = describe(&app);
 /// assert_eq!(format!("{tree:#}"), "app[http, worker(restart = on-failure)]");
 /// assert!(tree.to_dot().contains("\"app\" -> \"app/worker\""));
+/// # Ok::<(), orchestra::Error>(())
 /// ```
 #[derive(Debug, Clone)]
 pub struct Description {

@@ -1,7 +1,10 @@
 //! The one error type of orchestra.
 
 use std::fmt;
+use std::sync::Arc;
 use std::time::Duration;
+
+use crate::signal::Signal;
 
 /// A boxed error, as returned by [`Player::play`](crate::Player::play).
 ///
@@ -19,18 +22,22 @@ pub type BoxError = Box<dyn std::error::Error + Send + Sync + 'static>;
 /// use orchestra::{player_fn, Conductor, Error, PlayExt};
 ///
 /// # #[tokio::main(flavor = "current_thread")]
-/// # async fn main() {
+/// # async fn main() -> Result<(), Error> {
 /// let mut app = Conductor::named("app");
-/// app.add("db", player_fn(|_ctx| async { Err("connection refused".into()) }))
-///     .unwrap();
+/// app.add("db", player_fn(|_ctx| async { Err("connection refused".into()) }))?;
 ///
-/// let err = app.play_until(std::future::pending()).await.unwrap_err();
-/// assert!(matches!(&err, Error::Failed { path, .. } if path == "app/db"));
+/// let Err(err) = app.play_until(std::future::pending()).await else {
+///     panic!("the player fails");
+/// };
+/// assert!(matches!(&err, Error::Failed { path, .. } if &**path == "app/db"));
 /// assert_eq!(err.to_string(), "player `app/db` failed (attempt 1)");
-/// let cause = std::error::Error::source(&err).unwrap();
-/// assert_eq!(cause.to_string(), "connection refused");
+/// assert_eq!(err.with_causes().to_string(), "player `app/db` failed (attempt 1): connection refused");
+/// # Ok(())
 /// # }
 /// ```
+///
+/// Paths are `Arc<str>`, shared with the statuses and events of a
+/// [`Monitor`](crate::Monitor): `&**path` or [`Error::path`] gives a `&str`.
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
 pub enum Error {
@@ -38,7 +45,7 @@ pub enum Error {
     #[error("player `{path}` failed (attempt {attempt})")]
     Failed {
         /// The player's path, such as `app/jobs/mailer`.
-        path: String,
+        path: Arc<str>,
         /// Which run of the player failed, from 1.
         attempt: u32,
         /// What the player returned.
@@ -50,7 +57,7 @@ pub enum Error {
     #[error("player `{path}` panicked (attempt {attempt}): {message}")]
     Panicked {
         /// The player's path.
-        path: String,
+        path: Arc<str>,
         /// Which run of the player panicked, from 1.
         attempt: u32,
         /// The panic's message, when it was a string.
@@ -61,7 +68,7 @@ pub enum Error {
     #[error("player `{path}` will not be restarted: {limit}")]
     RestartLimit {
         /// The player's path.
-        path: String,
+        path: Arc<str>,
         /// The limit that was reached.
         limit: Limit,
         /// The failure that asked for the restart, if the run failed.
@@ -84,7 +91,7 @@ pub enum Error {
         /// What forced the stop, such as `a second SIGINT`.
         reason: String,
         /// The paths of the players that were still running and were aborted.
-        aborted: Vec<String>,
+        aborted: Vec<Arc<str>>,
     },
 
     /// A player was aborted during an earlier run of its conductor, so that
@@ -92,32 +99,40 @@ pub enum Error {
     #[error("player `{path}` is gone: it was aborted during an earlier run")]
     Unavailable {
         /// The player's path.
-        path: String,
+        path: Arc<str>,
     },
 
     /// A runtime-built conductor already has a player of that name.
     #[error("conductor `{conductor}` already has a player named `{name}`")]
     DuplicateName {
         /// The conductor's name.
-        conductor: String,
+        conductor: Arc<str>,
         /// The name that was added twice.
-        name: String,
+        name: Arc<str>,
     },
 
     /// A conductor or player was configured with a value it cannot run with.
     #[error("invalid configuration of `{path}`: {message}")]
     Config {
         /// The path of the conductor or player concerned.
-        path: String,
+        path: Arc<str>,
         /// What is wrong and what is accepted.
         message: String,
     },
 
-    /// The process could not listen for a signal.
+    /// A [`Signals`](crate::Signals) list was empty, so nothing could stop the run.
+    #[error(
+        "no signal to stop on: the list of signals is empty; \
+         give at least one, such as `Signal::Terminate`"
+    )]
+    NoSignals,
+
+    /// The process could not listen for a signal (or the platform has no
+    /// such signal: outside Unix, only `SIGINT`).
     #[error("cannot listen for {signal}")]
     Signal {
-        /// The signal, such as `SIGTERM`.
-        signal: String,
+        /// The signal, such as [`Signal::Terminate`].
+        signal: Signal,
         /// Why listening failed.
         #[source]
         source: std::io::Error,
@@ -177,7 +192,7 @@ impl Error {
     pub(crate) fn combine(errors: Vec<Error>) -> Option<Error> {
         let mut out = Vec::with_capacity(errors.len());
         let mut stragglers = Vec::new();
-        let mut forced: Option<(String, Vec<String>)> = None;
+        let mut forced: Option<(String, Vec<Arc<str>>)> = None;
         for error in errors.into_iter().flat_map(Error::into_flat) {
             match error {
                 Error::StopTimedOut { stragglers: s } => stragglers.extend(s),
@@ -247,7 +262,7 @@ impl fmt::Display for Limit {
 #[non_exhaustive]
 pub struct Straggler {
     /// The player's path.
-    pub path: String,
+    pub path: Arc<str>,
     /// How long it had been asked to stop when it was aborted: its own stop
     /// timeout, or less when the timeout of a conductor above it ran out first.
     pub waited: Duration,
@@ -265,7 +280,7 @@ impl fmt::Display for Stragglers<'_> {
     }
 }
 
-struct Paths<'a>(&'a [String]);
+struct Paths<'a>(&'a [Arc<str>]);
 
 impl fmt::Display for Paths<'_> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {

@@ -12,7 +12,7 @@
 //! app.add("systemd", Systemd::new(&monitor))?;
 //! let probes = health::router(&monitor); // merge into your axum app
 //! # let _ = probes;
-//! app.runner().monitor(&monitor).play_until_signal().await
+//! app.runner().monitor(monitor.clone()).play_until_signal().await
 //! # }
 //! ```
 

@@ -95,12 +95,14 @@ pub mod health;
 #[cfg_attr(docsrs, doc(cfg(feature = "metrics")))]
 pub mod metrics;
 mod options;
+mod parse;
 mod player;
 mod restart;
 mod runner;
 #[cfg(feature = "server")]
 mod server;
 mod signal;
+mod signals;
 mod status;
 
 pub use conductor::Conductor;
@@ -108,14 +110,19 @@ pub use context::{Context, ExecutionId};
 pub use describe::{Description, describe};
 pub use error::{BoxError, Error, Limit, Straggler};
 pub use options::PlayerOptions;
+pub use parse::ParseError;
 pub use player::{Player, PlayerFn, RestartNow, player_fn};
 pub use restart::{Backoff, Restart};
 pub use runner::{PlayExt, Runner, play_until, play_until_signal};
 #[cfg(feature = "server")]
 #[cfg_attr(docsrs, doc(cfg(feature = "server")))]
 pub use server::{HttpServer, LocalAddr, ServerError};
-pub use signal::{Signal, Signals};
+pub use signal::Signal;
+pub use signals::Signals;
 pub use status::{Event, EventKind, Monitor, PlayerReport, PlayerStatus, Report, State};
+/// The token a [`Context`] is made of ([`Context::new`]), re-exported from
+/// `tokio-util` so that a test of a player needs no dependency of its own.
+pub use tokio_util::sync::CancellationToken;
 
 /// Derives a typed conductor from a struct whose fields are players.
 #[cfg(feature = "derive")]

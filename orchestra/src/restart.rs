@@ -1,10 +1,13 @@
 //! Restart policies and the backoff between restarts.
 
 use std::fmt;
+use std::str::FromStr;
 use std::sync::Arc;
 use std::time::Duration;
 
 use backon::{BackoffBuilder, ConstantBuilder, ExponentialBuilder, FibonacciBuilder};
+
+use crate::parse::ParseError;
 
 /// When a player that returned is run again.
 ///
@@ -25,6 +28,11 @@ pub enum Restart {
     Always,
 }
 
+impl Restart {
+    const ALL: [Restart; 3] = [Restart::Never, Restart::OnFailure, Restart::Always];
+}
+
+/// As the derive spells it: `never`, `on-failure`, `always`.
 impl fmt::Display for Restart {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(match self {
@@ -32,6 +40,27 @@ impl fmt::Display for Restart {
             Restart::OnFailure => "on-failure",
             Restart::Always => "always",
         })
+    }
+}
+
+/// Parses a policy as [`Display`](fmt::Display) writes it (and as
+/// `#[player(restart = "…")]` takes it), for a policy read from configuration.
+///
+/// ```
+/// use orchestra::Restart;
+///
+/// assert_eq!("on-failure".parse::<Restart>()?, Restart::OnFailure);
+/// assert!("on_failure".parse::<Restart>().is_err());
+/// # Ok::<(), orchestra::ParseError>(())
+/// ```
+impl FromStr for Restart {
+    type Err = ParseError;
+
+    fn from_str(text: &str) -> Result<Self, ParseError> {
+        Restart::ALL
+            .into_iter()
+            .find(|policy| policy.to_string() == text)
+            .ok_or_else(|| ParseError::new("restart policy", text, Restart::ALL))
     }
 }
 
@@ -411,6 +440,16 @@ mod tests {
                 .build()
         });
         assert_eq!(first(&exponential, 4), [100, 200, 400, 800]);
+    }
+
+    #[test]
+    fn every_restart_policy_parses_back_from_its_display() {
+        for policy in Restart::ALL {
+            assert_eq!(policy.to_string().parse::<Restart>(), Ok(policy));
+        }
+        let err = "On-Failure".parse::<Restart>().unwrap_err();
+        assert_eq!(err.input(), "On-Failure");
+        assert!(err.to_string().ends_with("`never`, `on-failure`, `always`"));
     }
 
     #[test]

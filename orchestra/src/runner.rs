@@ -10,7 +10,7 @@ use crate::engine::{Run, play_root};
 use crate::error::Error;
 use crate::options::PlayerOptions;
 use crate::player::Player;
-use crate::signal::{Listener, Signals};
+use crate::signals::{Listener, Signals};
 use crate::status::Monitor;
 
 /// Runs a player (a conductor, typically) at the top of a program, with
@@ -31,7 +31,7 @@ use crate::status::Monitor;
 /// let monitor = Monitor::new();
 /// let runner = Runner::new(player)
 ///     .signals(Signals::new([Signal::Terminate])?)
-///     .monitor(&monitor);
+///     .monitor(monitor.clone());
 /// # let runner = runner;
 /// # runner.play_until(async {}).await?;
 /// # Ok(())
@@ -62,8 +62,10 @@ impl<P: Player> Runner<P> {
     }
 
     /// Records the statuses and events of every player in `monitor`.
-    pub fn monitor(mut self, monitor: &Monitor) -> Self {
-        self.monitor = Some(monitor.clone());
+    ///
+    /// A [`Monitor`] is a handle: pass a clone to keep one for reading.
+    pub fn monitor(mut self, monitor: Monitor) -> Self {
+        self.monitor = Some(monitor);
         self
     }
 
@@ -162,14 +164,15 @@ pub async fn play_until_signal<P: Player>(player: P) -> Result<(), Error> {
 /// use tokio::sync::oneshot;
 ///
 /// # #[tokio::main(flavor = "current_thread")]
-/// # async fn main() {
+/// # async fn main() -> Result<(), orchestra::Error> {
 /// let (stop, stopped) = oneshot::channel::<()>();
 /// let player = player_fn(|ctx: Context| async move {
 ///     ctx.cancelled().await;
 ///     Ok(())
 /// });
-/// stop.send(()).unwrap();
-/// orchestra::play_until(player, async { let _ = stopped.await; }).await.unwrap();
+/// let _ = stop.send(());
+/// orchestra::play_until(player, async { let _ = stopped.await; }).await?;
+/// # Ok(())
 /// # }
 /// ```
 ///
@@ -241,9 +244,11 @@ pub trait PlayExt: Player + Sized {
     }
 
     /// [`play_until`] as a method.
-    fn play_until<F>(self, shutdown: F) -> impl Future<Output = Result<(), Error>> + Send
+    ///
+    /// The future is `Send` when `shutdown` is.
+    fn play_until<F>(self, shutdown: F) -> impl Future<Output = Result<(), Error>>
     where
-        F: Future<Output = ()> + Send,
+        F: Future<Output = ()>,
     {
         play_until(self, shutdown)
     }

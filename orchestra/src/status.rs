@@ -208,7 +208,7 @@ impl PlayerStatus {
 ///
 /// let monitor = Monitor::new();
 /// monitor.on_event(|event| tracing::info!(player = %event.path, kind = ?event.kind));
-/// Runner::new(app).monitor(&monitor).play_until(std::future::pending()).await?;
+/// Runner::new(app).monitor(monitor.clone()).play_until(std::future::pending()).await?;
 ///
 /// let job = &monitor.snapshot()[1];
 /// assert_eq!((&*job.path, job.state, job.runs), ("app/job", State::Stopped, 1));

@@ -50,7 +50,7 @@ async fn readiness_turns_200_once_every_player_is_ready() {
     )
     .expect("a new name");
     let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
-    let run = tokio::spawn(app.runner().monitor(&monitor).play_until(async {
+    let run = tokio::spawn(app.runner().monitor(monitor.clone()).play_until(async {
         let _ = stopped.await;
     }));
 
@@ -104,7 +104,7 @@ async fn liveness_turns_503_when_a_player_failed_for_good() {
     .expect("a new name");
 
     app.runner()
-        .monitor(&monitor)
+        .monitor(monitor.clone())
         .play_until(std::future::pending())
         .await
         .expect_err("db fails");
@@ -129,7 +129,7 @@ async fn systemd_child() {
     app.add("http", ready_after(Duration::from_millis(100)))
         .expect("a new name");
     app.runner()
-        .monitor(&monitor)
+        .monitor(monitor.clone())
         .play_until(tokio::time::sleep(Duration::from_millis(600)))
         .await
         .expect("a clean stop");

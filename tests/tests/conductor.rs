@@ -5,10 +5,10 @@ mod support;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 
+use orchestra::CancellationToken;
 use orchestra::{Conductor, Context, Error, PlayExt, PlayerOptions, player_fn};
 use support::{Log, alive_tasks, fails, finishes, idle, millis, secs, stuck};
 use tokio::time::{Instant, sleep};
-use tokio_util::sync::CancellationToken;
 
 #[tokio::test(start_paused = true)]
 async fn every_player_stops_when_the_conductor_is_cancelled() {
@@ -57,7 +57,7 @@ async fn a_failure_stops_the_siblings_and_names_the_player_and_its_cause() {
     else {
         panic!("expected Failed, got {error:?}");
     };
-    assert_eq!(path, "app/db");
+    assert_eq!(&**path, "app/db");
     assert_eq!(*attempt, 1);
     assert_eq!(source.to_string(), "connection refused");
     assert_eq!(log.at("app/steady stopped"), Some(secs(2)));
@@ -81,7 +81,7 @@ async fn a_panic_stops_the_siblings_and_keeps_its_message() {
 
     assert!(
         matches!(&error, Error::Panicked { path, message, .. }
-            if path == "app/buggy" && message == "index out of bounds"),
+            if &**path == "app/buggy" && message == "index out of bounds"),
         "{error:?}"
     );
     assert_eq!(log.at("app/steady stopped"), Some(secs(1)));
@@ -91,7 +91,8 @@ async fn a_panic_stops_the_siblings_and_keeps_its_message() {
 async fn a_player_ignoring_cancellation_is_aborted_at_its_timeout_and_named() {
     let (log, t0) = Log::new();
     let dropped = Arc::new(AtomicUsize::new(0));
-    let mut app = Conductor::named("app").timeout(secs(3));
+    let mut app = Conductor::named("app");
+    app.timeout(secs(3));
     app.add("polite", idle(&log, t0)).unwrap();
     app.add("stuck", stuck(&dropped)).unwrap();
     let tasks_before = alive_tasks();
@@ -102,7 +103,7 @@ async fn a_player_ignoring_cancellation_is_aborted_at_its_timeout_and_named() {
         panic!("expected StopTimedOut, got {error:?}");
     };
     assert_eq!(stragglers.len(), 1);
-    assert_eq!(stragglers[0].path, "app/stuck");
+    assert_eq!(&*stragglers[0].path, "app/stuck");
     assert_eq!(stragglers[0].waited, secs(3));
     assert_eq!(t0.elapsed(), secs(4), "returned once the timeout ran out");
     assert_eq!(
@@ -121,7 +122,8 @@ async fn a_player_ignoring_cancellation_is_aborted_at_its_timeout_and_named() {
 #[tokio::test(start_paused = true)]
 async fn a_player_timeout_shorter_than_the_conductors_is_honoured() {
     let dropped = Arc::new(AtomicUsize::new(0));
-    let mut app = Conductor::named("app").timeout(secs(10));
+    let mut app = Conductor::named("app");
+    app.timeout(secs(10));
     app.add_with(
         "quick",
         stuck(&dropped),
@@ -154,7 +156,8 @@ async fn the_default_stop_timeout_is_nine_seconds() {
 #[tokio::test(start_paused = true)]
 async fn failure_and_stragglers_are_reported_together_first_cause_first() {
     let dropped = Arc::new(AtomicUsize::new(0));
-    let mut app = Conductor::named("app").timeout(secs(1));
+    let mut app = Conductor::named("app");
+    app.timeout(secs(1));
     app.add("stuck", stuck(&dropped)).unwrap();
     app.add("db", fails(secs(2), "gone")).unwrap();
 
@@ -164,7 +167,7 @@ async fn failure_and_stragglers_are_reported_together_first_cause_first() {
     assert_eq!(all.len(), 2, "{error:?}");
     assert_eq!(all[0].path(), Some("app/db"));
     assert!(
-        matches!(all[1], Error::StopTimedOut { stragglers } if stragglers[0].path == "app/stuck")
+        matches!(all[1], Error::StopTimedOut { stragglers } if &*stragglers[0].path == "app/stuck")
     );
     assert_eq!(
         error.to_string(),
@@ -222,7 +225,8 @@ async fn nested_conductors_stop_bottom_up_with_full_paths() {
 #[tokio::test(start_paused = true)]
 async fn nested_failures_and_stragglers_carry_their_full_paths() {
     let dropped = Arc::new(AtomicUsize::new(0));
-    let mut inner = Conductor::new().timeout(secs(2));
+    let mut inner = Conductor::new();
+    inner.timeout(secs(2));
     inner.add("sender", fails(secs(1), "smtp down")).unwrap();
     inner.add("stuck", stuck(&dropped)).unwrap();
     let mut middle = Conductor::new();
@@ -237,7 +241,7 @@ async fn nested_failures_and_stragglers_carry_their_full_paths() {
     assert_eq!(all[0].path(), Some("app/jobs/mail/sender"));
     assert!(
         matches!(all[1], Error::StopTimedOut { stragglers }
-            if stragglers[0].path == "app/jobs/mail/stuck" && stragglers[0].waited == secs(2)),
+            if &*stragglers[0].path == "app/jobs/mail/stuck" && stragglers[0].waited == secs(2)),
         "{error:?}"
     );
     assert_eq!(t0.elapsed(), secs(3));
@@ -261,7 +265,7 @@ async fn a_conductors_timeout_bounds_its_nested_players() {
         "the nested conductor's 2 s budget, not 9 s"
     );
     assert!(
-        matches!(&error, Error::StopTimedOut { stragglers } if stragglers[0].path == "app/jobs/stuck"),
+        matches!(&error, Error::StopTimedOut { stragglers } if &*stragglers[0].path == "app/jobs/stuck"),
         "{error:?}"
     );
 }
@@ -274,7 +278,7 @@ async fn duplicate_and_malformed_names_are_rejected() {
 
     let duplicate = app.add("worker", idle(&log, t0)).unwrap_err();
     assert!(
-        matches!(&duplicate, Error::DuplicateName { conductor, name } if conductor == "app" && name == "worker")
+        matches!(&duplicate, Error::DuplicateName { conductor, name } if &**conductor == "app" && &**name == "worker")
     );
     assert_eq!(
         duplicate.to_string(),
@@ -332,7 +336,8 @@ async fn an_empty_conductor_is_done_at_once() {
 async fn a_player_blocking_its_thread_for_good_does_not_hold_the_stop_forever() {
     let unblocked = Arc::new(std::sync::atomic::AtomicBool::new(false));
     let flag = unblocked.clone();
-    let mut app = Conductor::named("app").timeout(millis(50));
+    let mut app = Conductor::named("app");
+    app.timeout(millis(50));
     app.add(
         "blocking",
         player_fn(move |_ctx: Context| {
@@ -354,14 +359,15 @@ async fn a_player_blocking_its_thread_for_good_does_not_hold_the_stop_forever() 
         "the run returned while the player still blocked its thread"
     );
     assert!(
-        matches!(&error, Error::StopTimedOut { stragglers } if stragglers[0].path == "app/blocking"),
+        matches!(&error, Error::StopTimedOut { stragglers } if &*stragglers[0].path == "app/blocking"),
         "{error:?}"
     );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_player_blocking_its_thread_cannot_keep_the_run_from_ending() {
-    let mut app = Conductor::named("app").timeout(millis(50));
+    let mut app = Conductor::named("app");
+    app.timeout(millis(50));
     app.add(
         "blocking",
         player_fn(|_ctx: Context| async {
@@ -385,7 +391,7 @@ async fn a_player_blocking_its_thread_cannot_keep_the_run_from_ending() {
 
     assert!(
         matches!(&error, Error::StopTimedOut { stragglers }
-            if stragglers.len() == 1 && stragglers[0].path == "app/blocking"),
+            if stragglers.len() == 1 && &*stragglers[0].path == "app/blocking"),
         "{error:?}"
     );
 }
@@ -403,7 +409,8 @@ async fn a_player_knows_its_stop_timeout() {
             async { Ok(()) }
         })
     };
-    let mut inner = Conductor::new().timeout(secs(4));
+    let mut inner = Conductor::new();
+    inner.timeout(secs(4));
     inner.add("deep", probe(&seen)).unwrap();
     let mut app = Conductor::named("app");
     app.add("plain", probe(&seen)).unwrap();
@@ -452,4 +459,26 @@ async fn a_stop_that_comes_while_players_are_starting_stops_them_all_and_leaks_n
     );
     assert_eq!(log.events(), ["app/first started", "app/first stopped"]);
     assert_eq!(alive_tasks(), tasks_before);
+}
+
+#[tokio::test(start_paused = true)]
+async fn play_until_takes_a_shutdown_that_is_not_send_and_is_spawnable_with_one_that_is() {
+    // A `!Send` shutdown future (an `Rc` held across its await) is accepted,
+    // as `Runner::play_until` accepts it.
+    let flag = std::rc::Rc::new(());
+    let local = async move {
+        sleep(secs(1)).await;
+        drop(flag);
+    };
+    Conductor::named("app").play_until(local).await.unwrap();
+
+    // With a `Send` shutdown, the run is `Send`: it can be spawned.
+    let (log, t0) = Log::new();
+    let mut app = Conductor::named("app");
+    app.add("a", idle(&log, t0)).unwrap();
+    tokio::spawn(app.play_until(sleep(secs(1))))
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(log.at("app/a stopped"), Some(secs(1)));
 }

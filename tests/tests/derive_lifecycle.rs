@@ -4,9 +4,9 @@
 mod derive_support;
 
 use derive_support::{Log, Probe, Script, millis, secs};
+use orchestra::CancellationToken;
 use orchestra::{Conductor, Context, Error, PlayExt, Player};
 use tokio::time::sleep;
-use tokio_util::sync::CancellationToken;
 
 #[derive(Conductor)]
 struct App {
@@ -78,7 +78,7 @@ async fn a_failing_field_stops_its_siblings_and_is_named_by_its_path() {
     else {
         panic!("expected Failed, got {error:?}");
     };
-    assert_eq!(path, "app/jobs");
+    assert_eq!(&**path, "app/jobs");
     assert_eq!(*attempt, 1);
     assert_eq!(source.to_string(), "queue unreachable");
     assert_eq!(log.at("app/http stopped"), Some(secs(2)));
@@ -97,7 +97,7 @@ async fn a_panicking_field_stops_its_siblings_and_its_message_is_kept() {
     let Error::Panicked { path, message, .. } = &error else {
         panic!("expected Panicked, got {error:?}");
     };
-    assert_eq!(path, "app/http");
+    assert_eq!(&**path, "app/http");
     assert_eq!(message, "index out of bounds");
     assert_eq!(log.at("app/jobs stopped"), Some(secs(1)));
 }
@@ -124,7 +124,7 @@ async fn a_field_timeout_shorter_than_the_conductor_s_aborts_the_straggler_and_n
         panic!("expected StopTimedOut, got {error:?}");
     };
     assert_eq!(stragglers.len(), 1);
-    assert_eq!(stragglers[0].path, "stubborn/stuck");
+    assert_eq!(&*stragglers[0].path, "stubborn/stuck");
     assert_eq!(stragglers[0].waited, secs(1));
     assert_eq!(log.at("stubborn/polite stopped"), Some(secs(2)));
     assert_eq!(log.elapsed(), secs(3), "aborted after its own 1s, not 10s");
@@ -153,10 +153,7 @@ async fn the_conductor_s_timeout_is_its_fields_default_and_its_whole_budget() {
     let Error::StopTimedOut { stragglers } = &error else {
         panic!("expected StopTimedOut, got {error:?}");
     };
-    let mut waited: Vec<(&str, _)> = stragglers
-        .iter()
-        .map(|s| (s.path.as_str(), s.waited))
-        .collect();
+    let mut waited: Vec<(&str, _)> = stragglers.iter().map(|s| (&*s.path, s.waited)).collect();
     waited.sort();
     assert_eq!(
         waited,
@@ -203,7 +200,7 @@ async fn playing_in_place_reports_a_failure_by_its_path() {
 
     let error = error.downcast::<Error>().expect("an orchestra::Error");
     assert!(
-        matches!(&*error, Error::Failed { path, .. } if path == "svc/jobs"),
+        matches!(&*error, Error::Failed { path, .. } if &**path == "svc/jobs"),
         "{error:?}"
     );
     assert_eq!(log.at("svc/http stopped"), Some(secs(1)));

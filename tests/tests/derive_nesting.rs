@@ -74,7 +74,7 @@ async fn a_failure_three_deep_stops_everything_and_names_its_full_path() {
     let Error::Failed { path, source, .. } = &error else {
         panic!("expected Failed, got {error:?}");
     };
-    assert_eq!(path, "app/jobs/mail/mailer");
+    assert_eq!(&**path, "app/jobs/mail/mailer");
     assert_eq!(source.to_string(), "smtp refused");
     for path in ["app/http", "app/jobs/mail/bounces", "app/jobs/cleaner"] {
         assert_eq!(log.at(&format!("{path} stopped")), Some(secs(2)), "{path}");
@@ -93,7 +93,7 @@ async fn a_straggler_deep_down_is_named_by_its_full_path() {
         panic!("expected StopTimedOut, got {error:?}");
     };
     assert_eq!(stragglers.len(), 1);
-    assert_eq!(stragglers[0].path, "app/jobs/mail/bounces");
+    assert_eq!(&*stragglers[0].path, "app/jobs/mail/bounces");
     assert_eq!(stragglers[0].waited, secs(1));
     assert_eq!(log.elapsed(), secs(2));
 }
@@ -219,8 +219,8 @@ struct Outer {
 
 #[tokio::test(start_paused = true)]
 async fn played_in_place_a_nested_conductor_keeps_its_own_budget_and_paths() {
+    use orchestra::CancellationToken;
     use orchestra::{Context, Player};
-    use tokio_util::sync::CancellationToken;
 
     let log = Log::new();
     let mut outer = Outer {
@@ -250,7 +250,7 @@ async fn played_in_place_a_nested_conductor_keeps_its_own_budget_and_paths() {
         .expect("the conductor's own error, passed through");
     assert!(
         matches!(&*error, Error::StopTimedOut { stragglers }
-            if stragglers.len() == 1 && stragglers[0].path == "svc/strict/stuck"),
+            if stragglers.len() == 1 && &*stragglers[0].path == "svc/strict/stuck"),
         "{error:?}"
     );
 }

@@ -11,7 +11,7 @@ use tokio::time::sleep;
 /// The limit that ended a `RestartLimit` error for `path`.
 fn limit_of(error: &Error, path: &str) -> Limit {
     match error {
-        Error::RestartLimit { path: p, limit, .. } if p == path => limit.clone(),
+        Error::RestartLimit { path: p, limit, .. } if &**p == path => limit.clone(),
         other => panic!("expected RestartLimit for {path}, got {other:?}"),
     }
 }
@@ -356,7 +356,7 @@ async fn a_nested_conductor_is_restarted_as_a_whole() {
         panic!("the last failure is kept: {error:?}");
     };
     assert!(
-        matches!(&**last, Error::Failed { path, .. } if path == "supervisor/worker/job"),
+        matches!(&**last, Error::Failed { path, .. } if &**path == "supervisor/worker/job"),
         "{last:?}"
     );
     assert_eq!(

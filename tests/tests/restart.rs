@@ -171,7 +171,7 @@ async fn an_exhausted_backoff_makes_the_failure_final() {
     let Error::RestartLimit { path, limit, last } = &error else {
         panic!("{error:?}")
     };
-    assert_eq!(path, "app/p");
+    assert_eq!(&**path, "app/p");
     assert_eq!(*limit, Limit::BackoffExhausted);
     assert!(matches!(
         last.as_deref(),

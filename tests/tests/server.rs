@@ -12,6 +12,7 @@ use std::time::Duration;
 use axum::Router;
 use axum::routing::get;
 use client::{H2, Outcome};
+use orchestra::CancellationToken;
 use orchestra::{
     Backoff, Conductor, Context, Error, HttpServer, LocalAddr, PlayExt, Player, PlayerOptions,
     Restart, ServerError,
@@ -20,7 +21,6 @@ use tokio::net::TcpStream;
 use tokio::sync::{oneshot, watch};
 use tokio::task::JoinSet;
 use tokio::time::{Instant, sleep, timeout};
-use tokio_util::sync::CancellationToken;
 
 const LOOPBACK: ([u8; 4], u16) = ([127, 0, 0, 1], 0);
 
@@ -223,7 +223,7 @@ async fn a_request_outliving_the_shutdown_timeout_is_cut_and_reported() {
     let Error::Failed { path, source, .. } = &error else {
         panic!("expected Failed, got {error:?}");
     };
-    assert_eq!(path, "app/http");
+    assert_eq!(&**path, "app/http");
     let cut = source.downcast_ref::<ServerError>();
     assert!(
         matches!(
@@ -385,7 +385,7 @@ async fn an_invalid_bind_backoff_is_a_configuration_error() {
 
     let error = error.downcast::<Error>().expect("an orchestra::Error");
     assert!(
-        matches!(&*error, Error::Config { path, message } if path == "http" && message.contains("factor")),
+        matches!(&*error, Error::Config { path, message } if &**path == "http" && message.contains("factor")),
         "{error:?}"
     );
 }
@@ -590,7 +590,7 @@ async fn a_server_outliving_its_stop_timeout_is_aborted_with_every_connection() 
     let error = app.play_until(probe.waiting(1)).await.unwrap_err();
 
     assert!(
-        matches!(&error, Error::StopTimedOut { stragglers } if stragglers[0].path == "app/http"),
+        matches!(&error, Error::StopTimedOut { stragglers } if &*stragglers[0].path == "app/http"),
         "{error:?}"
     );
     let outcome = timeout(secs(60), client)

@@ -13,6 +13,7 @@ use std::time::Duration;
 use axum::Router;
 use axum::routing::get;
 use client::H2;
+use orchestra::CancellationToken;
 use orchestra::{Context, HttpServer, Player, ServerError};
 use tokio::net::TcpStream;
 use tokio::time::timeout;
@@ -21,7 +22,6 @@ use tokio_rustls::client::TlsStream;
 use tokio_rustls::rustls::crypto::ring;
 use tokio_rustls::rustls::pki_types::{CertificateDer, ServerName};
 use tokio_rustls::rustls::{ClientConfig, RootCertStore};
-use tokio_util::sync::CancellationToken;
 
 /// A guard against a hang: never a speed assertion.
 const HANG: Duration = Duration::from_secs(120);

@@ -53,7 +53,7 @@ async fn a_clean_run_and_stop() {
 
     // Stopped within the 1 s readiness grace, which would count `idle` ready.
     Runner::new(app)
-        .monitor(&monitor)
+        .monitor(monitor.clone())
         .play_until(sleep(millis(500)))
         .await
         .unwrap();
@@ -106,7 +106,7 @@ async fn a_failure_with_two_restarts_then_success() {
     let monitor = Monitor::new();
 
     Runner::new(app)
-        .monitor(&monitor)
+        .monitor(monitor.clone())
         .play_until(std::future::pending())
         .await
         .unwrap();
@@ -150,12 +150,13 @@ async fn a_failure_with_two_restarts_then_success() {
 #[tokio::test(start_paused = true)]
 async fn a_straggler_aborted_at_its_timeout() {
     let dropped = Arc::new(AtomicUsize::new(0));
-    let mut app = Conductor::named("app").timeout(secs(2));
+    let mut app = Conductor::named("app");
+    app.timeout(secs(2));
     app.add("stuck", stuck(&dropped)).unwrap();
     let monitor = Monitor::new();
 
     Runner::new(app)
-        .monitor(&monitor)
+        .monitor(monitor.clone())
         .play_until(sleep(millis(500)))
         .await
         .unwrap_err();
@@ -195,7 +196,7 @@ async fn a_deferred_start() {
     });
 
     Runner::new(app)
-        .monitor(&monitor)
+        .monitor(monitor.clone())
         .play_until(sleep(secs(1)))
         .await
         .unwrap();
@@ -231,7 +232,7 @@ async fn listeners_and_subscribers_see_every_event_in_order() {
     let mut events = monitor.subscribe();
 
     Runner::new(app)
-        .monitor(&monitor)
+        .monitor(monitor.clone())
         .play_until(sleep(millis(500)))
         .await
         .unwrap();
@@ -287,7 +288,7 @@ async fn a_slow_listener_does_not_hold_players_back_and_its_losses_are_counted()
     });
 
     Runner::new(app)
-        .monitor(&monitor)
+        .monitor(monitor.clone())
         .play_until(sleep(secs(1)))
         .await
         .unwrap();
@@ -328,7 +329,7 @@ async fn the_report_table_lists_runs_restarts_and_states() {
     let monitor = Monitor::new();
 
     Runner::new(app)
-        .monitor(&monitor)
+        .monitor(monitor.clone())
         .play_until(sleep(secs(1)))
         .await
         .unwrap();
@@ -354,7 +355,7 @@ async fn a_watched_player_that_never_calls_ready_is_ready_after_its_grace() {
     let monitor = Monitor::new();
 
     Runner::new(app)
-        .monitor(&monitor)
+        .monitor(monitor.clone())
         .play_until(sleep(secs(2)))
         .await
         .unwrap();
@@ -394,7 +395,7 @@ async fn a_restarted_player_is_ready_again_once_it_says_so() {
     let monitor = Monitor::new();
 
     Runner::new(app)
-        .monitor(&monitor)
+        .monitor(monitor.clone())
         .play_until(sleep(millis(500)))
         .await
         .unwrap();
@@ -423,7 +424,7 @@ async fn no_run_starts_once_the_stop_is_requested_even_as_the_backoff_ends() {
 
     // The stop and the end of the first backoff fall on the same instant.
     Runner::new(app)
-        .monitor(&monitor)
+        .monitor(monitor.clone())
         .play_until(sleep(millis(100)))
         .await
         .unwrap();

@@ -224,7 +224,7 @@ struct GroupRun<'g, 'm, 'a> {
     next_deadline: Option<Instant>,
     errors: Vec<Error>,
     stragglers: Vec<Straggler>,
-    aborted: Vec<String>,
+    aborted: Vec<Arc<str>>,
 }
 
 impl<'m, 'a: 'm> GroupRun<'_, 'm, 'a> {
@@ -276,7 +276,7 @@ impl<'m, 'a: 'm> GroupRun<'_, 'm, 'a> {
             self.members[i] = Some(member);
             let Some(player) = player else {
                 let exit = Exit::Done(Err(Error::Unavailable {
-                    path: m.seat.path().to_string(),
+                    path: m.seat.path().clone(),
                 }));
                 sets.running.push(Box::pin(std::future::ready((i, exit))));
                 return;
@@ -326,7 +326,7 @@ impl<'m, 'a: 'm> GroupRun<'_, 'm, 'a> {
             // Panics of `play` are caught inside; one elsewhere (in a
             // player's `Drop`, say) loses the player but is reported.
             Err(error) if error.is_panic() => Exit::Done(Err(Error::Panicked {
-                path: self.slots[i].seat.path().to_string(),
+                path: self.slots[i].seat.path().clone(),
                 attempt: 0,
                 message: panic_message(&*error.into_panic()),
             })),
@@ -369,7 +369,7 @@ impl<'m, 'a: 'm> GroupRun<'_, 'm, 'a> {
             Exit::Aborted => {
                 self.run
                     .emit(&self.slots[i].seat, 0, None, || EventKind::Aborted);
-                let path = self.slots[i].seat.path().to_string();
+                let path = self.slots[i].seat.path().clone();
                 if let Some(reason) = self.run.forced.get() {
                     tracing::warn!(player = %path, %reason, "aborted: the stop was forced");
                     self.aborted.push(path);
@@ -551,7 +551,7 @@ fn resolve(members: &[Member<'_>], prefix: &str) -> Result<Vec<Vec<usize>>, Erro
     let mut problems = Vec::new();
     let mut config = |path: &str, message: String| {
         problems.push(Error::Config {
-            path: path.to_owned(),
+            path: Arc::from(path),
             message,
         });
     };

@@ -102,14 +102,14 @@ fn outcome(
             Err(error) => Outcome::Failed(match error.downcast::<Error>() {
                 Ok(error) => *error,
                 Err(source) => Error::Failed {
-                    path: m.seat.path().to_string(),
+                    path: m.seat.path().clone(),
                     attempt,
                     source,
                 },
             }),
         },
         Err(panic) => Outcome::Failed(Error::Panicked {
-            path: m.seat.path().to_string(),
+            path: m.seat.path().clone(),
             attempt,
             message: panic_message(&*panic),
         }),
@@ -197,7 +197,7 @@ pub(super) async fn supervise(mut target: impl Target, m: &MemberRun) -> Result<
             Ok(delay) => delay,
             Err(limit) => {
                 let error = Error::RestartLimit {
-                    path: seat.path().to_string(),
+                    path: seat.path().clone(),
                     limit,
                     last: failure.map(Box::new),
                 };

@@ -246,8 +246,7 @@ impl<S> HttpServer<S> {
     ///
     /// ```
     /// use axum::{routing::get, Router};
-    /// use orchestra::{Context, HttpServer, Player};
-    /// use tokio_util::sync::CancellationToken;
+    /// use orchestra::{CancellationToken, Context, HttpServer, Player};
     ///
     /// # #[tokio::main(flavor = "current_thread")]
     /// # async fn main() -> Result<(), orchestra::BoxError> {
@@ -259,7 +258,7 @@ impl<S> HttpServer<S> {
     /// let ctx = Context::new("http", stop.clone());
     /// let running = tokio::spawn(async move { server.play(ctx).await });
     ///
-    /// let bound = addr.listening().await.expect("the server is listening");
+    /// let bound = addr.listening().await.ok_or("the server was dropped")?;
     /// assert_eq!(bound.ip(), std::net::Ipv4Addr::LOCALHOST);
     /// stop.cancel();
     /// running.await??;
@@ -308,7 +307,7 @@ where
     async fn play(&mut self, ctx: Context) -> Result<(), BoxError> {
         if let Err(message) = self.bind_backoff.validate() {
             return Err(Error::Config {
-                path: ctx.path().to_owned(),
+                path: ctx.path().into(),
                 message: format!("bind_backoff: {message}"),
             }
             .into());
