@@ -10,10 +10,16 @@
 use std::time::Duration;
 
 use metrics_exporter_prometheus::PrometheusBuilder;
-use orchestra::{Backoff, Conductor, Context, PlayExt, PlayerOptions, Restart, player_fn};
+use orchestra::{
+    Backoff, BoxError, Conductor, Context, Exit, PlayExt, PlayerOptions, Restart, player_fn,
+};
 
 #[tokio::main]
-async fn main() -> Result<(), Box<dyn std::error::Error>> {
+async fn main() -> Exit {
+    run().await.into()
+}
+
+async fn run() -> Result<(), BoxError> {
     let prometheus = PrometheusBuilder::new().install_recorder()?;
 
     let mut app = Conductor::named("app");

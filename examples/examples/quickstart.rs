@@ -6,12 +6,11 @@
 //! ```
 //!
 //! Press Ctrl-C to stop gracefully (the worker drains its queue first);
-//! press it twice to force the stop.
+//! press it twice to force the stop (exit code 130).
 
-use std::process::ExitCode;
 use std::time::Duration;
 
-use orchestra::{BoxError, Conductor, Context, PlayExt, Player};
+use orchestra::{BoxError, Conductor, Context, Exit, PlayExt, Player};
 use tokio::sync::mpsc;
 use tokio::time::{interval, sleep};
 
@@ -126,8 +125,10 @@ impl App {
     }
 }
 
+/// Exits 0 after a clean stop, 130 after a forced one, 1 if a player failed
+/// for good (see `orchestra::Exit` for every code); the error is logged.
 #[tokio::main]
-async fn main() -> ExitCode {
+async fn main() -> Exit {
     tracing_subscriber::fmt()
         .with_env_filter(
             tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "info".into()),
@@ -135,14 +136,9 @@ async fn main() -> ExitCode {
         .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stdout()))
         .init();
 
-    match App::new().play_until_signal().await {
-        Ok(()) => {
-            tracing::info!("stopped cleanly");
-            ExitCode::SUCCESS
-        }
-        Err(error) => {
-            tracing::error!("{}", error.with_causes());
-            ExitCode::FAILURE
-        }
+    let result = App::new().play_until_signal().await;
+    if result.is_ok() {
+        tracing::info!("stopped cleanly");
     }
+    result.into()
 }

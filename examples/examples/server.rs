@@ -8,12 +8,11 @@
 //! ```
 
 use std::net::SocketAddr;
-use std::process::ExitCode;
 use std::time::Duration;
 
 use axum::Router;
 use axum::routing::get;
-use orchestra::{BoxError, Context, HttpServer, PlayExt, Player};
+use orchestra::{BoxError, Context, Exit, HttpServer, PlayExt, Player};
 use tokio::net::TcpListener;
 
 /// The whole service: the HTTP server and the worker, run side by side.
@@ -95,8 +94,10 @@ async fn run() -> Result<(), BoxError> {
     Ok(())
 }
 
+/// Exits 0 after a clean stop; otherwise with the code of `orchestra::Exit`'s
+/// table (1 for a bad `--addr` or a port that cannot be bound), the error logged.
 #[tokio::main]
-async fn main() -> ExitCode {
+async fn main() -> Exit {
     tracing_subscriber::fmt()
         .with_env_filter(
             tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "info".into()),
@@ -104,21 +105,9 @@ async fn main() -> ExitCode {
         .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stdout()))
         .init();
 
-    match run().await {
-        Ok(()) => {
-            tracing::info!("stopped cleanly");
-            ExitCode::SUCCESS
-        }
-        Err(error) => {
-            // The error, then its causes: what failed, then why.
-            let mut message = error.to_string();
-            let mut source = error.source();
-            while let Some(cause) = source {
-                message = format!("{message}: {cause}");
-                source = cause.source();
-            }
-            tracing::error!("{message}");
-            ExitCode::FAILURE
-        }
+    let result = run().await;
+    if result.is_ok() {
+        tracing::info!("stopped cleanly");
     }
+    result.into()
 }

@@ -115,7 +115,11 @@ fn a_second_sigint_forces_the_stop_and_says_so() {
     app.interrupt();
     let (code, output) = app.exit();
 
-    assert_eq!(code, Some(1), "{output}");
+    assert_eq!(
+        code,
+        Some(130),
+        "a forced stop has its own exit code:\n{output}"
+    );
     assert!(
         output.contains("stop forced by a second SIGINT"),
         "{output}"

@@ -67,6 +67,24 @@
 //! - A [`Monitor`] attached through a [`Runner`] watches a run: statuses,
 //!   timestamped events, listeners, and a report at the end.
 //!
+//! # Exit codes
+//!
+//! `main` returns the run's result as an [`Exit`]
+//! (`async fn main() -> orchestra::Exit { app.play_until_signal().await.into() }`):
+//! the error is logged and the process exits with a code per cause.
+//!
+//! | code | cause |
+//! |---|---|
+//! | 0 | a clean run |
+//! | 1 | a player failed or panicked; any error other than orchestra's |
+//! | 2 | a configuration error: the run could not start |
+//! | 3 | players did not stop in time and were aborted |
+//! | 4 | a player reached a restart limit |
+//! | 130 | the stop was forced by a second signal |
+//!
+//! Several failures exit with the code of the first, the cause of the stop
+//! ([`Error::exit_code`]).
+//!
 //! # Cargo features
 //!
 //! - `derive` (default): `#[derive(Conductor)]`.
@@ -88,6 +106,7 @@ mod context;
 mod describe;
 mod engine;
 mod error;
+mod exit;
 #[cfg(feature = "health")]
 #[cfg_attr(docsrs, doc(cfg(feature = "health")))]
 pub mod health;
@@ -109,6 +128,7 @@ pub use conductor::Conductor;
 pub use context::{Context, ExecutionId};
 pub use describe::{Description, describe};
 pub use error::{BoxError, Error, Limit, Straggler};
+pub use exit::Exit;
 pub use options::PlayerOptions;
 pub use parse::ParseError;
 pub use player::{Player, PlayerFn, RestartNow, player_fn};
