@@ -204,6 +204,31 @@ async fn a_fibonacci_backoff_follows_the_sequence() {
     );
 }
 
+#[derive(Conductor)]
+struct LongMin {
+    #[player(restart = "on-failure", backoff(exponential, min = "1m"))]
+    slow: Probe,
+}
+
+/// The derive checks `min` against `max` when both are written; against
+/// orchestra's default `max` (30 s), the start does, as for a `Backoff`
+/// built in code: the default has one home, the runtime.
+#[tokio::test(start_paused = true)]
+async fn a_backoff_min_longer_than_the_default_max_is_rejected_at_start() {
+    let log = Log::new();
+    let app = LongMin {
+        slow: Probe::idle(&log),
+    };
+
+    let error = app.play_until(std::future::pending()).await.unwrap_err();
+
+    assert_eq!(
+        error.to_string(),
+        "invalid configuration of `long_min/slow`: backoff min_delay (60s) is longer than its max_delay (30s)"
+    );
+    assert!(log.events().is_empty(), "nothing started");
+}
+
 /// 3 s, then 5 s, then give up.
 fn two_then_give_up() -> Backoff {
     Backoff::custom(|| [secs(3), secs(5)])
