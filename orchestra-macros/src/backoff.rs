@@ -13,6 +13,7 @@
 use std::time::Duration;
 
 use proc_macro2::{Span, TokenStream};
+use quote::ToTokens;
 use syn::parse::Parser;
 use syn::{Lit, LitStr};
 
@@ -211,9 +212,7 @@ fn list(cx: &Ctxt, tokens: TokenStream, span: Span) -> Option<Builtin> {
             // The strategy was invalid: its parameters cannot be checked.
             Some(None) => {}
             None => {
-                let written = quote::ToTokens::to_token_stream(&meta.path)
-                    .to_string()
-                    .replace(' ', "");
+                let written = meta.path.to_token_stream().to_string().replace(' ', "");
                 let kind = meta.path.get_ident().and_then(|_| Kind::parse(&written));
                 strategy = Some(match (kind, &value) {
                     (Some(kind), Value::Flag) => Some(kind),

@@ -15,7 +15,7 @@ use syn::{Attribute, Lit, LitStr, Meta, Token};
 use crate::ctxt::Ctxt;
 use crate::duration;
 use crate::message::{did_you_mean_hint, one_of};
-use crate::symbol::{BACKOFF, MAX_ATTEMPTS, MAX_RESTARTS, Symbol, TIMEOUT};
+use crate::symbol::{BACKOFF, MAX_ATTEMPTS, MAX_RESTARTS, Symbol};
 
 /// A value and where it was written (the literal, for values).
 pub(crate) struct Spanned<T> {
@@ -137,10 +137,7 @@ pub(crate) fn read<A>(
             Meta::Path(_) => {}
             Meta::NameValue(nv) => cx.error_spanned_by(
                 nv,
-                format!(
-                    "expected `#[{scope}(...)]`, such as `#[{scope}({})]`",
-                    TIMEOUT.example
-                ),
+                format!("expected `#[{scope}(...)]`, such as `{}`", scope.example),
             ),
             Meta::List(_) => {
                 let parsed = attr.parse_nested_meta(|meta| {

@@ -26,9 +26,9 @@ const fn symbol(name: &'static str, example: &'static str) -> Symbol {
 }
 
 /// The attribute on the struct.
-pub(crate) const CONDUCTOR: Symbol = symbol("conductor", "");
+pub(crate) const CONDUCTOR: Symbol = symbol("conductor", r#"#[conductor(timeout = "5s")]"#);
 /// The attribute on a field.
-pub(crate) const PLAYER: Symbol = symbol("player", "");
+pub(crate) const PLAYER: Symbol = symbol("player", r#"#[player(timeout = "5s")]"#);
 
 // The keys of `#[conductor(...)]` and `#[player(...)]`.
 pub(crate) const NAME: Symbol = symbol("name", r#"name = "http""#);
