@@ -8,8 +8,8 @@ use syn::ext::IdentExt;
 use syn::{GenericArgument, Ident, PathArguments, Type};
 
 use crate::ast::{Field, Input};
-use crate::attr::{did_you_mean, list};
 use crate::ctxt::Ctxt;
+use crate::message::{did_you_mean_hint, list};
 
 pub(crate) fn check(cx: &Ctxt, input: &Input<'_>) {
     has_players(cx, input);
@@ -174,10 +174,7 @@ fn after_targets(cx: &Ctxt, input: &Input<'_>) -> Vec<Edge> {
                         }
                     }
                     let names = names.into_iter();
-                    let hint = match did_you_mean(target, names.clone()) {
-                        Some(near) => format!("did you mean `{near}`? "),
-                        None => String::new(),
-                    };
+                    let hint = did_you_mean_hint(target, names.clone());
                     format!(
                         "no player named `{target}` in `{}`; {hint}its players are {}",
                         input.ident.unraw(),

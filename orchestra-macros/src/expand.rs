@@ -9,7 +9,8 @@ use quote::{ToTokens, format_ident, quote, quote_spanned};
 use syn::{DeriveInput, Ident, Type, WherePredicate, parse_quote};
 
 use crate::ast::{Field, Input};
-use crate::attr::{self, Backoff, Builtin, Kind, Restart};
+use crate::attr::Restart;
+use crate::backoff::{self, Backoff, Builtin, Kind};
 use crate::check;
 use crate::ctxt::Ctxt;
 use crate::fallback;
@@ -456,7 +457,7 @@ fn builtin_backoff(krate: &syn::Path, b: &Builtin) -> TokenStream {
     let mut tokens = match b.kind {
         Kind::Zero => quote!(#krate::Backoff::zero()),
         Kind::Constant => {
-            let delay = duration(krate, b.delay.unwrap_or(attr::DEFAULT_CONSTANT_DELAY));
+            let delay = duration(krate, b.delay.unwrap_or(backoff::DEFAULT_CONSTANT_DELAY));
             quote!(#krate::Backoff::constant(#delay))
         }
         Kind::Exponential => quote!(#krate::Backoff::exponential()),

@@ -4,15 +4,22 @@
 //! The macro is split by stage: `attr` parses the attributes into typed
 //! values, `ast` is the input with them, `check` holds the rules between
 //! fields, `expand` generates the impl and `fallback` the impl emitted
-//! beside errors; `ctxt` collects every error of one pass.
+//! beside errors; `ctxt` collects every error of one pass. Below `attr`,
+//! by sub-grammar: `symbol` names every key once, `key` reads the
+//! `key = value` grammar they share, `duration` and `backoff` the values'
+//! own mini-languages, and `message` words the errors.
 
 mod ast;
 mod attr;
+mod backoff;
 mod check;
 mod ctxt;
 mod duration;
 mod expand;
 mod fallback;
+mod key;
+mod message;
+mod symbol;
 
 use proc_macro::TokenStream;
 use syn::{DeriveInput, parse_macro_input};

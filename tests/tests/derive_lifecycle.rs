@@ -1,11 +1,12 @@
 //! A derived conductor runs its fields like a runtime-built one: start,
 //! done, failure, panic, stop, stop timeouts; and in place, by `play`.
 
-mod derive_support;
+mod support;
 
-use derive_support::{Log, Probe, Script, millis, secs};
 use orchestra::CancellationToken;
 use orchestra::{Conductor, Context, Error, PlayExt, Player};
+use support::probe::{Probe, Script};
+use support::{Log, millis, secs};
 use tokio::time::sleep;
 
 #[derive(Conductor)]
@@ -16,10 +17,10 @@ struct App {
 
 #[tokio::test(start_paused = true)]
 async fn every_field_stops_when_the_conductor_is_cancelled() {
-    let log = Log::new();
+    let (log, t0) = Log::new();
     let app = App {
-        http: Probe::idle(&log),
-        jobs: Probe::idle(&log),
+        http: Probe::idle(&log, t0),
+        jobs: Probe::idle(&log, t0),
     };
 
     orchestra::play_until(app, sleep(secs(1))).await.unwrap();
@@ -28,15 +29,15 @@ async fn every_field_stops_when_the_conductor_is_cancelled() {
         assert_eq!(log.at(&format!("{path} started")), Some(secs(0)));
         assert_eq!(log.at(&format!("{path} stopped")), Some(secs(1)));
     }
-    assert_eq!(log.elapsed(), secs(1));
+    assert_eq!(t0.elapsed(), secs(1));
 }
 
 #[tokio::test(start_paused = true)]
 async fn a_field_that_is_done_leaves_its_siblings_running() {
-    let log = Log::new();
+    let (log, t0) = Log::new();
     let app = App {
-        http: Probe::new(&log, Script::Finish(secs(1))),
-        jobs: Probe::idle(&log),
+        http: Probe::new(&log, t0, Script::Finish(secs(1))),
+        jobs: Probe::idle(&log, t0),
     };
 
     app.play_until(sleep(secs(3))).await.unwrap();
@@ -48,24 +49,24 @@ async fn a_field_that_is_done_leaves_its_siblings_running() {
 
 #[tokio::test(start_paused = true)]
 async fn the_conductor_is_done_when_every_field_is_done() {
-    let log = Log::new();
+    let (log, t0) = Log::new();
     let app = App {
-        http: Probe::new(&log, Script::Finish(secs(1))),
-        jobs: Probe::new(&log, Script::Finish(secs(5))),
+        http: Probe::new(&log, t0, Script::Finish(secs(1))),
+        jobs: Probe::new(&log, t0, Script::Finish(secs(5))),
     };
 
     app.play_until(std::future::pending()).await.unwrap();
 
     assert_eq!(log.at("app/jobs done"), Some(secs(5)));
-    assert_eq!(log.elapsed(), secs(5));
+    assert_eq!(t0.elapsed(), secs(5));
 }
 
 #[tokio::test(start_paused = true)]
 async fn a_failing_field_stops_its_siblings_and_is_named_by_its_path() {
-    let log = Log::new();
+    let (log, t0) = Log::new();
     let app = App {
-        http: Probe::idle(&log),
-        jobs: Probe::new(&log, Script::Fail(secs(2), "queue unreachable")),
+        http: Probe::idle(&log, t0),
+        jobs: Probe::new(&log, t0, Script::Fail(secs(2), "queue unreachable")),
     };
 
     let error = app.play_until(std::future::pending()).await.unwrap_err();
@@ -86,10 +87,10 @@ async fn a_failing_field_stops_its_siblings_and_is_named_by_its_path() {
 
 #[tokio::test(start_paused = true)]
 async fn a_panicking_field_stops_its_siblings_and_its_message_is_kept() {
-    let log = Log::new();
+    let (log, t0) = Log::new();
     let app = App {
-        http: Probe::new(&log, Script::Panic(secs(1), "index out of bounds")),
-        jobs: Probe::idle(&log),
+        http: Probe::new(&log, t0, Script::Panic(secs(1), "index out of bounds")),
+        jobs: Probe::idle(&log, t0),
     };
 
     let error = app.play_until(std::future::pending()).await.unwrap_err();
@@ -112,10 +113,10 @@ struct Stubborn {
 
 #[tokio::test(start_paused = true)]
 async fn a_field_timeout_shorter_than_the_conductor_s_aborts_the_straggler_and_names_it() {
-    let log = Log::new();
+    let (log, t0) = Log::new();
     let app = Stubborn {
-        stuck: Probe::new(&log, Script::Stuck),
-        polite: Probe::idle(&log),
+        stuck: Probe::new(&log, t0, Script::Stuck),
+        polite: Probe::idle(&log, t0),
     };
 
     let error = app.play_until(sleep(secs(2))).await.unwrap_err();
@@ -127,7 +128,7 @@ async fn a_field_timeout_shorter_than_the_conductor_s_aborts_the_straggler_and_n
     assert_eq!(&*stragglers[0].path, "stubborn/stuck");
     assert_eq!(stragglers[0].waited, secs(1));
     assert_eq!(log.at("stubborn/polite stopped"), Some(secs(2)));
-    assert_eq!(log.elapsed(), secs(3), "aborted after its own 1s, not 10s");
+    assert_eq!(t0.elapsed(), secs(3), "aborted after its own 1s, not 10s");
 }
 
 #[derive(Conductor)]
@@ -142,10 +143,10 @@ struct WithConductorTimeout {
 /// its whole stop: a longer field timeout is cut short.
 #[tokio::test(start_paused = true)]
 async fn the_conductor_s_timeout_is_its_fields_default_and_its_whole_budget() {
-    let log = Log::new();
+    let (log, t0) = Log::new();
     let app = WithConductorTimeout {
-        stuck: Probe::new(&log, Script::Stuck),
-        slower: Probe::new(&log, Script::Stuck),
+        stuck: Probe::new(&log, t0, Script::Stuck),
+        slower: Probe::new(&log, t0, Script::Stuck),
     };
 
     let error = app.play_until(sleep(secs(1))).await.unwrap_err();
@@ -159,15 +160,15 @@ async fn the_conductor_s_timeout_is_its_fields_default_and_its_whole_budget() {
         waited,
         [("lax/slower", millis(250)), ("lax/stuck", millis(250))]
     );
-    assert_eq!(log.elapsed(), millis(1250));
+    assert_eq!(t0.elapsed(), millis(1250));
 }
 
 #[tokio::test(start_paused = true)]
 async fn playing_in_place_runs_the_fields_under_the_context_s_path_and_can_be_repeated() {
-    let log = Log::new();
+    let (log, t0) = Log::new();
     let mut app = App {
-        http: Probe::idle(&log),
-        jobs: Probe::idle(&log),
+        http: Probe::idle(&log, t0),
+        jobs: Probe::idle(&log, t0),
     };
 
     for round in 1..=2_u64 {
@@ -188,10 +189,10 @@ async fn playing_in_place_runs_the_fields_under_the_context_s_path_and_can_be_re
 
 #[tokio::test(start_paused = true)]
 async fn playing_in_place_reports_a_failure_by_its_path() {
-    let log = Log::new();
+    let (log, t0) = Log::new();
     let mut app = App {
-        http: Probe::idle(&log),
-        jobs: Probe::new(&log, Script::Fail(secs(1), "disk full")),
+        http: Probe::idle(&log, t0),
+        jobs: Probe::new(&log, t0, Script::Fail(secs(1), "disk full")),
     };
 
     let error = Player::play(&mut app, Context::new("svc", CancellationToken::new()))
@@ -215,9 +216,9 @@ struct Partial {
 
 #[tokio::test(start_paused = true)]
 async fn a_skipped_field_is_not_run() {
-    let log = Log::new();
+    let (log, t0) = Log::new();
     let app = Partial {
-        http: Probe::idle(&log),
+        http: Probe::idle(&log, t0),
         label: "not a player",
     };
     assert_eq!(app.label, "not a player");
@@ -233,10 +234,10 @@ async fn a_skipped_field_is_not_run() {
 
 #[tokio::test(start_paused = true)]
 async fn no_task_outlives_the_run() {
-    let log = Log::new();
+    let (log, t0) = Log::new();
     let app = Stubborn {
-        stuck: Probe::new(&log, Script::Stuck),
-        polite: Probe::idle(&log),
+        stuck: Probe::new(&log, t0, Script::Stuck),
+        polite: Probe::idle(&log, t0),
     };
     let _ = app.play_until(sleep(secs(1))).await;
     let alive = tokio::runtime::Handle::current()

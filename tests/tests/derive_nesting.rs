@@ -1,11 +1,12 @@
 //! Derived conductors nest in each other and in runtime-built conductors,
 //! with full paths in logs and errors, and describe their tree.
 
-mod derive_support;
+mod support;
 
-use derive_support::{Log, Probe, Script, secs};
 use orchestra::{Conductor, Error, PlayExt, PlayerOptions, Restart};
-use tokio::time::sleep;
+use support::probe::{Probe, Script};
+use support::{Log, secs};
+use tokio::time::{Instant, sleep};
 
 #[derive(Conductor)]
 struct Mail {
@@ -27,15 +28,15 @@ struct Service {
     jobs: Jobs,
 }
 
-fn service(log: &Log, mailer: Script) -> Service {
+fn service(log: &Log, t0: Instant, mailer: Script) -> Service {
     Service {
-        http: Probe::idle(log),
+        http: Probe::idle(log, t0),
         jobs: Jobs {
             mail: Mail {
-                mailer: Probe::new(log, mailer),
-                bounces: Probe::idle(log),
+                mailer: Probe::new(log, t0, mailer),
+                bounces: Probe::idle(log, t0),
             },
-            cleaner: Probe::idle(log),
+            cleaner: Probe::idle(log, t0),
         },
     }
 }
@@ -49,9 +50,9 @@ const LEAVES: [&str; 4] = [
 
 #[tokio::test(start_paused = true)]
 async fn nested_conductors_run_every_leaf_under_its_full_path() {
-    let log = Log::new();
+    let (log, t0) = Log::new();
 
-    service(&log, Script::Idle)
+    service(&log, t0, Script::Idle)
         .play_until(sleep(secs(1)))
         .await
         .unwrap();
@@ -64,9 +65,9 @@ async fn nested_conductors_run_every_leaf_under_its_full_path() {
 
 #[tokio::test(start_paused = true)]
 async fn a_failure_three_deep_stops_everything_and_names_its_full_path() {
-    let log = Log::new();
+    let (log, t0) = Log::new();
 
-    let error = service(&log, Script::Fail(secs(2), "smtp refused"))
+    let error = service(&log, t0, Script::Fail(secs(2), "smtp refused"))
         .play_until(std::future::pending())
         .await
         .unwrap_err();
@@ -83,9 +84,9 @@ async fn a_failure_three_deep_stops_everything_and_names_its_full_path() {
 
 #[tokio::test(start_paused = true)]
 async fn a_straggler_deep_down_is_named_by_its_full_path() {
-    let log = Log::new();
-    let mut app = service(&log, Script::Idle);
-    app.jobs.mail.bounces = Probe::new(&log, Script::Stuck);
+    let (log, t0) = Log::new();
+    let mut app = service(&log, t0, Script::Idle);
+    app.jobs.mail.bounces = Probe::new(&log, t0, Script::Stuck);
 
     let error = app.play_until(sleep(secs(1))).await.unwrap_err();
 
@@ -95,19 +96,19 @@ async fn a_straggler_deep_down_is_named_by_its_full_path() {
     assert_eq!(stragglers.len(), 1);
     assert_eq!(&*stragglers[0].path, "app/jobs/mail/bounces");
     assert_eq!(stragglers[0].waited, secs(1));
-    assert_eq!(log.elapsed(), secs(2));
+    assert_eq!(t0.elapsed(), secs(2));
 }
 
 #[tokio::test(start_paused = true)]
 async fn a_derived_conductor_nests_in_a_runtime_built_one() {
-    let log = Log::new();
+    let (log, t0) = Log::new();
     let mut top = Conductor::named("top");
-    top.add("service", service(&log, Script::Idle)).unwrap();
+    top.add("service", service(&log, t0, Script::Idle)).unwrap();
     top.add_with(
         "boxed",
         Box::new(Mail {
-            mailer: Probe::idle(&log),
-            bounces: Probe::idle(&log),
+            mailer: Probe::idle(&log, t0),
+            bounces: Probe::idle(&log, t0),
         }),
         PlayerOptions::new().restart(Restart::OnFailure),
     )
@@ -138,14 +139,16 @@ struct Fleet {
 
 #[tokio::test(start_paused = true)]
 async fn a_runtime_built_conductor_nests_in_a_derived_one() {
-    let log = Log::new();
+    let (log, t0) = Log::new();
     let mut workers = Conductor::named("ignored");
     for n in 0..3 {
-        workers.add(&format!("w{n}"), Probe::idle(&log)).unwrap();
+        workers
+            .add(&format!("w{n}"), Probe::idle(&log, t0))
+            .unwrap();
     }
     let fleet = Fleet {
         workers,
-        coordinator: Probe::new(&log, Script::ReadyAfter(secs(1))),
+        coordinator: Probe::new(&log, t0, Script::ReadyAfter(secs(1))),
     };
 
     fleet.play_until(sleep(secs(2))).await.unwrap();
@@ -167,8 +170,8 @@ async fn a_runtime_built_conductor_nests_in_a_derived_one() {
 
 #[test]
 fn a_derived_conductor_describes_its_tree() {
-    let log = Log::new();
-    let app = service(&log, Script::Idle);
+    let (log, t0) = Log::new();
+    let app = service(&log, t0, Script::Idle);
     let tree = app.describe();
 
     assert_eq!(tree.name(), "app");
@@ -193,7 +196,7 @@ app (timeout = 5s)
 
     let fleet = Fleet {
         workers: Conductor::named("workers"),
-        coordinator: Probe::idle(&log),
+        coordinator: Probe::idle(&log, t0),
     };
     let dot = fleet.describe().to_dot();
     assert!(
@@ -222,12 +225,12 @@ async fn played_in_place_a_nested_conductor_keeps_its_own_budget_and_paths() {
     use orchestra::CancellationToken;
     use orchestra::{Context, Player};
 
-    let log = Log::new();
+    let (log, t0) = Log::new();
     let mut outer = Outer {
         strict: Strict {
-            stuck: Probe::new(&log, Script::Stuck),
+            stuck: Probe::new(&log, t0, Script::Stuck),
         },
-        http: Probe::idle(&log),
+        http: Probe::idle(&log, t0),
     };
     let token = CancellationToken::new();
     let stop = token.clone();
@@ -241,7 +244,7 @@ async fn played_in_place_a_nested_conductor_keeps_its_own_budget_and_paths() {
         .expect_err("the stuck player is aborted");
 
     assert_eq!(
-        log.elapsed(),
+        t0.elapsed(),
         secs(3),
         "Strict's whole budget (2 s) bounds its player's own 5 s"
     );

@@ -2,10 +2,11 @@
 //! on the paused clock: each restart happens exactly when and as often as
 //! the attributes say.
 
-mod derive_support;
+mod support;
 
-use derive_support::{Log, Probe, Script, millis, secs};
 use orchestra::{Backoff, Conductor, Error, Limit, PlayExt};
+use support::probe::{Probe, Script};
+use support::{Log, millis, secs};
 use tokio::time::sleep;
 
 /// The limit that ended a `RestartLimit` error for `path`.
@@ -25,10 +26,10 @@ struct Constant {
 
 #[tokio::test(start_paused = true)]
 async fn on_failure_with_a_constant_backoff_restarts_up_to_max_attempts() {
-    let log = Log::new();
+    let (log, t0) = Log::new();
     let app = Constant {
-        flaky: Probe::new(&log, Script::Fail(secs(1), "flaky")),
-        steady: Probe::idle(&log),
+        flaky: Probe::new(&log, t0, Script::Fail(secs(1), "flaky")),
+        steady: Probe::idle(&log, t0),
     };
 
     let error = app.play_until(std::future::pending()).await.unwrap_err();
@@ -65,9 +66,9 @@ struct Window {
 
 #[tokio::test(start_paused = true)]
 async fn max_restarts_within_a_window_makes_the_next_failure_final() {
-    let log = Log::new();
+    let (log, t0) = Log::new();
     let app = Window {
-        flaky: Probe::new(&log, Script::Fail(secs(1), "flaky")),
+        flaky: Probe::new(&log, t0, Script::Fail(secs(1), "flaky")),
     };
 
     let error = app.play_until(std::future::pending()).await.unwrap_err();
@@ -93,9 +94,9 @@ struct Always {
 
 #[tokio::test(start_paused = true)]
 async fn always_restarts_a_player_that_is_done() {
-    let log = Log::new();
+    let (log, t0) = Log::new();
     let app = Always {
-        cron: Probe::new(&log, Script::Finish(secs(1))),
+        cron: Probe::new(&log, t0, Script::Finish(secs(1))),
     };
 
     let error = app.play_until(std::future::pending()).await.unwrap_err();
@@ -116,10 +117,10 @@ struct OnFailure {
 
 #[tokio::test(start_paused = true)]
 async fn on_failure_does_not_restart_a_player_that_is_done() {
-    let log = Log::new();
+    let (log, t0) = Log::new();
     let app = OnFailure {
-        batch: Probe::new(&log, Script::Finish(secs(1))),
-        steady: Probe::idle(&log),
+        batch: Probe::new(&log, t0, Script::Finish(secs(1))),
+        steady: Probe::idle(&log, t0),
     };
 
     app.play_until(sleep(secs(5))).await.unwrap();
@@ -136,9 +137,9 @@ struct Exhausted {
 
 #[tokio::test(start_paused = true)]
 async fn an_exhausted_backoff_makes_the_failure_final() {
-    let log = Log::new();
+    let (log, t0) = Log::new();
     let app = Exhausted {
-        flaky: Probe::new(&log, Script::Fail(secs(1), "flaky")),
+        flaky: Probe::new(&log, t0, Script::Fail(secs(1), "flaky")),
     };
 
     let error = app.play_until(std::future::pending()).await.unwrap_err();
@@ -162,9 +163,9 @@ struct Exponential {
 
 #[tokio::test(start_paused = true)]
 async fn an_exponential_backoff_grows_by_its_factor_up_to_its_max() {
-    let log = Log::new();
+    let (log, t0) = Log::new();
     let app = Exponential {
-        flaky: Probe::new(&log, Script::Fail(secs(1), "flaky")),
+        flaky: Probe::new(&log, t0, Script::Fail(secs(1), "flaky")),
     };
 
     let error = app.play_until(std::future::pending()).await.unwrap_err();
@@ -189,9 +190,9 @@ struct Fibonacci {
 
 #[tokio::test(start_paused = true)]
 async fn a_fibonacci_backoff_follows_the_sequence() {
-    let log = Log::new();
+    let (log, t0) = Log::new();
     let app = Fibonacci {
-        flaky: Probe::new(&log, Script::Fail(secs(1), "flaky")),
+        flaky: Probe::new(&log, t0, Script::Fail(secs(1), "flaky")),
     };
 
     let error = app.play_until(std::future::pending()).await.unwrap_err();
@@ -202,6 +203,31 @@ async fn a_fibonacci_backoff_follows_the_sequence() {
         log.times("fibonacci/flaky started"),
         [secs(0), secs(2), secs(4), secs(7), secs(11)]
     );
+}
+
+#[derive(Conductor)]
+struct LongMin {
+    #[player(restart = "on-failure", backoff(exponential, min = "1m"))]
+    slow: Probe,
+}
+
+/// The derive checks `min` against `max` when both are written; against
+/// orchestra's default `max` (30 s), the start does, as for a `Backoff`
+/// built in code: the default has one home, the runtime.
+#[tokio::test(start_paused = true)]
+async fn a_backoff_min_longer_than_the_default_max_is_rejected_at_start() {
+    let (log, t0) = Log::new();
+    let app = LongMin {
+        slow: Probe::idle(&log, t0),
+    };
+
+    let error = app.play_until(std::future::pending()).await.unwrap_err();
+
+    assert_eq!(
+        error.to_string(),
+        "invalid configuration of `long_min/slow`: backoff min_delay (60s) is longer than its max_delay (30s)"
+    );
+    assert!(log.events().is_empty(), "nothing started");
 }
 
 /// 3 s, then 5 s, then give up.
@@ -217,9 +243,9 @@ struct Custom {
 
 #[tokio::test(start_paused = true)]
 async fn a_custom_backoff_function_gives_the_delays() {
-    let log = Log::new();
+    let (log, t0) = Log::new();
     let app = Custom {
-        flaky: Probe::new(&log, Script::Fail(secs(1), "flaky")),
+        flaky: Probe::new(&log, t0, Script::Fail(secs(1), "flaky")),
     };
 
     let error = app.play_until(std::future::pending()).await.unwrap_err();
@@ -252,9 +278,9 @@ struct Exhausts {
 async fn a_run_longer_than_stable_after_starts_the_backoff_over() {
     // With the default stable period (10 s), the second failure of runs of
     // 6 s exhausts a backoff of one delay; with 5 s, every run resets it.
-    let log = Log::new();
+    let (log, t0) = Log::new();
     let exhausts = Exhausts {
-        flaky: Probe::new(&log, Script::Fail(secs(6), "flaky")),
+        flaky: Probe::new(&log, t0, Script::Fail(secs(6), "flaky")),
     };
     let error = exhausts
         .play_until(std::future::pending())
@@ -263,9 +289,9 @@ async fn a_run_longer_than_stable_after_starts_the_backoff_over() {
     assert_eq!(limit_of(&error, "exhausts/flaky"), Limit::BackoffExhausted);
     assert_eq!(log.times("exhausts/flaky started"), [secs(0), secs(6)]);
 
-    let log = Log::new();
+    let (log, t0) = Log::new();
     let resets = Resets {
-        flaky: Probe::new(&log, Script::Fail(secs(6), "flaky")),
+        flaky: Probe::new(&log, t0, Script::Fail(secs(6), "flaky")),
     };
     let error = resets.play_until(std::future::pending()).await.unwrap_err();
     assert_eq!(limit_of(&error, "resets/flaky"), Limit::MaxAttempts(3));
@@ -285,17 +311,17 @@ struct Deferred {
 
 #[tokio::test(start_paused = true)]
 async fn delay_defers_the_first_start_and_a_stop_cancels_it() {
-    let log = Log::new();
+    let (log, t0) = Log::new();
     let app = Deferred {
-        late: Probe::idle(&log),
-        never: Probe::idle(&log),
+        late: Probe::idle(&log, t0),
+        never: Probe::idle(&log, t0),
     };
 
     app.play_until(sleep(secs(5))).await.unwrap();
 
     assert_eq!(log.at("deferred/late started"), Some(secs(2)));
     assert_eq!(log.at("deferred/never started"), None);
-    assert_eq!(log.elapsed(), secs(5));
+    assert_eq!(t0.elapsed(), secs(5));
 }
 
 #[derive(Conductor)]
@@ -309,12 +335,12 @@ struct Ordered {
 
 #[tokio::test(start_paused = true)]
 async fn after_starts_a_player_once_its_siblings_are_ready_and_stops_it_first() {
-    let log = Log::new();
+    let (log, t0) = Log::new();
     let app = Ordered {
-        http: Probe::idle(&log),
-        db: Probe::new(&log, Script::ReadyAfter(secs(1))),
+        http: Probe::idle(&log, t0),
+        db: Probe::new(&log, t0, Script::ReadyAfter(secs(1))),
         // Never calls `ready()`: counted as ready after its grace.
-        cache: Probe::idle(&log),
+        cache: Probe::idle(&log, t0),
     };
 
     app.play_until(sleep(secs(5))).await.unwrap();
@@ -339,10 +365,10 @@ struct Supervisor {
 
 #[tokio::test(start_paused = true)]
 async fn a_nested_conductor_is_restarted_as_a_whole() {
-    let log = Log::new();
+    let (log, t0) = Log::new();
     let app = Supervisor {
         worker: Worker {
-            job: Probe::new(&log, Script::Fail(secs(1), "crashed")),
+            job: Probe::new(&log, t0, Script::Fail(secs(1), "crashed")),
         },
     };
 
@@ -367,9 +393,9 @@ async fn a_nested_conductor_is_restarted_as_a_whole() {
 
 #[test]
 fn the_options_are_described_as_written() {
-    let log = Log::new();
+    let (log, t0) = Log::new();
     let app = Window {
-        flaky: Probe::idle(&log),
+        flaky: Probe::idle(&log, t0),
     };
     assert_eq!(
         format!("{:#}", app.describe()),

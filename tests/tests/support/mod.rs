@@ -1,6 +1,10 @@
-//! Players and probes shared by the behaviour tests.
+//! What the behaviour tests share: the [`Log`] players write to, players
+//! made of closures for the runtime-built `Conductor`, and the [`Probe`](probe::Probe), a
+//! named player type for the fields of a derived one.
 
 #![allow(dead_code, unreachable_pub)]
+
+pub mod probe;
 
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
@@ -35,14 +39,25 @@ impl Log {
             .collect()
     }
 
-    /// When `event` happened, if it did.
+    /// When `event` first happened, if it did.
     pub fn at(&self, event: &str) -> Option<Duration> {
+        self.times(event).first().copied()
+    }
+
+    /// Every time `event` happened.
+    pub fn times(&self, event: &str) -> Vec<Duration> {
         self.0
             .lock()
             .expect("log poisoned")
             .iter()
-            .find(|(e, _)| e == event)
+            .filter(|(e, _)| e == event)
             .map(|(_, t)| *t)
+            .collect()
+    }
+
+    /// The position of `event` among the events.
+    pub fn position(&self, event: &str) -> Option<usize> {
+        self.events().iter().position(|e| e == event)
     }
 
     pub fn count(&self, event: &str) -> usize {

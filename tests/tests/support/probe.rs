@@ -1,65 +1,12 @@
 //! A scripted player for the behaviour tests of `#[derive(Conductor)]`: a
 //! named type, so that it can be the type of a field.
 
-#![allow(dead_code, unreachable_pub)]
-
-use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use orchestra::{BoxError, Context, Player};
 use tokio::time::{Instant, sleep};
 
-/// What players did and when, on the paused clock, since the log was made.
-#[derive(Clone)]
-pub struct Log {
-    events: Arc<Mutex<Vec<(String, Duration)>>>,
-    t0: Instant,
-}
-
-impl Log {
-    pub fn new() -> Self {
-        Log {
-            events: Arc::default(),
-            t0: Instant::now(),
-        }
-    }
-
-    pub fn push(&self, event: String) {
-        let at = self.t0.elapsed();
-        self.events.lock().expect("log poisoned").push((event, at));
-    }
-
-    /// The events in order, without times.
-    pub fn events(&self) -> Vec<String> {
-        let events = self.events.lock().expect("log poisoned");
-        events.iter().map(|(e, _)| e.clone()).collect()
-    }
-
-    /// Every time `event` happened.
-    pub fn times(&self, event: &str) -> Vec<Duration> {
-        let events = self.events.lock().expect("log poisoned");
-        events
-            .iter()
-            .filter(|(e, _)| e == event)
-            .map(|(_, t)| *t)
-            .collect()
-    }
-
-    /// When `event` first happened, if it did.
-    pub fn at(&self, event: &str) -> Option<Duration> {
-        self.times(event).first().copied()
-    }
-
-    /// The position of `event` among the events.
-    pub fn position(&self, event: &str) -> Option<usize> {
-        self.events().iter().position(|e| e == event)
-    }
-
-    /// The time since the log was made.
-    pub fn elapsed(&self) -> Duration {
-        self.t0.elapsed()
-    }
-}
+use super::Log;
 
 /// What a [`Probe`] does on each run.
 #[derive(Clone, Copy)]
@@ -83,35 +30,41 @@ pub enum Script {
 /// `"{path} ready"` as its script goes.
 pub struct Probe {
     log: Log,
+    t0: Instant,
     script: Script,
 }
 
 impl Probe {
-    pub fn new(log: &Log, script: Script) -> Self {
+    pub fn new(log: &Log, t0: Instant, script: Script) -> Self {
         Probe {
             log: log.clone(),
+            t0,
             script,
         }
     }
 
-    pub fn idle(log: &Log) -> Self {
-        Probe::new(log, Script::Idle)
+    pub fn idle(log: &Log, t0: Instant) -> Self {
+        Probe::new(log, t0, Script::Idle)
+    }
+
+    fn push(&self, event: String) {
+        self.log.push(event, self.t0);
     }
 }
 
 impl Player for Probe {
     async fn play(&mut self, ctx: Context) -> Result<(), BoxError> {
         let path = ctx.path().to_owned();
-        self.log.push(format!("{path} started"));
+        self.push(format!("{path} started"));
         match self.script {
             Script::Idle => {
                 ctx.cancelled().await;
-                self.log.push(format!("{path} stopped"));
+                self.push(format!("{path} stopped"));
                 Ok(())
             }
             Script::Finish(after) => {
                 if self.wait(&ctx, after).await {
-                    self.log.push(format!("{path} done"));
+                    self.push(format!("{path} done"));
                 }
                 Ok(())
             }
@@ -119,7 +72,7 @@ impl Player for Probe {
                 if !self.wait(&ctx, after).await {
                     return Ok(());
                 }
-                self.log.push(format!("{path} failed"));
+                self.push(format!("{path} failed"));
                 Err(message.into())
             }
             Script::Panic(after, message) => {
@@ -132,10 +85,10 @@ impl Player for Probe {
                 if !self.wait(&ctx, after).await {
                     return Ok(());
                 }
-                self.log.push(format!("{path} ready"));
+                self.push(format!("{path} ready"));
                 ctx.ready();
                 ctx.cancelled().await;
-                self.log.push(format!("{path} stopped"));
+                self.push(format!("{path} stopped"));
                 Ok(())
             }
             Script::Stuck => std::future::pending().await,
@@ -150,17 +103,9 @@ impl Probe {
         tokio::select! {
             () = sleep(after) => true,
             () = ctx.cancelled() => {
-                self.log.push(format!("{} stopped", ctx.path()));
+                self.push(format!("{} stopped", ctx.path()));
                 false
             }
         }
     }
-}
-
-pub fn secs(s: u64) -> Duration {
-    Duration::from_secs(s)
-}
-
-pub fn millis(ms: u64) -> Duration {
-    Duration::from_millis(ms)
 }
