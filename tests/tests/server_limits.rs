@@ -67,7 +67,11 @@ async fn a_silent_connection_is_closed_at_the_header_timeout() {
 
         let received = read_until_closed(&mut silent).await;
 
-        assert_eq!(t0.elapsed(), secs(5), "closed at the header timeout ({sent:?})");
+        assert_eq!(
+            t0.elapsed(),
+            secs(5),
+            "closed at the header timeout ({sent:?})"
+        );
         assert!(received.is_empty(), "{sent:?}: {received:?}");
     }
     assert_eq!(stats.header_timeouts(), 3);

@@ -66,10 +66,8 @@ impl<S: HttpService> Connection<S> {
             #[cfg(feature = "tls")]
             Some(acceptor) => {
                 let mut grace = grace;
-                let handshake = tokio::time::timeout(
-                    self.tls_handshake_timeout,
-                    acceptor.accept(stream),
-                );
+                let handshake =
+                    tokio::time::timeout(self.tls_handshake_timeout, acceptor.accept(stream));
                 let stream = tokio::select! {
                     stream = handshake => stream,
                     () = grace.as_mut() => return,

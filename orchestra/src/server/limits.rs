@@ -109,7 +109,10 @@ fn open_files_limit() -> Option<usize> {
 /// The soft limit in the `Max open files` line of a `/proc/<pid>/limits`.
 fn parse_open_files(limits: &str) -> Option<usize> {
     let line = limits.lines().find(|l| l.starts_with("Max open files"))?;
-    let soft = line.trim_start_matches("Max open files").split_whitespace().next()?;
+    let soft = line
+        .trim_start_matches("Max open files")
+        .split_whitespace()
+        .next()?;
     soft.parse().ok().filter(|&n| n > 0)
 }
 
@@ -122,7 +125,8 @@ mod tests {
         let limits = "Limit                     Soft Limit           Hard Limit           Units     \n\
                       Max open files            256                  524288               files     \n";
         assert_eq!(parse_open_files(limits), Some(256));
-        let unlimited = "Max open files            unlimited            unlimited            files\n";
+        let unlimited =
+            "Max open files            unlimited            unlimited            files\n";
         assert_eq!(parse_open_files(unlimited), None);
         assert_eq!(parse_open_files(""), None);
     }

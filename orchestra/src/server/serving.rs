@@ -248,9 +248,7 @@ async fn slot(
             "at the connection limit; accepting again once a connection closes"
         );
     }
-    let slot = ctx
-        .run_until_cancelled(slots.acquire_owned())
-        .await?;
+    let slot = ctx.run_until_cancelled(slots.acquire_owned()).await?;
     slot.ok() // never closed
 }
 

@@ -115,7 +115,9 @@ impl Meter {
 
     #[cfg(feature = "tls")]
     pub(super) fn handshake_timeout(&self) {
-        self.counts.handshake_timeouts.fetch_add(1, Ordering::SeqCst);
+        self.counts
+            .handshake_timeouts
+            .fetch_add(1, Ordering::SeqCst);
         #[cfg(feature = "metrics")]
         metrics::counter!(TLS_HANDSHAKE_TIMEOUTS, &self.label).increment(1);
     }
