@@ -188,7 +188,9 @@ impl Server {
         let addr = rx
             .recv_timeout(PATIENCE)
             .map_err(|_| "the server did not say where it listens".to_owned())?;
-        let addr = addr.parse().map_err(|e| format!("bad address {addr}: {e}"))?;
+        let addr = addr
+            .parse()
+            .map_err(|e| format!("bad address {addr}: {e}"))?;
         Ok(Server { child, addr })
     }
 
@@ -304,7 +306,11 @@ fn connect(addr: SocketAddr) -> Option<TcpStream> {
 
 /// One request and its response; whether the connection can carry another.
 fn exchange(reader: &mut BufReader<TcpStream>, path: &str, keep_alive: bool) -> (Outcome, bool) {
-    let close = if keep_alive { "" } else { "Connection: close\r\n" };
+    let close = if keep_alive {
+        ""
+    } else {
+        "Connection: close\r\n"
+    };
     let request = format!("GET {path} HTTP/1.1\r\nHost: localhost\r\n{close}\r\n");
     if reader.get_mut().write_all(request.as_bytes()).is_err() {
         return (Outcome::Unanswered, false);

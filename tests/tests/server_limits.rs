@@ -14,7 +14,7 @@ use http_body_util::Empty;
 use hyper::Request;
 use hyper::client::conn::http2;
 use hyper_util::rt::{TokioExecutor, TokioIo};
-use orchestra::{Context, Error, HttpServer, Player, ServerError};
+use orchestra::{Context, HttpServer, Player, ServerError};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 use tokio::time::{Instant, timeout};
@@ -244,20 +244,4 @@ async fn a_large_response_read_to_the_end_is_not_cut() {
 
     assert!(received.len() > BIG, "{}", received.len());
     running.await.unwrap().unwrap();
-}
-
-#[tokio::test(start_paused = true)]
-async fn a_connection_limit_of_zero_is_a_configuration_error() {
-    let mut server = HttpServer::bind(LOOPBACK, Router::new()).max_connections(0);
-
-    let error = server
-        .play(Context::new("http", CancellationToken::new()))
-        .await
-        .unwrap_err();
-
-    let error = error.downcast::<Error>().expect("an orchestra::Error");
-    assert!(
-        matches!(&*error, Error::Config { message, .. } if message.contains("max_connections")),
-        "{error:?}"
-    );
 }

@@ -133,3 +133,44 @@ impl Drop for Open {
         metrics::gauge!(CONNECTIONS_OPEN, &self.0.label).decrement(1.0);
     }
 }
+
+#[cfg(all(test, feature = "metrics", feature = "tls"))]
+mod tests {
+    use metrics_util::debugging::{DebugValue, DebuggingRecorder};
+
+    use super::*;
+
+    #[test]
+    fn the_figures_are_recorded_as_metrics_labelled_with_the_path() {
+        let recorder = DebuggingRecorder::new();
+        let snapshotter = recorder.snapshotter();
+        let stats = ServerStats::default();
+
+        let still_open = metrics::with_local_recorder(&recorder, || {
+            let meter = stats.meter("app/http");
+            let (closed, open) = (meter.open(), meter.open());
+            drop(closed);
+            meter.header_timeout();
+            meter.header_timeout();
+            meter.handshake_timeout();
+            open
+        });
+
+        assert_eq!(stats.open_connections(), 1);
+        assert_eq!(stats.header_timeouts(), 2);
+        assert_eq!(stats.tls_handshake_timeouts(), 1);
+        for (key, _, _, value) in snapshotter.snapshot().into_vec() {
+            let key = key.key();
+            let labels: Vec<_> = key.labels().map(|l| (l.key(), l.value())).collect();
+            assert_eq!(labels, [("player", "app/http")], "{key:?}");
+            match (key.name(), value) {
+                (CONNECTIONS_OPEN, DebugValue::Gauge(open)) => assert_eq!(open.into_inner(), 1.0),
+                (HEADER_TIMEOUTS, DebugValue::Counter(n)) => assert_eq!(n, 2),
+                (TLS_HANDSHAKE_TIMEOUTS, DebugValue::Counter(n)) => assert_eq!(n, 1),
+                other => panic!("unexpected metric {other:?}"),
+            }
+        }
+        drop(still_open);
+        assert_eq!(stats.open_connections(), 0);
+    }
+}
