@@ -33,6 +33,13 @@ fn app() -> Router {
     Router::new()
         .route("/fast", get(|| async { "fast" }))
         .route("/big", get(|| async { vec![b'x'; BIG] }))
+        .route(
+            "/slow",
+            get(|| async {
+                tokio::time::sleep(secs(20)).await;
+                "slow"
+            }),
+        )
 }
 
 /// Runs `server` on a task of its own until `stop` is cancelled.
@@ -99,6 +106,24 @@ async fn an_idle_http1_connection_is_closed_at_the_header_timeout_too() {
     assert_eq!(t0.elapsed(), secs(5), "hyper's header timeout");
     assert!(received.is_empty());
     assert_eq!(stats.header_timeouts(), 1);
+    stop.cancel();
+    running.await.unwrap().unwrap();
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_handler_slower_than_the_header_timeout_is_not_cut() {
+    let server = HttpServer::bind(LOOPBACK, app()).header_timeout(secs(5));
+    let (local, stats) = (server.local_addr(), server.stats());
+    let stop = CancellationToken::new();
+    let running = spawn(server, &stop);
+    let addr = local.listening().await.expect("listening");
+
+    let http1 = client::get(addr, "/slow").await;
+    let http2 = client::H2::connect(addr).await.get("/slow").await;
+
+    assert!(http1.is_ok_with("slow"), "{http1:?}");
+    assert!(http2.is_ok_with("slow"), "{http2:?}");
+    assert_eq!(stats.header_timeouts(), 0);
     stop.cancel();
     running.await.unwrap().unwrap();
 }
