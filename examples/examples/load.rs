@@ -18,7 +18,8 @@
 //! keep-alive's race at the stop). Loopback only, at most `--runs` (≤ 100)
 //! runs, each bounded in requests and time.
 //!
-//! The scenario is an enum so that a drain variant (requests during a
+//! The line ends with the server's exit codes as `code:runs`. The scenario
+//! is an enum so that a drain variant (requests during a
 //! configured drain phase: none refused nor unanswered) can be added.
 
 use std::collections::BTreeMap;
@@ -140,7 +141,7 @@ impl Totals {
         let codes: Vec<String> = self
             .exit_codes
             .iter()
-            .map(|(code, n)| format!("{code}x{n}"))
+            .map(|(code, n)| format!("{code}:{n}"))
             .collect();
         format!(
             "scenario={scenario:?} runs={} accepted_before_signal={} failed={} refused={} unanswered={} exit_codes={}",
