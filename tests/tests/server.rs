@@ -4,6 +4,8 @@
 
 #[path = "server/client.rs"]
 mod client;
+#[path = "server/running.rs"]
+mod running;
 
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
@@ -16,6 +18,7 @@ use orchestra::{
     Backoff, Conductor, Context, Error, HttpServer, LocalAddr, PlayExt, Player, PlayerOptions,
     Restart, ServerError,
 };
+use running::spawn;
 use tokio::net::TcpStream;
 use tokio::sync::{oneshot, watch};
 use tokio::task::JoinSet;
@@ -99,15 +102,6 @@ impl Probe {
                 }),
             )
     }
-}
-
-/// Runs `server` on a task of its own until `stop` is cancelled.
-fn spawn(
-    mut server: HttpServer,
-    stop: &CancellationToken,
-) -> tokio::task::JoinHandle<Result<(), orchestra::BoxError>> {
-    let ctx = Context::new("http", stop.clone());
-    tokio::spawn(async move { server.play(ctx).await })
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

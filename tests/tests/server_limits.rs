@@ -4,6 +4,8 @@
 
 #[path = "server/client.rs"]
 mod client;
+#[path = "server/running.rs"]
+mod running;
 
 use std::time::Duration;
 
@@ -14,7 +16,8 @@ use http_body_util::Empty;
 use hyper::Request;
 use hyper::client::conn::http2;
 use hyper_util::rt::{TokioExecutor, TokioIo};
-use orchestra::{Context, HttpServer, Player, ServerError};
+use orchestra::{HttpServer, ServerError};
+use running::spawn;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 use tokio::time::{Instant, timeout};
@@ -40,15 +43,6 @@ fn app() -> Router {
                 "slow"
             }),
         )
-}
-
-/// Runs `server` on a task of its own until `stop` is cancelled.
-fn spawn(
-    mut server: HttpServer,
-    stop: &CancellationToken,
-) -> tokio::task::JoinHandle<Result<(), orchestra::BoxError>> {
-    let ctx = Context::new("http", stop.clone());
-    tokio::spawn(async move { server.play(ctx).await })
 }
 
 /// Reads until the connection is closed (or reset); returns what came.
