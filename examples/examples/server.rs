@@ -6,6 +6,10 @@
 //! cargo run --example server -- --addr 127.0.0.1:3000
 //! curl localhost:3000/slow &  kill -TERM <pid>   # the slow request still completes
 //! ```
+//!
+//! `--header-timeout-ms N` sets how long a connection may stay silent before
+//! its first request (10 s by default); `--max-connections N` caps the open
+//! connections (3/4 of the open-files limit by default).
 
 use std::net::SocketAddr;
 use std::time::Duration;
@@ -59,33 +63,63 @@ fn router() -> Router {
         .route("/slow", get(slow))
 }
 
-/// `--addr HOST:PORT`, 127.0.0.1:3000 by default; port 0 picks a free one.
-fn addr() -> Result<SocketAddr, String> {
-    let mut args = std::env::args().skip(1);
-    let mut addr = "127.0.0.1:3000".to_owned();
-    while let Some(arg) = args.next() {
-        match (arg.as_str(), args.next()) {
-            ("--addr", Some(value)) => addr = value,
-            _ => {
-                return Err(format!(
-                    "unexpected argument `{arg}`; usage: server [--addr HOST:PORT]"
-                ));
+/// The command line: `[--addr HOST:PORT] [--header-timeout-ms N] [--max-connections N]`.
+struct Args {
+    /// 127.0.0.1:3000 by default; port 0 picks a free one.
+    addr: SocketAddr,
+    header_timeout: Option<Duration>,
+    max_connections: Option<usize>,
+}
+
+const USAGE: &str =
+    "usage: server [--addr HOST:PORT] [--header-timeout-ms N] [--max-connections N]";
+
+impl Args {
+    fn parse() -> Result<Args, String> {
+        let mut args = Args {
+            addr: SocketAddr::from(([127, 0, 0, 1], 3000)),
+            header_timeout: None,
+            max_connections: None,
+        };
+        let mut words = std::env::args().skip(1);
+        while let Some(word) = words.next() {
+            let value = words
+                .next()
+                .ok_or_else(|| format!("`{word}` needs a value; {USAGE}"))?;
+            let bad = |error: &dyn std::fmt::Display| format!("bad {word} `{value}`: {error}");
+            match word.as_str() {
+                "--addr" => args.addr = value.parse().map_err(|e| bad(&e))?,
+                "--header-timeout-ms" => {
+                    let ms = value.parse().map_err(|e| bad(&e))?;
+                    args.header_timeout = Some(Duration::from_millis(ms));
+                }
+                "--max-connections" => {
+                    args.max_connections = Some(value.parse().map_err(|e| bad(&e))?);
+                }
+                _ => return Err(format!("unexpected argument `{word}`; {USAGE}")),
             }
         }
+        Ok(args)
     }
-    addr.parse()
-        .map_err(|error| format!("bad --addr `{addr}`: {error}"))
 }
 
 async fn run() -> Result<(), BoxError> {
     // Bound here, so the address (and a port picked by the system) is known
     // before anything runs; a restarted server binds the same port again.
-    let listener = TcpListener::bind(addr()?).await?;
+    let args = Args::parse()?;
+    let listener = TcpListener::bind(args.addr).await?;
     tracing::info!("listening on http://{}", listener.local_addr()?);
 
+    let mut http =
+        HttpServer::from_listener(listener, router()).shutdown_timeout(Duration::from_secs(5));
+    if let Some(timeout) = args.header_timeout {
+        http = http.header_timeout(timeout);
+    }
+    if let Some(max) = args.max_connections {
+        http = http.max_connections(max);
+    }
     let app = App {
-        http: HttpServer::from_listener(listener, router())
-            .shutdown_timeout(Duration::from_secs(5)),
+        http,
         sweeper: Sweeper {
             every: Duration::from_secs(5),
         },

@@ -104,8 +104,25 @@ struct Server {
 
 impl Server {
     fn start() -> Self {
-        let mut child = Command::new(example())
+        let mut command = Command::new(example());
+        command.args(["--addr", "127.0.0.1:0"]);
+        Server::spawn(command)
+    }
+
+    /// The example with at most `files` open files, and `args`.
+    fn start_with_open_files_limit(files: u32, args: &[&str]) -> Self {
+        let mut command = Command::new("sh");
+        command
+            .arg("-c")
+            .arg(format!("ulimit -n {files} && exec \"$0\" \"$@\""))
+            .arg(example())
             .args(["--addr", "127.0.0.1:0"])
+            .args(args);
+        Server::spawn(command)
+    }
+
+    fn spawn(mut command: Command) -> Self {
+        let mut child = command
             .env("RUST_LOG", "info")
             .stdout(Stdio::piped())
             .stderr(Stdio::null())
@@ -125,6 +142,15 @@ impl Server {
             lines,
             seen: Vec::new(),
         }
+    }
+
+    /// Waits until the server listens, and returns its address.
+    fn addr(&mut self) -> SocketAddr {
+        let line = self.wait_for("listening on http://");
+        line.rsplit("http://")
+            .next()
+            .and_then(|addr| addr.trim().parse().ok())
+            .unwrap_or_else(|| panic!("no address in {line:?}"))
     }
 
     /// Waits for the next line containing `needle`, and returns it.
@@ -177,12 +203,7 @@ impl Server {
 #[test]
 fn sigterm_under_load_lets_every_accepted_request_finish_and_exits_zero() {
     let mut server = Server::start();
-    let line = server.wait_for("listening on http://");
-    let addr: SocketAddr = line
-        .rsplit("http://")
-        .next()
-        .and_then(|addr| addr.trim().parse().ok())
-        .unwrap_or_else(|| panic!("no address in {line:?}"));
+    let addr = server.addr();
     assert_eq!(get(addr, "/"), Outcome::Complete(200, "hello\n".into()));
 
     let slow: Vec<_> = (0..SLOW)
@@ -243,4 +264,43 @@ fn sigterm_under_load_lets_every_accepted_request_finish_and_exits_zero() {
     );
     assert!(output.contains("drained"), "{output}");
     assert!(output.contains("stopped cleanly"), "{output}");
+}
+
+#[test]
+fn silent_connections_past_the_open_files_limit_do_not_lock_clients_out() {
+    const HEADER_TIMEOUT: Duration = Duration::from_secs(1);
+    let mut server = Server::start_with_open_files_limit(256, &["--header-timeout-ms", "1000"]);
+    let addr = server.addr();
+
+    // More silent connections than the server has file descriptors: those
+    // past its connection limit wait in the kernel's backlog. Opened in
+    // small batches, so that the backlog (128) never overflows before the
+    // server reaches its limit.
+    let mut silent = Vec::new();
+    for i in 0..300 {
+        let stream = TcpStream::connect_timeout(&addr, PATIENCE)
+            .unwrap_or_else(|error| panic!("silent connection {i}: {error}"));
+        silent.push(stream);
+        if i % 20 == 19 {
+            thread::sleep(Duration::from_millis(20));
+        }
+    }
+    let t0 = Instant::now();
+    let outcome = get(addr, "/");
+    let waited = t0.elapsed();
+
+    assert_eq!(outcome, Outcome::Complete(200, "hello\n".into()));
+    assert!(
+        waited < HEADER_TIMEOUT + Duration::from_secs(2),
+        "served after {waited:?}"
+    );
+    drop(silent);
+    server.terminate();
+    let (code, output) = server.exit();
+    assert_eq!(code, Some(0), "{output}");
+    assert!(output.contains("at the connection limit"), "{output}");
+    assert!(
+        !output.contains("cannot accept"),
+        "no accept error: {output}"
+    );
 }

@@ -136,7 +136,7 @@ pub use restart::{Backoff, Restart};
 pub use runner::{PlayExt, Runner, play_until, play_until_signal};
 #[cfg(feature = "server")]
 #[cfg_attr(docsrs, doc(cfg(feature = "server")))]
-pub use server::{HttpServer, LocalAddr, ServerError};
+pub use server::{HttpServer, HttpService, LocalAddr, ResponseBody, ServerError, ServerStats};
 pub use signal::Signal;
 pub use signals::Signals;
 pub use status::{Event, EventKind, Monitor, PlayerReport, PlayerStatus, Report, State};

@@ -60,3 +60,11 @@ pub(crate) fn record(path: &str, attempt: u32, kind: &EventKind) {
         | EventKind::Stopping => {}
     }
 }
+
+/// The metrics of an `HttpServer` (feature `server`), labelled `player` with
+/// its path: `orchestra_http_connections_open` (gauge),
+/// `orchestra_http_header_timeouts_total` and
+/// `orchestra_http_tls_handshake_timeouts_total` (counters).
+#[cfg(feature = "server")]
+#[cfg_attr(docsrs, doc(cfg(feature = "server")))]
+pub use crate::server::stats::{CONNECTIONS_OPEN, HEADER_TIMEOUTS, TLS_HANDSHAKE_TIMEOUTS};

@@ -4,6 +4,8 @@
 
 #[path = "server/client.rs"]
 mod client;
+#[path = "server/running.rs"]
+mod running;
 
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
@@ -17,6 +19,7 @@ use orchestra::{
     Backoff, Conductor, Context, Error, HttpServer, LocalAddr, PlayExt, Player, PlayerOptions,
     Restart, ServerError,
 };
+use running::spawn;
 use tokio::net::TcpStream;
 use tokio::sync::{oneshot, watch};
 use tokio::task::JoinSet;
@@ -99,15 +102,6 @@ impl Probe {
                 }),
             )
     }
-}
-
-/// Runs `server` on a task of its own until `stop` is cancelled.
-fn spawn(
-    mut server: HttpServer,
-    stop: &CancellationToken,
-) -> tokio::task::JoinHandle<Result<(), orchestra::BoxError>> {
-    let ctx = Context::new("http", stop.clone());
-    tokio::spawn(async move { server.play(ctx).await })
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -374,20 +368,28 @@ async fn a_stop_while_waiting_for_the_port_returns_ok() {
 }
 
 #[tokio::test(start_paused = true)]
-async fn an_invalid_bind_backoff_is_a_configuration_error() {
-    let mut server =
-        HttpServer::bind(LOOPBACK, Router::new()).bind_backoff(Backoff::exponential().factor(0.5));
+async fn an_invalid_setting_is_a_configuration_error() {
+    let server = || HttpServer::bind(LOOPBACK, Router::new());
+    let invalid = [
+        (
+            server().bind_backoff(Backoff::exponential().factor(0.5)),
+            "factor",
+        ),
+        (server().max_connections(0), "max_connections"),
+        (server().header_timeout(Duration::ZERO), "header_timeout"),
+    ];
+    for (mut server, names) in invalid {
+        let error = server
+            .play(Context::new("http", CancellationToken::new()))
+            .await
+            .unwrap_err();
 
-    let error = server
-        .play(Context::new("http", CancellationToken::new()))
-        .await
-        .unwrap_err();
-
-    let error = error.downcast::<Error>().expect("an orchestra::Error");
-    assert!(
-        matches!(&*error, Error::Config { path, message } if &**path == "http" && message.contains("factor")),
-        "{error:?}"
-    );
+        let error = error.downcast::<Error>().expect("an orchestra::Error");
+        assert!(
+            matches!(&*error, Error::Config { path, message } if &**path == "http" && message.contains(names)),
+            "{error:?}"
+        );
+    }
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

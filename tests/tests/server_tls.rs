@@ -15,8 +15,9 @@ use axum::routing::get;
 use client::H2;
 use orchestra::CancellationToken;
 use orchestra::{Context, HttpServer, Player, ServerError};
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
-use tokio::time::timeout;
+use tokio::time::{Instant, timeout};
 use tokio_rustls::TlsConnector;
 use tokio_rustls::client::TlsStream;
 use tokio_rustls::rustls::crypto::ring;
@@ -149,4 +150,37 @@ async fn a_key_file_without_a_key_fails_the_run() {
             certificate.cert.display()
         )
     );
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_silent_tls_connection_is_closed_at_the_handshake_timeout() {
+    let certificate = Certificate::new();
+    let app = Router::new().route("/", get(|| async { "secure" }));
+    let mut server = HttpServer::bind(([127, 0, 0, 1], 0), app)
+        .tls_pem(&certificate.cert, &certificate.key)
+        .tls_handshake_timeout(Duration::from_secs(3));
+    let (local, stats) = (server.local_addr(), server.stats());
+    let stop = CancellationToken::new();
+    let ctx = Context::new("https", stop.clone());
+    let running = tokio::spawn(async move { server.play(ctx).await });
+    let addr = local.listening().await.expect("listening");
+
+    // Nothing at all; the first bytes of a ClientHello record.
+    for sent in [&[][..], &[0x16, 0x03, 0x01, 0x02, 0x00][..]] {
+        let mut silent = TcpStream::connect(addr).await.unwrap();
+        silent.write_all(sent).await.unwrap();
+        let t0 = Instant::now();
+        let mut received = Vec::new();
+        let _ = silent.read_to_end(&mut received).await;
+
+        assert_eq!(t0.elapsed(), Duration::from_secs(3), "{sent:?}");
+        assert!(received.is_empty(), "{received:?}");
+    }
+    assert_eq!(stats.tls_handshake_timeouts(), 2);
+    assert_eq!(stats.header_timeouts(), 0);
+    // A client that completes its handshake is still served.
+    let h1 = certificate.connect(addr, b"http/1.1").await;
+    assert!(client::get_on(h1, "/").await.is_ok_with("secure"));
+    stop.cancel();
+    running.await.unwrap().unwrap();
 }

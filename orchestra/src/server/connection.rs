@@ -1,25 +1,24 @@
-//! Serving one connection, and counting the requests in flight.
+//! Serving one connection: the TLS handshake and the first request within
+//! their timeouts, then HTTP until the connection closes or is told to.
 
-use std::future::poll_fn;
 use std::pin::{Pin, pin};
 use std::sync::Arc;
-use std::sync::atomic::{AtomicUsize, Ordering};
-use std::task::{Context, Poll};
+use std::sync::atomic::AtomicUsize;
 use std::time::Duration;
 
-use http_body::{Body, Frame, SizeHint};
-use hyper::body::Incoming;
-use hyper::{Request, Response};
 use hyper_util::rt::TokioIo;
 use hyper_util::server::conn::auto;
 use tokio::io::{AsyncRead, AsyncWrite};
 use tokio::net::TcpStream;
+use tokio::sync::OwnedSemaphorePermit;
 use tokio::time::sleep;
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
-use tower_service::Service;
 use tracing::Instrument;
 
+use super::flight::{Flight, Flushed, Tracked};
+use super::service::HttpService;
+use super::stats::Meter;
 use crate::error::BoxError;
 
 /// What a TLS connection is accepted with.
@@ -36,47 +35,53 @@ pub(super) struct Connection<S> {
     pub(super) service: S,
     pub(super) builder: Arc<auto::Builder<Executor>>,
     pub(super) tls: Option<TlsAcceptor>,
-    /// Cancelled when the server stops.
-    pub(super) drain: CancellationToken,
+    /// Cancelled when the connections are asked to close (the server
+    /// stops): each finishes its current requests, then closes.
+    pub(super) closing: CancellationToken,
     pub(super) requests: Arc<AtomicUsize>,
-    pub(super) connections: Arc<AtomicUsize>,
+    pub(super) meter: Meter,
+    /// Its place under the connection limit, given back when it closes.
+    pub(super) _slot: OwnedSemaphorePermit,
+    pub(super) header_timeout: Duration,
+    #[cfg_attr(not(feature = "tls"), allow(dead_code))]
+    pub(super) tls_handshake_timeout: Duration,
     pub(super) first_request_grace: Duration,
 }
 
-impl<S, B> Connection<S>
-where
-    S: Service<Request<Incoming>, Response = Response<B>> + Clone + Send + 'static,
-    S::Future: Send + 'static,
-    S::Error: Into<BoxError>,
-    B: Body + Send + 'static,
-    B::Data: Send,
-    B::Error: Into<BoxError>,
-{
+impl<S: HttpService> Connection<S> {
     /// Serves the connection until it closes, finishing gracefully once the
-    /// server stops.
+    /// connections are asked to close.
     pub(super) async fn serve(self, stream: TcpStream) {
-        let _open = Counted::new(&self.connections);
-        // Once the server stops, a connection that has not started a request
+        let _open = self.meter.open();
+        // Once asked to close, a connection that has not started a request
         // gets a moment to start one.
-        let drain = self.drain.clone();
+        let closing = self.closing.clone();
         let wait = self.first_request_grace;
-        let grace = async move {
-            drain.cancelled().await;
+        let grace = Box::pin(async move {
+            closing.cancelled().await;
             sleep(wait).await;
-        };
-        let grace = Box::pin(grace);
+        });
         match self.tls.clone() {
             None => self.http(stream, grace).await,
             #[cfg(feature = "tls")]
             Some(acceptor) => {
                 let mut grace = grace;
+                let handshake =
+                    tokio::time::timeout(self.tls_handshake_timeout, acceptor.accept(stream));
                 let stream = tokio::select! {
-                    stream = acceptor.accept(stream) => stream,
+                    stream = handshake => stream,
                     () = grace.as_mut() => return,
                 };
                 match stream {
-                    Ok(stream) => self.http(stream, grace).await,
-                    Err(error) => tracing::debug!(%error, "TLS handshake failed"),
+                    Ok(Ok(stream)) => self.http(stream, grace).await,
+                    Ok(Err(error)) => tracing::debug!(%error, "TLS handshake failed"),
+                    Err(_elapsed) => {
+                        self.meter.handshake_timeout();
+                        tracing::debug!(
+                            timeout = ?self.tls_handshake_timeout,
+                            "TLS handshake timed out; closing the connection"
+                        );
+                    }
                 }
             }
             #[cfg(not(feature = "tls"))]
@@ -89,21 +94,38 @@ where
         I: AsyncRead + AsyncWrite + Unpin + Send + 'static,
     {
         let first_request = CancellationToken::new();
+        let flight = Flight::new(&self.requests);
         let service = Tracked {
-            inner: self.service,
-            requests: self.requests,
+            inner: self.service.clone(),
+            flight: flight.clone(),
             first_request: first_request.clone(),
         };
-        let conn = self
-            .builder
-            .serve_connection_with_upgrades(TokioIo::new(io), service);
+        let io = TokioIo::new(Flushed::new(io, flight));
+        let conn = self.builder.serve_connection_with_upgrades(io, service);
         let mut conn = pin!(conn);
+        // Protocol detection and the first request's header must come within
+        // the header timeout (hyper's own covers the later HTTP/1 headers).
+        let silent = async {
+            tokio::select! {
+                biased;
+                () = first_request.cancelled() => std::future::pending().await,
+                () = sleep(self.header_timeout) => {}
+            }
+        };
         let done = tokio::select! {
             done = conn.as_mut() => done,
-            () = self.drain.cancelled() => {
+            () = silent => {
+                self.meter.header_timeout();
+                tracing::debug!(
+                    timeout = ?self.header_timeout,
+                    "no request within the header timeout; closing the connection"
+                );
+                return;
+            }
+            () = self.closing.cancelled() => {
                 if !first_request.is_cancelled() {
                     tokio::select! {
-                        done = conn.as_mut() => return closed(done),
+                        done = conn.as_mut() => return self.closed(done),
                         () = first_request.cancelled() => {}
                         () = grace => {}
                     }
@@ -112,97 +134,28 @@ where
                 conn.await
             }
         };
-        closed(done);
+        self.closed(done);
     }
-}
 
-fn closed(done: Result<(), BoxError>) {
-    match done {
-        Ok(()) => tracing::trace!("connection closed"),
-        Err(error) => tracing::debug!(%error, "connection closed"),
-    }
-}
-
-/// Increments a counter while it lives.
-struct Counted(Arc<AtomicUsize>);
-
-impl Counted {
-    fn new(counter: &Arc<AtomicUsize>) -> Self {
-        counter.fetch_add(1, Ordering::SeqCst);
-        Counted(counter.clone())
-    }
-}
-
-impl Drop for Counted {
-    fn drop(&mut self) {
-        self.0.fetch_sub(1, Ordering::SeqCst);
-    }
-}
-
-/// The user's service, counting each request from the call until its
-/// response body is sent or dropped.
-#[derive(Clone)]
-struct Tracked<S> {
-    inner: S,
-    requests: Arc<AtomicUsize>,
-    first_request: CancellationToken,
-}
-
-impl<S, B> hyper::service::Service<Request<Incoming>> for Tracked<S>
-where
-    S: Service<Request<Incoming>, Response = Response<B>> + Clone + Send + 'static,
-    S::Future: Send + 'static,
-    B: Body,
-{
-    type Response = Response<TrackedBody<B>>;
-    type Error = S::Error;
-    type Future = Pin<Box<dyn Future<Output = Result<Self::Response, S::Error>> + Send>>;
-
-    fn call(&self, request: Request<Incoming>) -> Self::Future {
-        let in_flight = Counted::new(&self.requests);
-        if !self.first_request.is_cancelled() {
-            self.first_request.cancel();
+    fn closed(&self, done: Result<(), BoxError>) {
+        match done {
+            Ok(()) => tracing::trace!("connection closed"),
+            Err(error) if is_header_timeout(&error) => {
+                self.meter.header_timeout();
+                tracing::debug!(
+                    timeout = ?self.header_timeout,
+                    "no request header within the header timeout; closed the connection"
+                );
+            }
+            Err(error) => tracing::debug!(%error, "connection closed"),
         }
-        let mut service = self.inner.clone();
-        Box::pin(async move {
-            poll_fn(|cx| service.poll_ready(cx)).await?;
-            let response = service.call(request).await?;
-            Ok(response.map(|body| TrackedBody {
-                body,
-                _in_flight: in_flight,
-            }))
-        })
     }
 }
 
-pin_project_lite::pin_project! {
-    /// A response body that counts its request as in flight until it is
-    /// sent or dropped.
-    struct TrackedBody<B> {
-        #[pin]
-        body: B,
-        _in_flight: Counted,
-    }
-}
-
-impl<B: Body> Body for TrackedBody<B> {
-    type Data = B::Data;
-    type Error = B::Error;
-
-    fn poll_frame(
-        self: Pin<&mut Self>,
-        cx: &mut Context<'_>,
-    ) -> Poll<Option<Result<Frame<Self::Data>, Self::Error>>> {
-        self.project().body.poll_frame(cx)
-    }
-
-    fn is_end_stream(&self) -> bool {
-        self.body.is_end_stream()
-    }
-
-    fn size_hint(&self) -> SizeHint {
-        self.body.size_hint()
-    }
+fn is_header_timeout(error: &BoxError) -> bool {
+    error
+        .downcast_ref::<hyper::Error>()
+        .is_some_and(hyper::Error::is_timeout)
 }
 
 /// Spawns HTTP/2 streams on the run's tracker, so that the drain waits for

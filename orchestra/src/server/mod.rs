@@ -4,6 +4,11 @@
 mod addr;
 mod connection;
 mod error;
+mod flight;
+mod limits;
+mod service;
+mod serving;
+pub(crate) mod stats;
 #[cfg(feature = "tls")]
 mod tls;
 
@@ -11,31 +16,24 @@ use std::fmt;
 use std::io;
 use std::net::SocketAddr;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
 
 use axum::Router;
-use http_body::Body;
-use hyper::body::Incoming;
-use hyper::{Request, Response};
-use hyper_util::rt::TokioTimer;
-use hyper_util::server::conn::auto;
-use tokio::net::{TcpListener, TcpStream};
+use tokio::net::TcpListener;
 use tokio::sync::watch;
-use tokio::time::{sleep, timeout};
-use tokio_util::sync::CancellationToken;
-use tokio_util::task::TaskTracker;
-use tower_service::Service;
-use tracing::Instrument;
+use tokio::time::sleep;
 
 pub use addr::LocalAddr;
 pub use error::ServerError;
+pub use service::{HttpService, ResponseBody};
+pub use stats::ServerStats;
 
 use crate::context::Context;
 use crate::error::{BoxError, Error};
 use crate::player::Player;
 use crate::restart::Backoff;
-use connection::{Connection, Executor};
+use limits::Limits;
+use serving::Serving;
 
 /// How long a stopping server waits for its in-flight requests by default
 /// (less when its stop timeout is short: see [`default_shutdown_timeout`]).
@@ -50,18 +48,6 @@ fn default_shutdown_timeout(stop_timeout: Option<Duration>) -> Duration {
         None => DEFAULT_SHUTDOWN_TIMEOUT,
     }
 }
-
-/// How long a connection that has not sent its first request yet is given to
-/// send it once the server is stopping.
-const FIRST_REQUEST_GRACE: Duration = Duration::from_secs(1);
-
-/// How long to pause after an accept error that is not about one connection
-/// (such as running out of file descriptors).
-const ACCEPT_ERROR_PAUSE: Duration = Duration::from_secs(1);
-
-/// At most this many connections already queued by the kernel are taken in
-/// when the server stops.
-const MAX_QUEUED: usize = 1024;
 
 /// An HTTP server as a [`Player`]: an axum [`Router`] — or any tower service —
 /// served over HTTP/1 and HTTP/2 until its context is cancelled, then drained
@@ -95,7 +81,8 @@ const MAX_QUEUED: usize = 1024;
 ///    [`ctx.ready()`](Context::ready), which starts the players ordered
 ///    `after` it.
 /// 3. **Serve** HTTP/1 and HTTP/2 (detected per connection, with ALPN over
-///    TLS), HTTP upgrades included, each connection on a task of its own.
+///    TLS), HTTP upgrades included, each connection on a task of its own,
+///    within the limits below.
 /// 4. **Drain**, once the context is cancelled: the listener is closed at
 ///    once, so new connections are refused (the connections the kernel had
 ///    already queued are taken in and served). Every open connection is told
@@ -116,6 +103,29 @@ const MAX_QUEUED: usize = 1024;
 /// are no longer HTTP requests: the drain neither waits for them nor cuts
 /// them, so close them from a cancellation token of your own.
 ///
+/// # Limits against hostile clients
+///
+/// - A TLS handshake must finish within the
+///   [`tls_handshake_timeout`](HttpServer::tls_handshake_timeout) (10 s by
+///   default), and the first request's header must arrive within the
+///   [`header_timeout`](HttpServer::header_timeout) (10 s by default), or the
+///   connection is closed. Both are logged at debug and counted in
+///   [`stats`](HttpServer::stats).
+/// - At most [`max_connections`](HttpServer::max_connections) connections
+///   are open at once (by default 3/4 of the open-files limit); past it, new
+///   ones wait in the kernel's backlog. An accept error (such as running out
+///   of file descriptors) pauses accepting, from 10 ms doubling up to 1 s.
+/// - HTTP/2: at most 200 concurrent streams per connection; `GOAWAY` after
+///   20 streams reset by the client before being answered ("rapid reset")
+///   or 1 024 streams reset for client errors; header lists up to 16 KiB;
+///   an idle connection is pinged every 20 s and closed if the ping is not
+///   answered within 20 s. HTTP/1 headers: at most 100, within hyper's
+///   buffer of about 400 KiB.
+///
+/// A request counts as in flight, for the drain and for
+/// [`ServerError::RequestsCut`], from the call of the service until the
+/// last byte of its response is written to the connection.
+///
 /// # Restarts
 ///
 /// A restart calls [`play`](Player::play) again: a server made with
@@ -129,9 +139,11 @@ pub struct HttpServer<S = Router> {
     /// Set by hand; `None` follows the player's stop timeout.
     shutdown_timeout: Option<Duration>,
     bind_backoff: Backoff,
+    limits: Limits,
     #[cfg(feature = "tls")]
     tls: Option<tls::Tls>,
     addr: Arc<watch::Sender<Option<SocketAddr>>>,
+    stats: ServerStats,
 }
 
 /// Where a server listens.
@@ -196,9 +208,11 @@ impl<S> HttpServer<S> {
             bind,
             shutdown_timeout: None,
             bind_backoff: default_bind_backoff(),
+            limits: Limits::default(),
             #[cfg(feature = "tls")]
             tls: None,
             addr: Arc::new(watch::Sender::new(None)),
+            stats: ServerStats::default(),
         }
     }
 
@@ -238,6 +252,70 @@ impl<S> HttpServer<S> {
     pub fn bind_backoff(mut self, backoff: Backoff) -> Self {
         self.bind_backoff = backoff;
         self
+    }
+
+    /// How long a new connection may take to send its first request's
+    /// header (the detection of HTTP/1 or HTTP/2 included), and an HTTP/1
+    /// connection each later request's header — hyper's
+    /// `header_read_timeout`, which also closes an HTTP/1 keep-alive
+    /// connection idle that long. A connection that overruns it is closed,
+    /// logged at debug and counted in [`ServerStats::header_timeouts`].
+    /// For TLS connections it starts once the handshake is done. 10 s by
+    /// default.
+    ///
+    /// ```
+    /// # use axum::Router;
+    /// use orchestra::HttpServer;
+    /// use std::time::Duration;
+    ///
+    /// let server: HttpServer = HttpServer::bind(([127, 0, 0, 1], 8080), Router::new())
+    ///     .header_timeout(Duration::from_secs(5));
+    /// # let _ = server;
+    /// ```
+    #[must_use]
+    pub fn header_timeout(mut self, timeout: Duration) -> Self {
+        self.limits.header_timeout = timeout;
+        self
+    }
+
+    /// How many connections may be open at once. At the limit the server
+    /// stops accepting: new connections wait in the kernel's listen backlog
+    /// until an open one closes, then are served. By default 3/4 of the
+    /// process's soft limit on open files when the server starts (read from
+    /// `/proc/self/limits` on Linux), leaving the rest to the application;
+    /// 10 000 where that limit cannot be read. The number open is
+    /// [`ServerStats::open_connections`].
+    ///
+    /// ```
+    /// # use axum::Router;
+    /// use orchestra::HttpServer;
+    ///
+    /// let server: HttpServer =
+    ///     HttpServer::bind(([127, 0, 0, 1], 8080), Router::new()).max_connections(2_000);
+    /// # let _ = server;
+    /// ```
+    #[must_use]
+    pub fn max_connections(mut self, max: usize) -> Self {
+        self.limits.max_connections = Some(max);
+        self
+    }
+
+    /// Live figures of the server, across its runs: open connections, and
+    /// connections closed by its timeouts. Take it before handing the server
+    /// to a conductor.
+    ///
+    /// ```
+    /// # use axum::Router;
+    /// use orchestra::HttpServer;
+    ///
+    /// let server: HttpServer = HttpServer::bind(([127, 0, 0, 1], 8080), Router::new());
+    /// let stats = server.stats();
+    /// // ... later, from a handler or a health check:
+    /// let open = stats.open_connections();
+    /// # let _ = open;
+    /// ```
+    pub fn stats(&self) -> ServerStats {
+        self.stats.clone()
     }
 
     /// A handle on the address the server listens on, to learn an ephemeral
@@ -286,29 +364,27 @@ impl<S> fmt::Debug for HttpServer<S> {
         };
         debug
             .field("shutdown_timeout", &self.shutdown_timeout)
-            .field("bind_backoff", &self.bind_backoff);
+            .field("bind_backoff", &self.bind_backoff)
+            .field("limits", &self.limits);
         #[cfg(feature = "tls")]
         debug.field("tls", &self.tls.is_some());
         debug.finish_non_exhaustive()
     }
 }
 
-impl<S, B> Player for HttpServer<S>
-where
-    S: Service<Request<Incoming>, Response = Response<B>> + Clone + Send + 'static,
-    S::Future: Send + 'static,
-    S::Error: Into<BoxError>,
-    B: Body + Send + 'static,
-    B::Data: Send,
-    B::Error: Into<BoxError>,
-{
+impl<S: HttpService> Player for HttpServer<S> {
     /// Binds, serves until `ctx` is cancelled, then drains; see
     /// [`HttpServer`] for each step and what the run returns.
     async fn play(&mut self, ctx: Context) -> Result<(), BoxError> {
-        if let Err(message) = self.bind_backoff.validate() {
+        let invalid = self
+            .bind_backoff
+            .validate()
+            .map_err(|message| format!("bind_backoff: {message}"))
+            .and_then(|()| self.limits.validate());
+        if let Err(message) = invalid {
             return Err(Error::Config {
                 path: ctx.path().into(),
-                message: format!("bind_backoff: {message}"),
+                message,
             }
             .into());
         }
@@ -331,7 +407,8 @@ where
         tracing::info!(%addr, tls = tls.is_some(), "listening");
         ctx.ready();
 
-        let mut serving = Serving::new(self.service.clone(), tls);
+        let meter = self.stats.meter(ctx.path());
+        let mut serving = Serving::new(self.service.clone(), tls, self.limits.clone(), meter);
         serving.accept_until_cancelled(&listener, &ctx).await;
         serving.take_queued(listener);
         drop(listening);
@@ -408,168 +485,4 @@ impl Drop for Listening<'_> {
     fn drop(&mut self) {
         self.0.send_replace(None);
     }
-}
-
-/// One run's connections, from accepting them to draining them.
-struct Serving<S> {
-    service: S,
-    builder: Arc<auto::Builder<Executor>>,
-    tls: Option<connection::TlsAcceptor>,
-    /// Every connection task and every HTTP/2 stream task of the run.
-    tasks: TaskTracker,
-    /// Cancelled when the server stops: connections finish what they do.
-    drain: CancellationToken,
-    /// Cancelled when the drain is cut short: connections are dropped. Also
-    /// cancelled if the run itself is dropped, so no task outlives it.
-    abort: CancellationToken,
-    _abort_on_drop: tokio_util::sync::DropGuard,
-    /// Requests whose handler runs or whose response is being sent.
-    requests: Arc<AtomicUsize>,
-    /// Open connections.
-    connections: Arc<AtomicUsize>,
-}
-
-impl<S, B> Serving<S>
-where
-    S: Service<Request<Incoming>, Response = Response<B>> + Clone + Send + 'static,
-    S::Future: Send + 'static,
-    S::Error: Into<BoxError>,
-    B: Body + Send + 'static,
-    B::Data: Send,
-    B::Error: Into<BoxError>,
-{
-    fn new(service: S, tls: Option<connection::TlsAcceptor>) -> Self {
-        let tasks = TaskTracker::new();
-        let abort = CancellationToken::new();
-        let mut builder = auto::Builder::new(Executor::new(&tasks, &abort));
-        builder.http1().timer(TokioTimer::new());
-        builder.http2().timer(TokioTimer::new());
-        Serving {
-            service,
-            builder: Arc::new(builder),
-            tls,
-            tasks,
-            drain: CancellationToken::new(),
-            _abort_on_drop: abort.clone().drop_guard(),
-            abort,
-            requests: Arc::new(AtomicUsize::new(0)),
-            connections: Arc::new(AtomicUsize::new(0)),
-        }
-    }
-
-    /// Accepts connections until `ctx` is cancelled.
-    async fn accept_until_cancelled(&mut self, listener: &TcpListener, ctx: &Context) {
-        loop {
-            let accepted = tokio::select! {
-                biased;
-                () = ctx.cancelled() => return,
-                accepted = listener.accept() => accepted,
-            };
-            match accepted {
-                Ok((stream, peer)) => self.spawn(stream, peer),
-                Err(error) if is_connection_error(&error) => {
-                    tracing::debug!(%error, "connection failed before it was accepted");
-                }
-                Err(error) => {
-                    tracing::error!(%error, pause = ?ACCEPT_ERROR_PAUSE, "cannot accept connections");
-                    if ctx
-                        .run_until_cancelled(sleep(ACCEPT_ERROR_PAUSE))
-                        .await
-                        .is_none()
-                    {
-                        return;
-                    }
-                }
-            }
-        }
-    }
-
-    /// Takes in the connections the kernel accepted before the stop, then
-    /// closes the listener, so that new connections are refused.
-    fn take_queued(&self, listener: TcpListener) {
-        let listener = match listener.into_std() {
-            Ok(listener) => listener,
-            Err(error) => {
-                tracing::debug!(%error, "cannot take queued connections");
-                return;
-            }
-        };
-        for _ in 0..MAX_QUEUED {
-            let Ok((stream, peer)) = listener.accept() else {
-                break; // `WouldBlock`: the queue is empty
-            };
-            let stream = stream
-                .set_nonblocking(true)
-                .and_then(|()| TcpStream::from_std(stream));
-            match stream {
-                Ok(stream) => self.spawn(stream, peer),
-                Err(error) => tracing::debug!(%error, %peer, "cannot take a queued connection"),
-            }
-        }
-    }
-
-    fn spawn(&self, stream: TcpStream, peer: SocketAddr) {
-        if let Err(error) = stream.set_nodelay(true) {
-            tracing::debug!(%error, %peer, "cannot set TCP_NODELAY");
-        }
-        let connection = Connection {
-            service: self.service.clone(),
-            builder: self.builder.clone(),
-            tls: self.tls.clone(),
-            drain: self.drain.clone(),
-            requests: self.requests.clone(),
-            connections: self.connections.clone(),
-            first_request_grace: FIRST_REQUEST_GRACE,
-        };
-        // Within the player's span even when the connection's own is disabled.
-        let span = tracing::debug_span!("connection", %peer);
-        let task = connection.serve(stream).instrument(span).in_current_span();
-        self.tasks
-            .spawn(self.abort.clone().run_until_cancelled_owned(task));
-    }
-
-    /// Lets every connection finish within `limit`, then cuts the rest.
-    async fn drain(self, limit: Duration) -> Result<(), BoxError> {
-        let open = self.connections.load(Ordering::SeqCst);
-        tracing::info!(
-            connections = open,
-            requests = self.requests.load(Ordering::SeqCst),
-            "stopped accepting; draining"
-        );
-        self.drain.cancel();
-        self.tasks.close();
-        if timeout(limit, self.tasks.wait()).await.is_ok() {
-            tracing::info!("drained");
-            return Ok(());
-        }
-        let requests = self.requests.load(Ordering::SeqCst);
-        let connections = self.connections.load(Ordering::SeqCst);
-        self.abort.cancel();
-        self.tasks.wait().await;
-        if requests == 0 {
-            tracing::info!(
-                connections,
-                "drained; closed the connections that sent no request"
-            );
-            return Ok(());
-        }
-        let error = ServerError::RequestsCut {
-            requests,
-            connections,
-            timeout: limit,
-        };
-        tracing::warn!(requests, connections, timeout = ?limit, "{error}");
-        Err(error.into())
-    }
-}
-
-/// Errors about one connection, after which the server accepts the next.
-fn is_connection_error(error: &io::Error) -> bool {
-    matches!(
-        error.kind(),
-        io::ErrorKind::ConnectionRefused
-            | io::ErrorKind::ConnectionAborted
-            | io::ErrorKind::ConnectionReset
-            | io::ErrorKind::Interrupted
-    )
 }

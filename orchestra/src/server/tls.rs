@@ -2,6 +2,7 @@
 
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
+use std::time::Duration;
 
 use tokio_rustls::TlsAcceptor;
 use tokio_rustls::rustls::crypto::{CryptoProvider, ring};
@@ -152,6 +153,27 @@ impl<S> HttpServer<S> {
     #[must_use]
     pub fn tls_config(mut self, config: Arc<ServerConfig>) -> Self {
         self.tls = Some(Tls::Config(config));
+        self
+    }
+
+    /// How long a TLS client may take to finish its handshake (feature
+    /// `tls`); past it the connection is closed, logged at debug and counted
+    /// in [`ServerStats::tls_handshake_timeouts`](super::ServerStats::tls_handshake_timeouts).
+    /// 10 s by default.
+    ///
+    /// ```
+    /// use axum::Router;
+    /// use orchestra::HttpServer;
+    /// use std::time::Duration;
+    ///
+    /// let server: HttpServer = HttpServer::bind(([0, 0, 0, 0], 8443), Router::new())
+    ///     .tls_pem("/etc/ssl/example/fullchain.pem", "/etc/ssl/example/key.pem")
+    ///     .tls_handshake_timeout(Duration::from_secs(5));
+    /// # let _ = server;
+    /// ```
+    #[must_use]
+    pub fn tls_handshake_timeout(mut self, timeout: Duration) -> Self {
+        self.limits.tls_handshake_timeout = timeout;
         self
     }
 }
