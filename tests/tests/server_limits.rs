@@ -16,12 +16,12 @@ use http_body_util::Empty;
 use hyper::Request;
 use hyper::client::conn::http2;
 use hyper_util::rt::{TokioExecutor, TokioIo};
+use orchestra::CancellationToken;
 use orchestra::{HttpServer, ServerError};
 use running::spawn;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 use tokio::time::{Instant, timeout};
-use orchestra::CancellationToken;
 
 const LOOPBACK: ([u8; 4], u16) = ([127, 0, 0, 1], 0);
 

@@ -2,9 +2,9 @@
 
 #![allow(dead_code, unreachable_pub)]
 
+use orchestra::CancellationToken;
 use orchestra::{BoxError, Context, HttpServer, Player};
 use tokio::task::JoinHandle;
-use orchestra::CancellationToken;
 
 /// Runs `server` on a task of its own until `stop` is cancelled.
 pub fn spawn(mut server: HttpServer, stop: &CancellationToken) -> JoinHandle<Result<(), BoxError>> {
