@@ -9,7 +9,7 @@ use std::time::{Duration, SystemTime};
 use tokio::sync::broadcast;
 use tokio::time::Instant;
 
-use crate::context::ExecutionId;
+use crate::execution_id::ExecutionId;
 
 /// One change in a player's life, with its time.
 #[derive(Debug, Clone)]

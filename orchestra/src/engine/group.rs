@@ -13,9 +13,10 @@ use tokio::time::{Instant, sleep};
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::AbortOnDropHandle;
 
-use super::supervise::{Dyn, MemberRun, Nested, Played, panic_message, supervise};
-use super::{Body, Group, Member, Run};
-use crate::context::{Context, Seat};
+use super::member::{Body, Group, Held, Member, Played};
+use super::seat::{Root, Seat};
+use super::supervise::{Dyn, Outcome, Target, panic_message, supervise};
+use crate::context::Context;
 use crate::error::{Error, Straggler};
 use crate::options::DEFAULT_GRACE;
 use crate::status::EventKind;
@@ -95,6 +96,25 @@ struct Sets<'m> {
     readying: Readying,
 }
 
+/// A nested group, with the token that aborts it (a nested group aborts
+/// its own members).
+pub(super) struct Nested<'r, 'a>(
+    pub(super) &'r mut Group<'a>,
+    pub(super) &'r CancellationToken,
+);
+
+impl Target for Nested<'_, '_> {
+    async fn run(&mut self, ctx: Context, seat: &Seat) -> Outcome {
+        // Boxed: a group runs members that run groups.
+        let run: Pin<Box<dyn Future<Output = Result<(), Error>> + Send + '_>> =
+            Box::pin(run(self.0, &ctx, self.1, seat.inherited_timeout));
+        match run.await {
+            Ok(()) => Outcome::Done,
+            Err(error) => Outcome::Failed(error),
+        }
+    }
+}
+
 /// Runs `group` under `ctx` until every member is done, or until a failure
 /// or `ctx`'s cancellation has stopped them all; `abort` aborts them all.
 pub(super) async fn run(
@@ -116,15 +136,21 @@ pub(super) async fn run(
         .map(|(member, deps)| {
             let timeout = stop_timeout(member, default_timeout);
             Slot {
-                seat: Arc::new(Seat::new(
-                    CancellationToken::new(),
-                    Some(ctx.seat().clone()),
+                seat: Arc::new(Seat::member(
+                    ctx.seat(),
                     member.name.clone(),
-                    Some(timeout),
-                    ctx.run().clone(),
+                    member.options.clone(),
+                    timeout,
+                    default_timeout,
                 )),
                 state: State::Waiting,
-                owned: matches!(member.body, Body::Owned { .. }),
+                owned: matches!(
+                    member.body,
+                    Body::Player {
+                        player: Held::Owned(_),
+                        ..
+                    }
+                ),
                 timeout,
                 unready_deps: deps.len(),
                 deps,
@@ -140,8 +166,7 @@ pub(super) async fn run(
         slots,
         members: group.members.iter_mut().map(Some).collect(),
         abort,
-        run: ctx.run(),
-        default_timeout,
+        root: ctx.root(),
         stopping: false,
         aborting: false,
         next_deadline: None,
@@ -153,7 +178,7 @@ pub(super) async fn run(
     this.link_dependents();
 
     for slot in &this.slots {
-        this.run.emit(&slot.seat, 0, None, || EventKind::Starting);
+        slot.seat.emit(0, None, || EventKind::Starting);
     }
     let mut sets = Sets {
         joining: FuturesUnordered::new(),
@@ -214,8 +239,7 @@ struct GroupRun<'g, 'm, 'a> {
     /// gives the player back to put here.
     members: Vec<Option<&'m mut Member<'a>>>,
     abort: &'g CancellationToken,
-    run: &'g Arc<Run>,
-    default_timeout: Duration,
+    root: &'g Arc<Root>,
     stopping: bool,
     aborting: bool,
     /// Owned members whose task the group still waits for.
@@ -249,7 +273,7 @@ impl<'m, 'a: 'm> GroupRun<'_, 'm, 'a> {
         let timeout = slot.timeout;
         // The grace matters to the members ordered after this one, and to
         // a monitor's view of readiness.
-        if !slot.dependents.is_empty() || self.run.monitor.is_some() {
+        if !slot.dependents.is_empty() || self.root.monitor.is_some() {
             let seat = slot.seat.clone();
             let grace = member.options.delay.unwrap_or_default()
                 + member.options.grace.unwrap_or(DEFAULT_GRACE);
@@ -259,29 +283,29 @@ impl<'m, 'a: 'm> GroupRun<'_, 'm, 'a> {
                     () = sleep(grace) => {
                         if seat.ready.set() {
                             tracing::debug!(player = %seat.path(), ?grace, "readiness grace over: counted as ready");
-                            seat.run.emit(&seat, 0, None, || EventKind::Ready);
+                            seat.emit(0, None, || EventKind::Ready);
                         }
                     }
                 }
                 i
             }));
         }
-        let m = MemberRun {
-            seat: slot.seat.clone(),
-            options: member.options.clone(),
-            inherited_timeout: self.default_timeout,
-        };
-        if let Body::Owned { player, .. } = &mut member.body {
+        let seat = slot.seat.clone();
+        if let Body::Player {
+            player: Held::Owned(player),
+            ..
+        } = &mut member.body
+        {
             let player = player.take();
             self.members[i] = Some(member);
             let Some(player) = player else {
                 let exit = Exit::Done(Err(Error::Unavailable {
-                    path: m.seat.path().to_string(),
+                    path: seat.path().to_string(),
                 }));
                 sets.running.push(Box::pin(std::future::ready((i, exit))));
                 return;
             };
-            let task = player.spawn_dyn(m);
+            let task = player.spawn_dyn(seat);
             self.live_tasks += 1;
             self.slots[i].in_task = true;
             sets.joining.push(Joined {
@@ -292,7 +316,7 @@ impl<'m, 'a: 'm> GroupRun<'_, 'm, 'a> {
         }
         let abort = self.abort.child_token();
         sets.running.push(Box::pin(async move {
-            (i, drive(member, m, abort, timeout).await)
+            (i, drive(member, seat, abort, timeout).await)
         }));
     }
 
@@ -315,7 +339,11 @@ impl<'m, 'a: 'm> GroupRun<'_, 'm, 'a> {
         let exit = match joined {
             Ok((player, result)) => {
                 if let Some(Member {
-                    body: Body::Owned { player: slot, .. },
+                    body:
+                        Body::Player {
+                            player: Held::Owned(slot),
+                            ..
+                        },
                     ..
                 }) = self.members[i].as_deref_mut()
                 {
@@ -346,7 +374,7 @@ impl<'m, 'a: 'm> GroupRun<'_, 'm, 'a> {
             self.live_tasks -= 1;
         }
         // Only its dependents and a monitor wait for its readiness.
-        if !slot.dependents.is_empty() || self.run.monitor.is_some() {
+        if !slot.dependents.is_empty() || self.root.monitor.is_some() {
             slot.seat.ready.set();
         }
         let waited = slot.stop_requested.map(|t| t.elapsed()).unwrap_or_default();
@@ -367,10 +395,9 @@ impl<'m, 'a: 'm> GroupRun<'_, 'm, 'a> {
                 }
             }
             Exit::Aborted => {
-                self.run
-                    .emit(&self.slots[i].seat, 0, None, || EventKind::Aborted);
+                self.slots[i].seat.emit(0, None, || EventKind::Aborted);
                 let path = self.slots[i].seat.path().to_string();
-                if let Some(reason) = self.run.forced.get() {
+                if let Some(reason) = self.root.shutdown.forced() {
                     tracing::warn!(player = %path, %reason, "aborted: the stop was forced");
                     self.aborted.push(path);
                 } else {
@@ -409,7 +436,7 @@ impl<'m, 'a: 'm> GroupRun<'_, 'm, 'a> {
         if slot.state == State::Running && slot.stop_requested.is_none() {
             slot.stop_requested = Some(now);
             slot.seat.token.cancel();
-            self.run.emit(&slot.seat, 0, None, || EventKind::Stopping);
+            slot.seat.emit(0, None, || EventKind::Stopping);
             if slot.owned {
                 let deadline = now + slot.timeout;
                 if self.next_deadline.is_none_or(|next| deadline < next) {
@@ -480,11 +507,11 @@ impl<'m, 'a: 'm> GroupRun<'_, 'm, 'a> {
                 stragglers: self.stragglers,
             });
         }
-        if let Some(reason) = self.run.forced.get()
+        if let Some(reason) = self.root.shutdown.forced()
             && !self.aborted.is_empty()
         {
             errors.push(Error::Forced {
-                reason: reason.clone(),
+                reason: reason.to_owned(),
                 aborted: self.aborted,
             });
         }
@@ -497,25 +524,31 @@ impl<'m, 'a: 'm> GroupRun<'_, 'm, 'a> {
 /// stop, or is aborted from above.
 async fn drive(
     member: &mut Member<'_>,
-    m: MemberRun,
+    seat: Arc<Seat>,
     abort: CancellationToken,
     timeout: Duration,
 ) -> Exit {
     let expired = async {
-        m.seat.token.cancelled().await;
+        seat.token.cancelled().await;
         sleep(timeout).await;
     };
     match &mut member.body {
-        Body::Owned { .. } => unreachable!("owned players run on tasks of their own"),
-        Body::Borrowed { player, .. } => tokio::select! {
-            result = supervise(Dyn(&mut **player), &m) => Exit::Done(result),
+        Body::Player {
+            player: Held::Owned(_),
+            ..
+        } => unreachable!("owned players run on tasks of their own"),
+        Body::Player {
+            player: Held::Borrowed(player),
+            ..
+        } => tokio::select! {
+            result = supervise(Dyn(&mut **player), &seat) => Exit::Done(result),
             () = expired => Exit::Aborted,
             () = abort.cancelled() => Exit::Aborted,
         },
         Body::Group(group) => {
             // A nested group aborts its own members, so that they are
             // reported by their own paths.
-            let mut nested = std::pin::pin!(supervise(Nested(group, &abort), &m));
+            let mut nested = std::pin::pin!(supervise(Nested(group, &abort), &seat));
             tokio::select! {
                 result = &mut nested => Exit::Done(result),
                 () = expired => {
