@@ -128,7 +128,7 @@ pub use describe::Description;
 pub use error::{BoxError, Error, Limit, Straggler};
 pub use execution_id::ExecutionId;
 pub use options::PlayerOptions;
-pub use player::{Player, PlayerFn, RestartNow, player_fn};
+pub use player::{Player, PlayerClosure, PlayerFn, RestartNow, player_fn};
 pub use restart::{Backoff, Restart};
 pub use runner::{PlayExt, Runner, describe, play_until, play_until_signal};
 #[cfg(feature = "server")]

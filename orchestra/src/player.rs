@@ -113,10 +113,34 @@ impl<P: Player> Player for Box<P> {
 /// ```
 pub fn player_fn<F, Fut>(f: F) -> PlayerFn<F>
 where
+    // The closure's shape, for the type of `ctx` to be inferred; the
+    // bounds are `PlayerClosure`'s.
+    F: FnMut(Context) -> Fut + PlayerClosure,
+{
+    PlayerFn(f)
+}
+
+/// A closure [`player_fn`] makes a player of: `FnMut(Context) -> Fut`,
+/// `Send + 'static`, where `Fut` is a `Send + 'static` future of a
+/// `Result<(), BoxError>`. Every such closure is one.
+pub trait PlayerClosure: Send + 'static {
+    /// The future of one run.
+    type Future: Future<Output = Result<(), BoxError>> + Send + 'static;
+
+    /// Starts one run.
+    fn call(&mut self, ctx: Context) -> Self::Future;
+}
+
+impl<F, Fut> PlayerClosure for F
+where
     F: FnMut(Context) -> Fut + Send + 'static,
     Fut: Future<Output = Result<(), BoxError>> + Send + 'static,
 {
-    PlayerFn(f)
+    type Future = Fut;
+
+    fn call(&mut self, ctx: Context) -> Fut {
+        self(ctx)
+    }
 }
 
 /// A closure as a [`Player`]; made by [`player_fn`].
@@ -129,13 +153,9 @@ impl<F> fmt::Debug for PlayerFn<F> {
     }
 }
 
-impl<F, Fut> Player for PlayerFn<F>
-where
-    F: FnMut(Context) -> Fut + Send + 'static,
-    Fut: Future<Output = Result<(), BoxError>> + Send + 'static,
-{
+impl<F: PlayerClosure> Player for PlayerFn<F> {
     fn play(&mut self, ctx: Context) -> impl Future<Output = Result<(), BoxError>> + Send {
-        (self.0)(ctx)
+        self.0.call(ctx)
     }
 }
 

@@ -35,7 +35,7 @@ enum Exit {
 }
 
 #[derive(Clone, Copy, PartialEq, Eq)]
-enum State {
+enum Progress {
     /// Not started: waiting for the members it is ordered after.
     Waiting,
     Running,
@@ -46,7 +46,7 @@ enum State {
 struct Slot {
     /// Its path, stop token and readiness, shared with its runs.
     seat: Arc<Seat>,
-    state: State,
+    progress: Progress,
     /// Runs on a task of its own, which the group aborts itself.
     owned: bool,
     /// Its stop timeout.
@@ -104,10 +104,10 @@ pub(super) struct Nested<'r, 'a>(
 );
 
 impl Target for Nested<'_, '_> {
-    async fn run(&mut self, ctx: Context, seat: &Seat) -> Outcome {
+    async fn play(&mut self, ctx: Context, seat: &Seat) -> Outcome {
         // Boxed: a group runs members that run groups.
         let run: Pin<Box<dyn Future<Output = Result<(), Error>> + Send + '_>> =
-            Box::pin(run(self.0, &ctx, self.1, seat.inherited_timeout));
+            Box::pin(conduct(self.0, &ctx, self.1, seat.inherited_timeout));
         match run.await {
             Ok(()) => Outcome::Done,
             Err(error) => Outcome::Failed(error),
@@ -117,7 +117,7 @@ impl Target for Nested<'_, '_> {
 
 /// Runs `group` under `ctx` until every member is done, or until a failure
 /// or `ctx`'s cancellation has stopped them all; `abort` aborts them all.
-pub(super) async fn run(
+pub(super) async fn conduct(
     group: &mut Group<'_>,
     ctx: &Context,
     abort: &CancellationToken,
@@ -143,7 +143,7 @@ pub(super) async fn run(
                     timeout,
                     default_timeout,
                 )),
-                state: State::Waiting,
+                progress: Progress::Waiting,
                 owned: matches!(
                     member.body,
                     Body::Player {
@@ -162,7 +162,7 @@ pub(super) async fn run(
             }
         })
         .collect();
-    let mut this = GroupRun {
+    let mut this = Conducting {
         slots,
         members: group.members.iter_mut().map(Some).collect(),
         abort,
@@ -233,7 +233,9 @@ pub(super) async fn run(
     this.finish()
 }
 
-struct GroupRun<'g, 'm, 'a> {
+/// A group being conducted: its members' bookkeeping, and what their exits
+/// left to report.
+struct Conducting<'g, 'm, 'a> {
     slots: Vec<Slot>,
     /// The members: taken when launched, except owned players, whose task
     /// gives the player back to put here.
@@ -251,7 +253,7 @@ struct GroupRun<'g, 'm, 'a> {
     aborted: Vec<String>,
 }
 
-impl<'m, 'a: 'm> GroupRun<'_, 'm, 'a> {
+impl<'m, 'a: 'm> Conducting<'_, 'm, 'a> {
     fn link_dependents(&mut self) {
         for i in 0..self.slots.len() {
             for d in self.slots[i].deps.clone() {
@@ -262,14 +264,14 @@ impl<'m, 'a: 'm> GroupRun<'_, 'm, 'a> {
     }
 
     fn launch(&mut self, i: usize, sets: &mut Sets<'m>) {
-        if self.slots[i].state != State::Waiting {
+        if self.slots[i].progress != Progress::Waiting {
             return;
         }
         let Some(member) = self.members[i].take() else {
             return;
         };
         let slot = &mut self.slots[i];
-        slot.state = State::Running;
+        slot.progress = Progress::Running;
         let timeout = slot.timeout;
         // The grace matters to the members ordered after this one, and to
         // a monitor's view of readiness.
@@ -327,7 +329,7 @@ impl<'m, 'a: 'm> GroupRun<'_, 'm, 'a> {
         for j in self.slots[i].dependents.clone() {
             let slot = &mut self.slots[j];
             slot.unready_deps -= 1;
-            if slot.unready_deps == 0 && slot.state == State::Waiting {
+            if slot.unready_deps == 0 && slot.progress == Progress::Waiting {
                 self.launch(j, sets);
             }
         }
@@ -335,7 +337,7 @@ impl<'m, 'a: 'm> GroupRun<'_, 'm, 'a> {
 
     /// An owned member's task ended: gives the player back.
     fn joined(&mut self, i: usize, joined: Result<Played, JoinError>) {
-        let left_behind = self.slots[i].state == State::Exited;
+        let left_behind = self.slots[i].progress == Progress::Exited;
         let exit = match joined {
             Ok((player, result)) => {
                 if let Some(Member {
@@ -368,7 +370,7 @@ impl<'m, 'a: 'm> GroupRun<'_, 'm, 'a> {
 
     fn exited(&mut self, i: usize, exit: Exit) {
         let slot = &mut self.slots[i];
-        slot.state = State::Exited;
+        slot.progress = Progress::Exited;
         if slot.in_task {
             slot.in_task = false;
             self.live_tasks -= 1;
@@ -415,8 +417,8 @@ impl<'m, 'a: 'm> GroupRun<'_, 'm, 'a> {
         }
         self.stopping = true;
         for i in 0..self.slots.len() {
-            if self.slots[i].state == State::Waiting {
-                self.slots[i].state = State::Exited;
+            if self.slots[i].progress == Progress::Waiting {
+                self.slots[i].progress = Progress::Exited;
                 self.members[i] = None;
                 for d in self.slots[i].deps.clone() {
                     self.slots[d].live_dependents -= 1;
@@ -433,7 +435,7 @@ impl<'m, 'a: 'm> GroupRun<'_, 'm, 'a> {
 
     fn request_stop(&mut self, i: usize, now: Instant) {
         let slot = &mut self.slots[i];
-        if slot.state == State::Running && slot.stop_requested.is_none() {
+        if slot.progress == Progress::Running && slot.stop_requested.is_none() {
             slot.stop_requested = Some(now);
             slot.seat.token.cancel();
             slot.seat.emit(0, None, || EventKind::Stopping);
@@ -449,7 +451,7 @@ impl<'m, 'a: 'm> GroupRun<'_, 'm, 'a> {
     /// Aborts an owned member's task; it has [`ABORT_GRACE`] to end.
     fn abort_task(&mut self, joined: &Joined, now: Instant) {
         let slot = &mut self.slots[joined.i];
-        if slot.state != State::Running || slot.aborted_at.is_some() {
+        if slot.progress != Progress::Running || slot.aborted_at.is_some() {
             return;
         }
         joined.task.abort();
@@ -468,7 +470,7 @@ impl<'m, 'a: 'm> GroupRun<'_, 'm, 'a> {
         let mut next: Option<Instant> = None;
         for joined in joining {
             let slot = &self.slots[joined.i];
-            if slot.state != State::Running {
+            if slot.progress != Progress::Running {
                 continue;
             }
             let deadline = match (slot.aborted_at, slot.stop_requested) {

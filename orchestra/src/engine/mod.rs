@@ -61,7 +61,7 @@ impl Group<'_> {
     /// `ctx`'s path, until `ctx` is cancelled or every member is done.
     pub(crate) async fn play(&mut self, ctx: Context) -> Result<(), Error> {
         let never = CancellationToken::new();
-        group::run(self, &ctx, &never, DEFAULT_TIMEOUT).await
+        group::conduct(self, &ctx, &never, DEFAULT_TIMEOUT).await
     }
 }
 
@@ -105,7 +105,7 @@ pub(crate) async fn play_root(
     };
     let ctx = Context::for_run(Arc::new(Seat::root(root.clone())), 1);
     let forcing = root.shutdown.token(Phase::Forcing).clone();
-    let result = group::run(&mut top, &ctx, &forcing, DEFAULT_TIMEOUT).await;
+    let result = group::conduct(&mut top, &ctx, &forcing, DEFAULT_TIMEOUT).await;
 
     if let Some(listening) = listening {
         listening.finish().await;

@@ -25,7 +25,7 @@ use crate::status::EventKind;
 /// What a member runs: a player, or a nested group.
 pub(super) trait Target: Send {
     /// One run, until it ends.
-    fn run(&mut self, ctx: Context, seat: &Seat) -> impl Future<Output = Outcome> + Send;
+    fn play(&mut self, ctx: Context, seat: &Seat) -> impl Future<Output = Outcome> + Send;
 }
 
 /// A player whose type is known: its runs are polled inline, unboxed, in
@@ -33,7 +33,7 @@ pub(super) trait Target: Send {
 pub(super) struct Typed<'r, P>(pub(super) &'r mut P);
 
 impl<P: Player> Target for Typed<'_, P> {
-    async fn run(&mut self, ctx: Context, seat: &Seat) -> Outcome {
+    async fn play(&mut self, ctx: Context, seat: &Seat) -> Outcome {
         let attempt = ctx.attempt();
         let played = AssertUnwindSafe(self.0.play(ctx)).catch_unwind().await;
         outcome(played, attempt, seat)
@@ -44,7 +44,7 @@ impl<P: Player> Target for Typed<'_, P> {
 pub(super) struct Dyn<'r>(pub(super) &'r mut dyn DynPlayer);
 
 impl Target for Dyn<'_> {
-    async fn run(&mut self, ctx: Context, seat: &Seat) -> Outcome {
+    async fn play(&mut self, ctx: Context, seat: &Seat) -> Outcome {
         let attempt = ctx.attempt();
         let played = AssertUnwindSafe(self.0.play_dyn(ctx)).catch_unwind().await;
         outcome(played, attempt, seat)
@@ -149,7 +149,7 @@ pub(super) async fn supervise(mut target: impl Target, seat: &Arc<Seat>) -> Resu
         let target = &mut target;
         let outcome = async move {
             tracing::info!("started");
-            target.run(ctx, seat).await
+            target.play(ctx, seat).await
         }
         .instrument(span.clone())
         .await;
