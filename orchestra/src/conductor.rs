@@ -166,8 +166,8 @@ impl Player for Conductor {
     /// (as `play`); shown, a copy of its tree without the players.
     fn __conductor(access: Access<'_, Self>) -> Member<'_> {
         match access {
-            Access::Own(this) => {
-                Member::conductor_named(this.name, this.group.timeout, this.group.members)
+            Access::Own(mut this) => {
+                Member::of_group(this.name.clone(), std::mem::take(&mut this.group))
             }
             Access::Borrow(this) => Member::player(
                 &this.name.clone(),
@@ -175,11 +175,7 @@ impl Player for Conductor {
                 std::any::type_name::<Self>(),
                 Held::Borrowed(this),
             ),
-            Access::Show(this) => Member::conductor_named(
-                this.name.clone(),
-                this.group.timeout,
-                this.group.members.iter().map(Member::shown).collect(),
-            ),
+            Access::Show(this) => Member::of_group(this.name.clone(), this.group.shown()),
         }
     }
 }

@@ -8,7 +8,7 @@ use std::task::{Context as TaskContext, Poll};
 use std::time::Duration;
 
 use futures_util::stream::{FuturesUnordered, StreamExt};
-use tokio::task::JoinError;
+use tokio::task::{JoinError, JoinHandle};
 use tokio::time::{Instant, sleep};
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::AbortOnDropHandle;
@@ -521,9 +521,11 @@ impl<'m, 'a: 'm> Conducting<'_, 'm, 'a> {
     }
 }
 
-/// Runs a borrowed player or a nested group (inside the group's own
-/// future) until it returns, is aborted at `timeout` after being asked to
-/// stop, or is aborted from above.
+/// Runs a borrowed player or a nested group until it returns, is aborted
+/// at `timeout` after being asked to stop, or is aborted from above. A
+/// borrowed player or a lent group runs inside the group's own future; a
+/// given group on a task of its own, which this awaits, so that nesting
+/// costs no stack.
 async fn drive(
     member: &mut Member<'_>,
     seat: Arc<Seat>,
@@ -547,9 +549,9 @@ async fn drive(
             () = expired => Exit::Aborted,
             () = abort.cancelled() => Exit::Aborted,
         },
+        // A nested group aborts its own members, so that they are
+        // reported by their own paths.
         Body::Group(group) => {
-            // A nested group aborts its own members, so that they are
-            // reported by their own paths.
             let mut nested = std::pin::pin!(supervise(Nested(group, &abort), &seat));
             tokio::select! {
                 result = &mut nested => Exit::Done(result),
@@ -559,7 +561,46 @@ async fn drive(
                 }
             }
         }
+        Body::Given(slot) => {
+            let Some(group) = slot.take() else {
+                return Exit::Done(Err(Error::Unavailable {
+                    path: seat.path().to_string(),
+                }));
+            };
+            let mut task = AbortOnDropHandle::new(spawn_group(group, seat.clone(), abort.clone()));
+            let joined = tokio::select! {
+                joined = &mut task => joined,
+                () = expired => {
+                    abort.cancel();
+                    task.await
+                }
+            };
+            match joined {
+                Ok((group, result)) => {
+                    *slot = Some(group);
+                    Exit::Done(result)
+                }
+                Err(error) if error.is_panic() => Exit::Done(Err(Error::Panicked {
+                    path: seat.path().to_string(),
+                    attempt: 0,
+                    message: panic_message(&*error.into_panic()),
+                })),
+                Err(_) => Exit::Aborted,
+            }
+        }
     }
+}
+
+/// Runs a given group on a task of its own, and gives it back.
+fn spawn_group(
+    mut group: Box<Group<'static>>,
+    seat: Arc<Seat>,
+    abort: CancellationToken,
+) -> JoinHandle<(Box<Group<'static>>, Result<(), Error>)> {
+    tokio::spawn(Box::pin(async move {
+        let result = supervise(Nested(&mut group, &abort), &seat).await;
+        (group, result)
+    }))
 }
 
 /// A member's stop timeout: its own, else (for a nested conductor) its
@@ -567,7 +608,8 @@ async fn drive(
 fn stop_timeout(member: &Member<'_>, default: Duration) -> Duration {
     let own_default = match &member.body {
         Body::Group(group) => group.timeout,
-        _ => None,
+        Body::Given(group) => group.as_ref().and_then(|group| group.timeout),
+        Body::Player { .. } => None,
     };
     member.options.timeout.or(own_default).unwrap_or(default)
 }

@@ -58,8 +58,15 @@ pub(crate) enum Body<'a> {
         player: Held<'a>,
         type_name: &'static str,
     },
-    /// A nested conductor.
+    /// A nested conductor lent for one run in place (or shown): runs
+    /// inside its group's future.
     Group(Group<'a>),
+    /// A nested conductor the engine owns: runs on a task of its own, so
+    /// that nesting costs no stack, and comes back when that task ends
+    /// (`None` while it runs, or for good if the task was aborted).
+    /// Boxed: most members are players, and a member is as large as its
+    /// largest kind.
+    Given(Option<Box<Group<'static>>>),
 }
 
 /// How the engine holds a player.
@@ -73,9 +80,30 @@ pub(crate) enum Held<'a> {
 }
 
 /// A conductor's members and its default stop timeout.
+#[derive(Default)]
 pub(crate) struct Group<'a> {
     pub(crate) timeout: Option<Duration>,
     pub(crate) members: Vec<Member<'a>>,
+}
+
+/// Drops the tree below one level at a time: conductors nest to any depth,
+/// and a recursive drop would need stack in proportion.
+impl Drop for Group<'_> {
+    fn drop(&mut self) {
+        let mut below = std::mem::take(&mut self.members);
+        while let Some(mut member) = below.pop() {
+            match &mut member.body {
+                Body::Group(group) => below.append(&mut group.members),
+                Body::Given(Some(group)) => {
+                    // Not `append`: these members are `'static`, `below`'s
+                    // may borrow.
+                    #[allow(clippy::extend_with_drain)]
+                    below.extend(group.members.drain(..));
+                }
+                _ => {}
+            }
+        }
+    }
 }
 
 impl<'a> Member<'a> {
@@ -97,19 +125,45 @@ impl<'a> Member<'a> {
     /// is its default stop timeout for its members (inherited from above
     /// when `None`).
     pub fn conductor(name: &str, timeout: Option<Duration>, members: Vec<Member<'a>>) -> Self {
-        Member::conductor_named(Arc::from(name), timeout, members)
+        Member::of_group(Arc::from(name), Group { timeout, members })
     }
 
-    pub(crate) fn conductor_named(
-        name: Arc<str>,
-        timeout: Option<Duration>,
-        members: Vec<Member<'a>>,
-    ) -> Self {
+    /// A conductor named `name` unless its own conductor names it.
+    pub(crate) fn of_group(name: Arc<str>, group: Group<'a>) -> Self {
         Member {
             name,
             options: PlayerOptions::default().into_shared(),
-            body: Body::Group(Group { timeout, members }),
+            body: Body::Group(group),
         }
+    }
+
+    /// The member given to the engine: a conductor runs on a task of its own.
+    pub(crate) fn given(self) -> Member<'static>
+    where
+        'a: 'static,
+    {
+        let Member {
+            name,
+            options,
+            body,
+        } = self;
+        let body = match body {
+            Body::Group(group) => Body::Given(Some(Box::new(group))),
+            body => body,
+        };
+        Member {
+            name,
+            options,
+            body,
+        }
+    }
+
+    /// The member run in its group's future: a given conductor, lent.
+    pub(crate) fn lent(mut self) -> Self {
+        if let Body::Given(Some(group)) = &mut self.body {
+            self.body = Body::Group(std::mem::take(&mut **group));
+        }
+        self
     }
 
     /// The member named `name` within its conductor, with `options`.
@@ -131,10 +185,9 @@ impl<'a> Member<'a> {
                 player: Held::Owned(None),
                 type_name,
             },
-            Body::Group(group) => Body::Group(Group {
-                timeout: group.timeout,
-                members: group.members.iter().map(Member::shown).collect(),
-            }),
+            Body::Group(group) => Body::Group(group.shown()),
+            Body::Given(Some(group)) => Body::Group(group.shown()),
+            Body::Given(None) => Body::Group(Group::default()),
         };
         Member {
             name: self.name.clone(),
@@ -153,12 +206,28 @@ impl<'a> Member<'a> {
         let options = PlayerOptions::clone(&self.options);
         match &self.body {
             Body::Player { type_name, .. } => Description::leaf(&self.name, options, type_name),
-            Body::Group(group) => Description::conductor(
-                &self.name,
-                options,
-                group.timeout,
-                group.members.iter().map(Member::describe).collect(),
-            ),
+            Body::Group(group) => group.describe(&self.name, options),
+            Body::Given(Some(group)) => group.describe(&self.name, options),
+            Body::Given(None) => Group::default().describe(&self.name, options),
+        }
+    }
+}
+
+impl Group<'_> {
+    fn describe(&self, name: &str, options: PlayerOptions) -> Description {
+        Description::conductor(
+            name,
+            options,
+            self.timeout,
+            self.members.iter().map(Member::describe).collect(),
+        )
+    }
+
+    /// A copy of the group with no player in it, to be described.
+    pub(crate) fn shown<'b>(&self) -> Group<'b> {
+        Group {
+            timeout: self.timeout,
+            members: self.members.iter().map(Member::shown).collect(),
         }
     }
 }

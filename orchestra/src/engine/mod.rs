@@ -31,7 +31,7 @@ use crate::player::Player;
 use crate::status::Monitor;
 use member::{Access, Body, Group, Held, Member};
 use seat::{Root, Seat};
-use shutdown::{Phase, Shutdown};
+use shutdown::Shutdown;
 
 /// `player` as a member of the engine, named `name` within its conductor
 /// (at the top, a conductor keeps its own name and a player is `player`).
@@ -41,7 +41,11 @@ pub(crate) fn member_of<'a, P: Player>(
     options: PlayerOptions,
 ) -> Member<'a> {
     if P::__DEPTH_CYCLES_IF_A_CONDUCTOR_CONTAINS_ITSELF > 0 {
-        return P::__conductor(access).placed(name, options);
+        let member = match access {
+            Access::Own(player) => P::__conductor(Access::Own(player)).given(),
+            access => P::__conductor(access),
+        };
+        return member.placed(name, options);
     }
     let player = match access {
         Access::Own(player) => Held::Owned(Some(Box::new(player))),
@@ -70,6 +74,7 @@ impl Group<'_> {
 pub(crate) async fn play_in_place(ctx: Context, conductor: Member<'_>) -> Result<(), BoxError> {
     match conductor.body {
         Body::Group(mut group) => group.play(ctx).await.map_err(BoxError::from),
+        Body::Given(Some(mut group)) => group.play(ctx).await.map_err(BoxError::from),
         Body::Player {
             player: Held::Borrowed(player),
             ..
@@ -77,7 +82,8 @@ pub(crate) async fn play_in_place(ctx: Context, conductor: Member<'_>) -> Result
         Body::Player {
             player: Held::Owned(_),
             ..
-        } => Err(Error::Unavailable {
+        }
+        | Body::Given(None) => Err(Error::Unavailable {
             path: ctx.path().to_owned(),
         }
         .into()),
@@ -101,10 +107,12 @@ pub(crate) async fn play_root(
     let root = Arc::new(Root { shutdown, monitor });
     let mut top = Group {
         timeout: None,
-        members: vec![member],
+        // The root's conductor runs in this future, not on a task of its
+        // own: it starts its players at the first poll.
+        members: vec![member.lent()],
     };
     let ctx = Context::for_run(Arc::new(Seat::root(root.clone())), 1);
-    let forcing = root.shutdown.token(Phase::Forcing).clone();
+    let forcing = root.shutdown.forcing().clone();
     let result = group::conduct(&mut top, &ctx, &forcing, DEFAULT_TIMEOUT).await;
 
     if let Some(listening) = listening {

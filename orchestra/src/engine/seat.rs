@@ -7,7 +7,7 @@ use std::time::Duration;
 
 use tokio_util::sync::CancellationToken;
 
-use super::shutdown::{Phase, Shutdown};
+use super::shutdown::Shutdown;
 use crate::execution_id::ExecutionId;
 use crate::options::{DEFAULT_TIMEOUT, PlayerOptions};
 use crate::status::{EventKind, Monitor};
@@ -69,7 +69,7 @@ pub(crate) struct Seat {
 impl Seat {
     /// The seat above the top member of a tree: its token is the run's stop.
     pub(crate) fn root(root: Arc<Root>) -> Self {
-        let token = root.shutdown.token(Phase::Stopping).clone();
+        let token = root.shutdown.stopping().clone();
         Seat::new(token, None, Arc::from(""), None, root)
     }
 

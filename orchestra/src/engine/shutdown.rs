@@ -7,15 +7,17 @@
 //! ```
 //!
 //! A phase is never left for an earlier one, and reaching one reaches
-//! every phase before it (a forced stop is also a stop). Each phase past
-//! `Running` has a token, cancelled when the phase is reached, so that the
-//! transitions can be awaited; `force`'s reason is stored before its token
-//! is cancelled, so whoever wakes up on it can read it.
+//! every phase before it (a forced stop is also a stop). Every transition
+//! can be awaited ([`Shutdown::reached`]); stopping and forcing also cancel
+//! a token each, which the engine hands down its tree. `force`'s reason is
+//! stored before its token is cancelled, so whoever wakes up on it can read
+//! it. Nothing is allocated for a phase nobody enters.
 
-use std::sync::OnceLock;
 use std::sync::atomic::{AtomicU8, Ordering};
+use std::sync::{Arc, OnceLock};
 
-use tokio_util::sync::{CancellationToken, WaitForCancellationFuture};
+use tokio::sync::Notify;
+use tokio_util::sync::CancellationToken;
 
 /// Where a run is on its way to the end.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
@@ -44,14 +46,15 @@ impl Phase {
 /// and the engine that carries it out. Cloning shares it.
 #[derive(Clone, Debug, Default)]
 pub(crate) struct Shutdown {
-    inner: std::sync::Arc<Inner>,
+    inner: Arc<Inner>,
 }
 
 #[derive(Debug, Default)]
 struct Inner {
     phase: AtomicU8,
-    /// Cancelled on reaching `Draining`, `Stopping`, `Forcing`.
-    draining: CancellationToken,
+    /// Woken at every transition.
+    moved: Notify,
+    /// Cancelled on reaching `Stopping`, and `Forcing`.
     stopping: CancellationToken,
     forcing: CancellationToken,
     /// What forced the stop.
@@ -94,36 +97,40 @@ impl Shutdown {
 
     /// Completes once `phase` is reached (at once for `Running`).
     #[allow(dead_code, reason = "the drain phase (issue 10) awaits `Draining`")]
-    pub(crate) fn reached(&self, phase: Phase) -> WaitForCancellationFuture<'_> {
-        self.token(phase).cancelled()
-    }
-
-    /// The token cancelled when `phase` is reached (a cancelled one for
-    /// `Running`).
-    pub(crate) fn token(&self, phase: Phase) -> &CancellationToken {
-        match phase {
-            Phase::Running => {
-                static RUNNING: OnceLock<CancellationToken> = OnceLock::new();
-                RUNNING.get_or_init(|| {
-                    let token = CancellationToken::new();
-                    token.cancel();
-                    token
-                })
+    pub(crate) async fn reached(&self, phase: Phase) {
+        loop {
+            let moved = self.inner.moved.notified();
+            if self.phase() >= phase {
+                return;
             }
-            Phase::Draining => &self.inner.draining,
-            Phase::Stopping => &self.inner.stopping,
-            Phase::Forcing => &self.inner.forcing,
+            moved.await;
         }
     }
 
-    /// Moves forward to `to` (never back), cancelling the token of every
-    /// phase passed, in order.
+    /// Cancelled once the run is stopping (or forcing): the stop token of
+    /// the tree's root.
+    pub(crate) fn stopping(&self) -> &CancellationToken {
+        &self.inner.stopping
+    }
+
+    /// Cancelled once the stop is forced: the abort token of the tree's root.
+    pub(crate) fn forcing(&self) -> &CancellationToken {
+        &self.inner.forcing
+    }
+
+    /// Moves forward to `to` (never back), cancelling the tokens of the
+    /// phases passed, in order.
     fn advance(&self, to: Phase) {
         let from = self.inner.phase.fetch_max(to as u8, Ordering::AcqRel);
-        for phase in Phase::ALL {
-            if phase as u8 > from && phase <= to {
-                self.token(phase).cancel();
-            }
+        if from >= to as u8 {
+            return;
+        }
+        self.inner.moved.notify_waiters();
+        if to >= Phase::Stopping {
+            self.inner.stopping.cancel();
+        }
+        if to == Phase::Forcing {
+            self.inner.forcing.cancel();
         }
     }
 }
@@ -136,17 +143,15 @@ mod tests {
     fn phases_only_move_forward_and_pass_the_ones_before() {
         let shutdown = Shutdown::new();
         assert_eq!(shutdown.phase(), Phase::Running);
-        assert!(!shutdown.token(Phase::Draining).is_cancelled());
 
         shutdown.drain();
         assert_eq!(shutdown.phase(), Phase::Draining);
-        assert!(shutdown.token(Phase::Draining).is_cancelled());
-        assert!(!shutdown.token(Phase::Stopping).is_cancelled());
+        assert!(!shutdown.stopping().is_cancelled());
 
         shutdown.force("a second SIGINT");
         assert_eq!(shutdown.phase(), Phase::Forcing);
-        assert!(shutdown.token(Phase::Stopping).is_cancelled());
-        assert!(shutdown.token(Phase::Forcing).is_cancelled());
+        assert!(shutdown.stopping().is_cancelled());
+        assert!(shutdown.forcing().is_cancelled());
         assert_eq!(shutdown.forced(), Some("a second SIGINT"));
 
         shutdown.request();
@@ -166,7 +171,9 @@ mod tests {
         let waiting = shutdown.clone();
         let stopped = tokio::spawn(async move { waiting.reached(Phase::Stopping).await });
         tokio::task::yield_now().await;
-        assert!(!stopped.is_finished());
+        shutdown.drain();
+        tokio::task::yield_now().await;
+        assert!(!stopped.is_finished(), "draining is not stopping");
         shutdown.request();
         stopped.await.unwrap();
         assert!(shutdown.forced().is_none());
