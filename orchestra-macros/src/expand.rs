@@ -38,6 +38,10 @@ fn try_expand(node: &DeriveInput) -> syn::Result<TokenStream> {
     }
 }
 
+/// The name of `Player`'s depth constant: what rustc's error names when
+/// conductor types contain one another.
+const DEPTH: &str = "__DEPTH_CYCLES_IF_A_CONDUCTOR_CONTAINS_ITSELF";
+
 /// The path to the runtime crate: `::orchestra` unless `#[conductor(crate)]`.
 pub(crate) fn default_crate() -> syn::Path {
     parse_quote!(::orchestra)
@@ -56,13 +60,27 @@ fn impl_player(input: &Input<'_>) -> TokenStream {
         .map(|i| format_ident!("__options_{}", i))
         .collect();
     let option_bodies = players.iter().map(|f| player_options(&krate, f));
-    // `__DEPTH` is also where a field type that is not a player is
-    // reported: once, on the type (the methods dispatch through `__Field`
-    // and add no error of their own).
+    let private = quote!(#krate::__private010);
+    let depth_const = format_ident!("{}", DEPTH);
+    // The depth is also where a field type that is not a player is
+    // reported: once, on the type (`__conductor` dispatches through
+    // `Field` and adds no error of its own).
     let depth = players.iter().fold(quote!(0), |rest, f| {
         let ty = f.ty;
-        quote!(__max(<#ty as #krate::Player>::__DEPTH, #rest))
+        quote!(#private::max(<#ty as #krate::Player>::#depth_const, #rest))
     });
+    // The fields, given, lent or shown as `__access` is.
+    let fields = |access: TokenStream, field: TokenStream| {
+        quote! {
+            #private::Access::#access(__this) => ::std::vec![#(
+                #private::Field(#private::Access::#access(#field __this.#members))
+                    .member(#names, #options()),
+            )*]
+        }
+    };
+    let own = fields(quote!(Own), quote!());
+    let borrow = fields(quote!(Borrow), quote!(&mut));
+    let show = fields(quote!(Show), quote!(&));
 
     let mut generics = input.generics.clone();
     generics
@@ -72,20 +90,25 @@ fn impl_player(input: &Input<'_>) -> TokenStream {
     let (impl_generics, ty_generics, where_clause) = generics.split_for_impl();
 
     // A cycle of conductor types (A holds B, B holds `Box<A>`) makes
-    // evaluating `__DEPTH` a cycle, which rustc rejects: evaluate it where
-    // the struct is defined (a generic one, where it is used).
+    // evaluating the depth a cycle, which rustc rejects, naming the
+    // constant: evaluate it where the struct is defined (a generic one,
+    // where it is used).
+    // Its name is the last line of rustc's cycle error.
     let depth_check = input.generics.params.is_empty().then(|| {
+        let check = format_ident!("{}_contains_itself", ident);
         quote! {
-            const _: ::core::primitive::usize = <#ident as #krate::Player>::__DEPTH;
+            #[allow(dead_code, non_upper_case_globals)]
+            const #check: ::core::primitive::usize = <#ident as #krate::Player>::#depth_const;
         }
     });
     let depth_item = quote_spanned! {ident.span()=>
-        const __DEPTH: ::core::primitive::usize = 1 + #depth;
+        const #depth_const: ::core::primitive::usize = 1 + #depth;
     };
-    let helpers = field_helpers(&krate);
 
     quote! {
         const _: () = {
+            use #private::{IsPlayer as _, NotAPlayer as _};
+
             #[automatically_derived]
             impl #impl_generics #krate::Player for #ident #ty_generics #where_clause {
                 fn play(
@@ -94,64 +117,27 @@ fn impl_player(input: &Input<'_>) -> TokenStream {
                 ) -> impl ::core::future::Future<
                     Output = ::core::result::Result<(), #krate::BoxError>,
                 > + ::core::marker::Send {
-                    #krate::__private::play_in_place(
-                        __ctx,
-                        __TIMEOUT,
-                        ::std::vec![#(
-                            __Field(&mut self.#members).__borrowed_member(#names, #options()),
-                        )*],
-                    )
-                }
-
-                fn __borrow_member(
-                    &mut self,
-                    __name: ::core::option::Option<&::core::primitive::str>,
-                    __options: #krate::PlayerOptions,
-                ) -> #krate::__private::Member<'_> {
-                    #krate::__private::Member::group(
-                        ::core::option::Option::unwrap_or(__name, #name),
-                        __options,
-                        __TIMEOUT,
-                        ::std::vec![#(
-                            __Field(&mut self.#members).__borrowed_member(#names, #options()),
-                        )*],
-                    )
+                    #private::play(self, __ctx)
                 }
 
                 #depth_item
 
-                fn __into_member(
-                    self,
-                    __name: ::core::option::Option<&::core::primitive::str>,
-                    __options: #krate::PlayerOptions,
-                ) -> #krate::__private::Member<'static> {
-                    #krate::__private::Member::group(
-                        ::core::option::Option::unwrap_or(__name, #name),
-                        __options,
+                fn __conductor(
+                    __access: #private::Access<'_, Self>,
+                ) -> #private::Member<'_> {
+                    #private::Member::conductor(
+                        #name,
                         __TIMEOUT,
-                        ::std::vec![#(
-                            __Field(self.#members).__owned_member(#names, #options()),
-                        )*],
-                    )
-                }
-
-                fn __describe(
-                    &self,
-                    __name: ::core::option::Option<&::core::primitive::str>,
-                    __options: &#krate::PlayerOptions,
-                ) -> #krate::Description {
-                    #krate::Description::conductor(
-                        ::core::option::Option::unwrap_or(__name, #name),
-                        ::core::clone::Clone::clone(__options),
-                        __TIMEOUT,
-                        ::std::vec![#(
-                            __Field(&self.#members).__member_description(#names, &#options()),
-                        )*],
+                        match __access {
+                            #own,
+                            #borrow,
+                            #show,
+                        },
                     )
                 }
             }
 
-            const __TIMEOUT: ::core::option::Option<#krate::__private::Duration> = #timeout;
+            const __TIMEOUT: ::core::option::Option<#private::Duration> = #timeout;
 
             #(
                 fn #options() -> #krate::PlayerOptions {
@@ -159,124 +145,8 @@ fn impl_player(input: &Input<'_>) -> TokenStream {
                 }
             )*
 
-            const fn __max(
-                __a: ::core::primitive::usize,
-                __b: ::core::primitive::usize,
-            ) -> ::core::primitive::usize {
-                if __a > __b { __a } else { __b }
-            }
-
-            #helpers
-
             #depth_check
         };
-    }
-}
-
-/// How the methods turn a field into a member or a description: through
-/// `__Field`, whose methods come from the `Player` impls below when the
-/// field is a player, and otherwise (autoref-based dispatch) from the
-/// fallbacks, which add no error to the one `__DEPTH` reports.
-fn field_helpers(krate: &syn::Path) -> TokenStream {
-    quote! {
-        struct __Field<__T>(__T);
-
-        trait __Borrowed<'__a> {
-            fn __borrowed_member(
-                self,
-                __name: &'static ::core::primitive::str,
-                __options: #krate::PlayerOptions,
-            ) -> #krate::__private::Member<'__a>;
-        }
-
-        impl<'__a, __T: #krate::Player> __Borrowed<'__a> for __Field<&'__a mut __T> {
-            fn __borrowed_member(
-                self,
-                __name: &'static ::core::primitive::str,
-                __options: #krate::PlayerOptions,
-            ) -> #krate::__private::Member<'__a> {
-                #krate::Player::__borrow_member(self.0, ::core::option::Option::Some(__name), __options)
-            }
-        }
-
-        trait __Owned {
-            fn __owned_member(
-                self,
-                __name: &'static ::core::primitive::str,
-                __options: #krate::PlayerOptions,
-            ) -> #krate::__private::Member<'static>;
-        }
-
-        impl<__T: #krate::Player> __Owned for __Field<__T> {
-            fn __owned_member(
-                self,
-                __name: &'static ::core::primitive::str,
-                __options: #krate::PlayerOptions,
-            ) -> #krate::__private::Member<'static> {
-                #krate::Player::__into_member(self.0, ::core::option::Option::Some(__name), __options)
-            }
-        }
-
-        trait __Described {
-            fn __member_description(
-                self,
-                __name: &'static ::core::primitive::str,
-                __options: &#krate::PlayerOptions,
-            ) -> #krate::Description;
-        }
-
-        impl<__T: #krate::Player> __Described for __Field<&__T> {
-            fn __member_description(
-                self,
-                __name: &'static ::core::primitive::str,
-                __options: &#krate::PlayerOptions,
-            ) -> #krate::Description {
-                #krate::Player::__describe(self.0, ::core::option::Option::Some(__name), __options)
-            }
-        }
-
-        #[allow(dead_code)]
-        trait __NotAPlayer<'__a> {
-            fn __borrowed_member(
-                self,
-                __name: &'static ::core::primitive::str,
-                __options: #krate::PlayerOptions,
-            ) -> #krate::__private::Member<'__a>;
-            fn __owned_member(
-                self,
-                __name: &'static ::core::primitive::str,
-                __options: #krate::PlayerOptions,
-            ) -> #krate::__private::Member<'static>;
-            fn __member_description(
-                self,
-                __name: &'static ::core::primitive::str,
-                __options: &#krate::PlayerOptions,
-            ) -> #krate::Description;
-        }
-
-        impl<'__a, __T> __NotAPlayer<'__a> for &__Field<__T> {
-            fn __borrowed_member(
-                self,
-                _: &'static ::core::primitive::str,
-                _: #krate::PlayerOptions,
-            ) -> #krate::__private::Member<'__a> {
-                ::core::unreachable!()
-            }
-            fn __owned_member(
-                self,
-                _: &'static ::core::primitive::str,
-                _: #krate::PlayerOptions,
-            ) -> #krate::__private::Member<'static> {
-                ::core::unreachable!()
-            }
-            fn __member_description(
-                self,
-                _: &'static ::core::primitive::str,
-                _: &#krate::PlayerOptions,
-            ) -> #krate::Description {
-                ::core::unreachable!()
-            }
-        }
     }
 }
 
@@ -379,7 +249,7 @@ fn respan(tokens: TokenStream, span: Span) -> TokenStream {
 fn duration(krate: &syn::Path, duration: Duration) -> TokenStream {
     let secs = Literal::u64_unsuffixed(duration.as_secs());
     let nanos = Literal::u32_unsuffixed(duration.subsec_nanos());
-    quote!(#krate::__private::Duration::new(#secs, #nanos))
+    quote!(#krate::__private010::Duration::new(#secs, #nanos))
 }
 
 fn optional_duration(krate: &syn::Path, value: Option<Duration>) -> TokenStream {

@@ -6,8 +6,8 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use crate::context::Context;
-use crate::describe::Description;
-use crate::engine::{Group, Member};
+use crate::engine::member::{Access, Group, Held, Member};
+use crate::engine::member_of;
 use crate::error::{BoxError, Error};
 use crate::options::PlayerOptions;
 use crate::player::Player;
@@ -108,7 +108,7 @@ impl Conductor {
                 message: "a player name must be non-empty and must not contain `/`".into(),
             });
         }
-        let member = player.__into_member(Some(name), options);
+        let member = member_of(Access::Own(player), Some(name), options);
         // One hash per player: insert, and refuse a name that was there.
         if !self.names.insert(member.name.clone()) {
             return Err(Error::DuplicateName {
@@ -162,21 +162,23 @@ impl Player for Conductor {
         self.group.play(ctx).await.map_err(BoxError::from)
     }
 
-    fn __into_member(self, name: Option<&str>, options: PlayerOptions) -> Member<'static> {
-        Member::group(
-            name.unwrap_or(&self.name),
-            options,
-            self.group.timeout,
-            self.group.members,
-        )
-    }
+    /// A conductor, however deeply its players nest (known at run time only).
+    const __DEPTH_CYCLES_IF_A_CONDUCTOR_CONTAINS_ITSELF: usize = 1;
 
-    fn __describe(&self, name: Option<&str>, options: &PlayerOptions) -> Description {
-        Description::conductor(
-            name.unwrap_or(&self.name),
-            options.clone(),
-            self.group.timeout,
-            self.group.members.iter().map(Member::describe).collect(),
-        )
+    /// Given, its members go to the engine; lent, it runs its group in place
+    /// (as `play`); shown, a copy of its tree without the players.
+    fn __conductor(access: Access<'_, Self>) -> Member<'_> {
+        match access {
+            Access::Own(mut this) => {
+                Member::of_group(this.name.clone(), std::mem::take(&mut this.group))
+            }
+            Access::Borrow(this) => Member::player(
+                &this.name.clone(),
+                PlayerOptions::default(),
+                std::any::type_name::<Self>(),
+                Held::Borrowed(this),
+            ),
+            Access::Show(this) => Member::of_group(this.name.clone(), this.group.shown()),
+        }
     }
 }

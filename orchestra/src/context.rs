@@ -1,13 +1,15 @@
-//! What a player is given for each run: cancellation, identity, readiness.
+//! What a player is given for each run: cancellation, identity, readiness;
+//! a facade over the player's seat in the engine (`engine::seat`).
 
 use std::fmt;
-use std::sync::atomic::{AtomicBool, AtomicU32, AtomicU64, Ordering};
-use std::sync::{Arc, OnceLock};
+use std::sync::Arc;
+use std::sync::atomic::Ordering;
 use std::time::Duration;
 
 use tokio_util::sync::{CancellationToken, WaitForCancellationFuture};
 
-use crate::engine::Run;
+use crate::engine::seat::{Root, Seat};
+use crate::execution_id::ExecutionId;
 use crate::status::EventKind;
 
 /// The handle a player receives for one run of [`Player::play`](crate::Player::play).
@@ -44,57 +46,6 @@ pub struct Context {
     execution_id: ExecutionId,
 }
 
-/// What every run of one member shares: made once per member, so that a
-/// run's context costs neither an allocation nor a token clone.
-pub(crate) struct Seat {
-    /// Cancelled when the member is asked to stop.
-    pub(crate) token: CancellationToken,
-    /// The seat of the conductor above, if any.
-    pub(crate) parent: Option<Arc<Seat>>,
-    pub(crate) name: Arc<str>,
-    /// How long the member has to return once asked to stop.
-    stop_timeout: Option<Duration>,
-    /// `parent/name`, made on first use: most paths are never asked for.
-    path: OnceLock<Arc<str>>,
-    /// The member's readiness, shared by its runs (what ordering waits for).
-    pub(crate) ready: Readiness,
-    /// The last run that announced readiness (what a monitor reports once
-    /// per run).
-    ready_run: AtomicU32,
-    pub(crate) run: Arc<Run>,
-}
-
-impl Seat {
-    pub(crate) fn new(
-        token: CancellationToken,
-        parent: Option<Arc<Seat>>,
-        name: Arc<str>,
-        stop_timeout: Option<Duration>,
-        run: Arc<Run>,
-    ) -> Self {
-        Seat {
-            token,
-            parent,
-            name,
-            stop_timeout,
-            path: OnceLock::new(),
-            ready: Readiness::default(),
-            ready_run: AtomicU32::new(0),
-            run,
-        }
-    }
-
-    /// The member's path from the root conductor, such as `app/jobs/mailer`.
-    pub(crate) fn path(&self) -> &Arc<str> {
-        self.path.get_or_init(|| match &self.parent {
-            Some(parent) if !parent.path().is_empty() => {
-                Arc::from(format!("{}/{}", parent.path(), self.name))
-            }
-            _ => self.name.clone(),
-        })
-    }
-}
-
 impl Context {
     /// A context for running a player on its own, outside any conductor, for
     /// example in the player's unit tests. Cancel `token` to ask it to stop.
@@ -115,8 +66,7 @@ impl Context {
     /// # }
     /// ```
     pub fn new(name: &str, token: CancellationToken) -> Self {
-        let seat = Seat::new(token, None, Arc::from(name), None, Arc::new(Run::default()));
-        Context::for_run(Arc::new(seat), 1)
+        Context::for_run(Arc::new(Seat::standalone(name, token)), 1)
     }
 
     pub(crate) fn for_run(seat: Arc<Seat>, attempt: u32) -> Self {
@@ -195,10 +145,7 @@ impl Context {
         seat.ready.set();
         if seat.ready_run.swap(self.attempt, Ordering::AcqRel) != self.attempt {
             tracing::debug!(player = %self.path(), "ready");
-            seat.run
-                .emit(seat, self.attempt, Some(self.execution_id), || {
-                    EventKind::Ready
-                });
+            seat.emit(self.attempt, Some(self.execution_id), || EventKind::Ready);
         }
     }
 
@@ -212,8 +159,8 @@ impl Context {
         &self.seat
     }
 
-    pub(crate) fn run(&self) -> &Arc<Run> {
-        &self.seat.run
+    pub(crate) fn root(&self) -> &Arc<Root> {
+        &self.seat.root
     }
 }
 
@@ -225,62 +172,5 @@ impl fmt::Debug for Context {
             .field("execution_id", &self.execution_id())
             .field("cancelled", &self.is_cancelled())
             .finish()
-    }
-}
-
-/// Whether a member has announced readiness; shared by all its runs.
-#[derive(Default)]
-pub(crate) struct Readiness {
-    flag: AtomicBool,
-    notify: tokio::sync::Notify,
-}
-
-impl Readiness {
-    pub(crate) fn is_ready(&self) -> bool {
-        self.flag.load(Ordering::Acquire)
-    }
-
-    /// Marks the member ready; `true` if it was not ready before.
-    pub(crate) fn set(&self) -> bool {
-        let first = !self.flag.swap(true, Ordering::AcqRel);
-        if first {
-            self.notify.notify_waiters();
-        }
-        first
-    }
-
-    /// Completes once the member is ready.
-    pub(crate) async fn wait(&self) {
-        loop {
-            let notified = self.notify.notified();
-            if self.is_ready() {
-                return;
-            }
-            notified.await;
-        }
-    }
-}
-
-/// Identifies one run of one player, unique within the process.
-///
-/// It appears in the `execution_id` field of the player's tracing span.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
-pub struct ExecutionId(u64);
-
-impl ExecutionId {
-    fn next() -> Self {
-        static NEXT: AtomicU64 = AtomicU64::new(1);
-        ExecutionId(NEXT.fetch_add(1, Ordering::Relaxed))
-    }
-
-    /// The identifier as a number.
-    pub fn get(self) -> u64 {
-        self.0
-    }
-}
-
-impl fmt::Display for ExecutionId {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "{}", self.0)
     }
 }

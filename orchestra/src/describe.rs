@@ -4,7 +4,6 @@ use std::fmt::{self, Write as _};
 use std::time::Duration;
 
 use crate::options::PlayerOptions;
-use crate::player::Player;
 use crate::restart::Restart;
 
 /// The tree of players below a player, with their options: for a startup log
@@ -42,14 +41,8 @@ enum Node {
     },
 }
 
-/// Describes `player` and, if it is a conductor, every player below it.
-pub fn describe<P: Player>(player: &P) -> Description {
-    player.__describe(None, &PlayerOptions::default())
-}
-
 impl Description {
-    #[doc(hidden)]
-    pub fn leaf(name: &str, options: PlayerOptions, type_name: &'static str) -> Self {
+    pub(crate) fn leaf(name: &str, options: PlayerOptions, type_name: &'static str) -> Self {
         Description {
             name: name.to_owned(),
             options,
@@ -57,8 +50,7 @@ impl Description {
         }
     }
 
-    #[doc(hidden)]
-    pub fn conductor(
+    pub(crate) fn conductor(
         name: &str,
         options: PlayerOptions,
         timeout: Option<Duration>,

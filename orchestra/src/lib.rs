@@ -97,15 +97,34 @@
 //! - `server`: `HttpServer`, a player serving an axum `Router` (or any tower
 //!   service) over HTTP/1 and HTTP/2, drained gracefully on stop; `tls` adds
 //!   HTTPS through rustls.
+//!
+//! # How the crate is built
+//!
+//! Its modules import only from the ones below them (`.ci/imports` checks
+//! it), bottom-up:
+//!
+//! 1. values: `error`, `restart`, `options`, `signal`, `describe`, `execution_id`;
+//! 2. watching a run: `status` (events, [`Monitor`]), `metrics`;
+//! 3. the engine's state: `engine::shutdown` (how a run ends, phase by
+//!    phase), `engine::seat` (one member's state, shared by its runs);
+//! 4. [`Context`], a player's facade over its seat;
+//! 5. `engine::member` (the tree the engine runs), then [`Player`];
+//! 6. the engine proper: `engine::supervise` (one member: restarts, on a
+//!    task of its own), `engine::group` (start order, failure, stop), `engine`
+//!    (a player as a member, the top of a run);
+//! 7. what users call: [`Runner`], [`Conductor`](struct@Conductor), the
+//!    derive's support (`derived`), `health`, `server`.
 #![cfg_attr(docsrs, feature(doc_cfg))]
 #![warn(clippy::unwrap_used, clippy::print_stdout, clippy::print_stderr)]
 #![cfg_attr(test, allow(clippy::unwrap_used))]
 
 mod conductor;
 mod context;
+mod derived;
 mod describe;
 mod engine;
 mod error;
+mod execution_id;
 mod exit;
 #[cfg(feature = "health")]
 #[cfg_attr(docsrs, doc(cfg(feature = "health")))]
@@ -125,15 +144,16 @@ mod signals;
 mod status;
 
 pub use conductor::Conductor;
-pub use context::{Context, ExecutionId};
-pub use describe::{Description, describe};
+pub use context::Context;
+pub use describe::Description;
 pub use error::{BoxError, Error, Limit, Straggler};
+pub use execution_id::ExecutionId;
 pub use exit::Exit;
 pub use options::PlayerOptions;
 pub use parse::ParseError;
-pub use player::{Player, PlayerFn, RestartNow, player_fn};
+pub use player::{Player, PlayerClosure, PlayerFn, RestartNow, player_fn};
 pub use restart::{Backoff, Restart};
-pub use runner::{PlayExt, Runner, play_until, play_until_signal};
+pub use runner::{PlayExt, Runner, describe, play_until, play_until_signal};
 #[cfg(feature = "server")]
 #[cfg_attr(docsrs, doc(cfg(feature = "server")))]
 pub use server::{HttpServer, HttpService, LocalAddr, ResponseBody, ServerError, ServerStats};
@@ -149,9 +169,11 @@ pub use tokio_util::sync::CancellationToken;
 #[cfg_attr(docsrs, doc(cfg(feature = "derive")))]
 pub use orchestra_macros::Conductor;
 
-/// What `#[derive(Conductor)]` expands to refers to; not a public API.
+/// What `#[derive(Conductor)]` expands to refers to; not a public API (see
+/// `derived.rs`).
 #[doc(hidden)]
-pub mod __private {
-    pub use crate::engine::{Member, play_in_place};
+pub mod __private010 {
+    pub use crate::derived::{Field, IsPlayer, NotAPlayer, max, play};
+    pub use crate::engine::member::{Access, Member};
     pub use core::time::Duration;
 }

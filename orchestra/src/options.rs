@@ -1,6 +1,6 @@
 //! How one player is run: the options `#[player(...)]` sets, as values.
 
-use std::sync::Arc;
+use std::sync::{Arc, OnceLock};
 use std::time::Duration;
 
 use crate::restart::{Backoff, Restart};
@@ -39,6 +39,9 @@ pub struct PlayerOptions {
 /// How long a player that never calls `ctx.ready()` keeps the players ordered
 /// after it waiting.
 pub(crate) const DEFAULT_GRACE: Duration = Duration::from_secs(1);
+
+/// The stop timeout when no conductor sets one (Go orchestra's default).
+pub(crate) const DEFAULT_TIMEOUT: Duration = Duration::from_secs(9);
 
 /// How long a run must last for the backoff to start over.
 pub(crate) const DEFAULT_STABLE_AFTER: Duration = Duration::from_secs(10);
@@ -143,6 +146,19 @@ impl PlayerOptions {
             && after.is_empty()
             && grace.is_none()
             && stable_after.is_none()
+    }
+
+    /// The options in an `Arc`, one shared by every member that has the
+    /// defaults.
+    pub(crate) fn into_shared(self) -> Arc<PlayerOptions> {
+        static DEFAULT: OnceLock<Arc<PlayerOptions>> = OnceLock::new();
+        if self.is_default() {
+            DEFAULT
+                .get_or_init(|| Arc::new(PlayerOptions::default()))
+                .clone()
+        } else {
+            Arc::new(self)
+        }
     }
 
     /// Checks the values, saying what is wrong and what is accepted.

@@ -1,14 +1,10 @@
 //! The one trait users implement, and closures as players.
 
 use std::fmt;
-use std::pin::Pin;
 
 use crate::context::Context;
-use crate::describe::Description;
-use crate::engine::{Member, MemberRun, Played, spawn_leaf};
+use crate::engine::member::{Access, Member};
 use crate::error::BoxError;
-use crate::options::PlayerOptions;
-use tokio::task::JoinHandle;
 
 /// A long-lived part of a service: an HTTP server, a queue consumer, a scheduler…
 ///
@@ -61,43 +57,27 @@ pub trait Player: Send + 'static {
     /// to be restarted at once, whatever the policy.
     fn play(&mut self, ctx: Context) -> impl Future<Output = Result<(), BoxError>> + Send;
 
-    /// How deeply conductors nest below this type: 0 for a leaf player.
+    /// How deeply conductors nest below this type: 0 for a leaf player, at
+    /// least 1 for a conductor.
     ///
     /// A derived conductor computes it from its fields, so a cycle of
     /// conductor types (A holds B, B holds `Box<A>`) makes rustc report a
-    /// cycle while evaluating it, at compile time.
+    /// cycle while evaluating it, at compile time: the name is what that
+    /// error shows.
     #[doc(hidden)]
-    const __DEPTH: usize = 0;
+    const __DEPTH_CYCLES_IF_A_CONDUCTOR_CONTAINS_ITSELF: usize = 0;
 
-    /// Hands the player to the engine as an owned member. A leaf becomes one
-    /// member; conductors override this to hand over their tree of members.
+    /// A conductor (depth 1 or more) as a member of the engine: its name,
+    /// its default stop timeout and its players, given, lent or shown as
+    /// `access` is. Never called for a leaf (depth 0), which the engine
+    /// holds as it is.
     #[doc(hidden)]
-    fn __into_member(self, name: Option<&str>, options: PlayerOptions) -> Member<'static>
+    fn __conductor(access: Access<'_, Self>) -> Member<'_>
     where
         Self: Sized,
     {
-        Member::leaf(name.unwrap_or("player"), options, self)
-    }
-
-    /// Lends the player to the engine for one in-place run (a conductor's
-    /// `play(&mut self)`): a leaf is polled on the caller's task; conductors
-    /// override this to lend their tree of members.
-    #[doc(hidden)]
-    fn __borrow_member(&mut self, name: Option<&str>, options: PlayerOptions) -> Member<'_>
-    where
-        Self: Sized,
-    {
-        Member::borrowed(name.unwrap_or("player"), options, self)
-    }
-
-    /// Describes the player and, for conductors, the tree below it.
-    #[doc(hidden)]
-    fn __describe(&self, name: Option<&str>, options: &PlayerOptions) -> Description {
-        Description::leaf(
-            name.unwrap_or("player"),
-            options.clone(),
-            std::any::type_name::<Self>(),
-        )
+        let _ = access;
+        Member::conductor(std::any::type_name::<Self>(), None, Vec::new())
     }
 }
 
@@ -106,43 +86,15 @@ impl<P: Player> Player for Box<P> {
         (**self).play(ctx)
     }
 
-    const __DEPTH: usize = P::__DEPTH;
+    const __DEPTH_CYCLES_IF_A_CONDUCTOR_CONTAINS_ITSELF: usize =
+        P::__DEPTH_CYCLES_IF_A_CONDUCTOR_CONTAINS_ITSELF;
 
-    fn __into_member(self, name: Option<&str>, options: PlayerOptions) -> Member<'static> {
-        (*self).__into_member(name, options)
-    }
-
-    fn __borrow_member(&mut self, name: Option<&str>, options: PlayerOptions) -> Member<'_> {
-        (**self).__borrow_member(name, options)
-    }
-
-    fn __describe(&self, name: Option<&str>, options: &PlayerOptions) -> Description {
-        (**self).__describe(name, options)
-    }
-}
-
-/// The object-safe face of [`Player`] that the engine stores.
-pub(crate) trait DynPlayer: Send {
-    fn play_dyn(
-        &mut self,
-        ctx: Context,
-    ) -> Pin<Box<dyn Future<Output = Result<(), BoxError>> + Send + '_>>;
-
-    /// Runs the player on a task of its own, typed, so that its runs are
-    /// polled inline rather than boxed.
-    fn spawn_dyn(self: Box<Self>, m: MemberRun) -> JoinHandle<Played>;
-}
-
-impl<P: Player> DynPlayer for P {
-    fn play_dyn(
-        &mut self,
-        ctx: Context,
-    ) -> Pin<Box<dyn Future<Output = Result<(), BoxError>> + Send + '_>> {
-        Box::pin(self.play(ctx))
-    }
-
-    fn spawn_dyn(self: Box<Self>, m: MemberRun) -> JoinHandle<Played> {
-        spawn_leaf(self, m)
+    fn __conductor(access: Access<'_, Self>) -> Member<'_> {
+        P::__conductor(match access {
+            Access::Own(this) => Access::Own(*this),
+            Access::Borrow(this) => Access::Borrow(&mut **this),
+            Access::Show(this) => Access::Show(&**this),
+        })
     }
 }
 
@@ -161,10 +113,34 @@ impl<P: Player> DynPlayer for P {
 /// ```
 pub fn player_fn<F, Fut>(f: F) -> PlayerFn<F>
 where
+    // The closure's shape, for the type of `ctx` to be inferred; the
+    // bounds are `PlayerClosure`'s.
+    F: FnMut(Context) -> Fut + PlayerClosure,
+{
+    PlayerFn(f)
+}
+
+/// A closure [`player_fn`] makes a player of: `FnMut(Context) -> Fut`,
+/// `Send + 'static`, where `Fut` is a `Send + 'static` future of a
+/// `Result<(), BoxError>`. Every such closure is one.
+pub trait PlayerClosure: Send + 'static {
+    /// The future of one run.
+    type Future: Future<Output = Result<(), BoxError>> + Send + 'static;
+
+    /// Starts one run.
+    fn call(&mut self, ctx: Context) -> Self::Future;
+}
+
+impl<F, Fut> PlayerClosure for F
+where
     F: FnMut(Context) -> Fut + Send + 'static,
     Fut: Future<Output = Result<(), BoxError>> + Send + 'static,
 {
-    PlayerFn(f)
+    type Future = Fut;
+
+    fn call(&mut self, ctx: Context) -> Fut {
+        self(ctx)
+    }
 }
 
 /// A closure as a [`Player`]; made by [`player_fn`].
@@ -177,13 +153,9 @@ impl<F> fmt::Debug for PlayerFn<F> {
     }
 }
 
-impl<F, Fut> Player for PlayerFn<F>
-where
-    F: FnMut(Context) -> Fut + Send + 'static,
-    Fut: Future<Output = Result<(), BoxError>> + Send + 'static,
-{
+impl<F: PlayerClosure> Player for PlayerFn<F> {
     fn play(&mut self, ctx: Context) -> impl Future<Output = Result<(), BoxError>> + Send {
-        (self.0)(ctx)
+        self.0.call(ctx)
     }
 }
 

@@ -1,12 +1,10 @@
 //! Running a player at the top of a program: until a signal or any other
 //! shutdown trigger, optionally watched by a monitor.
 
-use std::sync::Arc;
-
-use tokio_util::sync::CancellationToken;
-
-use crate::describe::{Description, describe};
-use crate::engine::{Run, play_root};
+use crate::describe::Description;
+use crate::engine::member::Access;
+use crate::engine::shutdown::Shutdown;
+use crate::engine::{member_of, play_root};
 use crate::error::Error;
 use crate::options::PlayerOptions;
 use crate::player::Player;
@@ -89,8 +87,8 @@ impl<P: Player> Runner<P> {
             biased;
             result = &mut play => return result,
             signal = listener.next() => {
-                tracing::info!(%signal, "stopping gracefully; send it again to force");
-                stage.stop.cancel();
+                tracing::info!(target: "orchestra", %signal, "stopping gracefully; send it again to force");
+                stage.shutdown.request();
             }
         }
         tokio::select! {
@@ -98,9 +96,8 @@ impl<P: Player> Runner<P> {
             result = &mut play => result,
             signal = listener.next() => {
                 let reason = format!("a second {signal}");
-                tracing::warn!(%reason, "forcing the stop: aborting every player still running");
-                let _ = stage.run.forced.set(reason.clone());
-                stage.abort.cancel();
+                tracing::warn!(target: "orchestra", %reason, "forcing the stop: aborting every player still running");
+                stage.shutdown.force(reason.clone());
                 // The engine aborts and awaits every task before returning.
                 match play.await {
                     Err(error) => Err(error),
@@ -126,7 +123,7 @@ impl<P: Player> Runner<P> {
         tokio::select! {
             biased;
             result = &mut play => return result,
-            () = shutdown => stage.stop.cancel(),
+            () = shutdown => stage.shutdown.request(),
         }
         play.await
     }
@@ -187,11 +184,10 @@ where
     Runner::new(player).play_until(shutdown).await
 }
 
-/// A top-level run: the tokens that stop it and the state it shares.
+/// A top-level run: how it shuts down, and who watches it.
 struct Stage {
-    stop: CancellationToken,
-    abort: CancellationToken,
-    run: Arc<Run>,
+    shutdown: Shutdown,
+    monitor: Option<Monitor>,
 }
 
 impl Stage {
@@ -202,12 +198,8 @@ impl Stage {
             tracing::enabled!(target: "orchestra", tracing::Level::INFO).then(Monitor::new)
         });
         Stage {
-            stop: CancellationToken::new(),
-            abort: CancellationToken::new(),
-            run: Arc::new(Run {
-                monitor,
-                ..Run::default()
-            }),
+            shutdown: Shutdown::new(),
+            monitor,
         }
     }
 
@@ -215,14 +207,15 @@ impl Stage {
         &self,
         player: P,
     ) -> impl Future<Output = Result<(), Error>> + Send + 'static {
-        let member = player.__into_member(None, PlayerOptions::default());
-        play_root(
-            member,
-            self.stop.clone(),
-            self.abort.clone(),
-            self.run.clone(),
-        )
+        let member = member_of(Access::Own(player), None, PlayerOptions::default());
+        play_root(member, self.shutdown.clone(), self.monitor.clone())
     }
+}
+
+/// Describes `player` and, if it is a conductor, every player below it:
+/// see [`Description`].
+pub fn describe<P: Player>(player: &P) -> Description {
+    member_of(Access::Show(player), None, PlayerOptions::default()).describe()
 }
 
 /// Runs a player at the top of a program, as a method.

@@ -9,7 +9,7 @@ use std::time::{Duration, SystemTime};
 use tokio::sync::broadcast;
 use tokio::time::Instant;
 
-use crate::context::ExecutionId;
+use crate::execution_id::ExecutionId;
 
 /// One change in a player's life, with its time.
 #[derive(Debug, Clone)]
@@ -227,7 +227,7 @@ struct Inner {
     events: broadcast::Sender<Event>,
     /// What the listeners' threads receive: the events, then the end of the run.
     notes: broadcast::Sender<Note>,
-    listeners: Mutex<Vec<Listener>>,
+    listeners: Mutex<Vec<OnEvent>>,
     dropped: AtomicU64,
 }
 
@@ -237,7 +237,7 @@ enum Note {
     End,
 }
 
-type Listener = Box<dyn FnMut(&Event) + Send>;
+type OnEvent = Box<dyn FnMut(&Event) + Send>;
 
 /// Every player's status and events, in the order the players were first seen.
 #[derive(Default)]
@@ -447,7 +447,7 @@ impl Monitor {
             .unwrap_or_else(std::sync::PoisonError::into_inner)
     }
 
-    fn listeners(&self) -> MutexGuard<'_, Vec<Listener>> {
+    fn listeners(&self) -> MutexGuard<'_, Vec<OnEvent>> {
         self.inner
             .listeners
             .lock()

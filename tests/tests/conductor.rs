@@ -482,3 +482,62 @@ async fn play_until_takes_a_shutdown_that_is_not_send_and_is_spawnable_with_one_
         .unwrap();
     assert_eq!(log.at("app/a stopped"), Some(secs(1)));
 }
+
+/// A conductor nests "to any depth": ten thousand runtime conductors, one
+/// inside the other, start and stop inside a spawned task whose worker
+/// thread has the usual 2 MiB stack, each level costing no stack of its own.
+#[test]
+fn ten_thousand_nested_conductors_start_and_stop_on_a_two_mib_stack() {
+    const DEPTH: usize = 10_000;
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .thread_stack_size(2 << 20)
+        .enable_all()
+        .build()
+        .unwrap();
+    let played = runtime.block_on(async {
+        tokio::spawn(async {
+            let (started, deepest_started) = tokio::sync::oneshot::channel::<String>();
+            let mut started = Some(started);
+            let mut conductor = Conductor::named("level");
+            conductor
+                .add(
+                    "deepest",
+                    player_fn(move |ctx: Context| {
+                        let started = started.take();
+                        async move {
+                            if let Some(started) = started {
+                                let _ = started.send(ctx.path().to_owned());
+                            }
+                            ctx.cancelled().await;
+                            Ok(())
+                        }
+                    }),
+                )
+                .unwrap();
+            for _ in 1..DEPTH {
+                let mut outer = Conductor::named("level");
+                outer.add("level", conductor).unwrap();
+                conductor = outer;
+            }
+            let path = std::sync::Arc::new(std::sync::Mutex::new(String::new()));
+            let seen = path.clone();
+            let result = conductor
+                .play_until(async move {
+                    *seen.lock().unwrap() = deepest_started.await.unwrap();
+                })
+                .await;
+            let path = path.lock().unwrap().clone();
+            (result, path)
+        })
+        .await
+    });
+    let (result, path) = played.unwrap();
+    result.unwrap();
+    assert_eq!(
+        path.matches("level").count(),
+        DEPTH,
+        "the deepest player ran"
+    );
+    assert!(path.ends_with("level/deepest"));
+}

@@ -8,14 +8,15 @@ use std::task::{Context as TaskContext, Poll};
 use std::time::Duration;
 
 use futures_util::stream::{FuturesUnordered, StreamExt};
-use tokio::task::JoinError;
+use tokio::task::{JoinError, JoinHandle};
 use tokio::time::{Instant, sleep};
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::AbortOnDropHandle;
 
-use super::supervise::{Dyn, MemberRun, Nested, Played, panic_message, supervise};
-use super::{Body, Group, Member, Run};
-use crate::context::{Context, Seat};
+use super::member::{Body, Group, Held, Member, Played};
+use super::seat::{Root, Seat};
+use super::supervise::{Dyn, Outcome, Target, panic_message, supervise};
+use crate::context::Context;
 use crate::error::{Error, Straggler};
 use crate::options::DEFAULT_GRACE;
 use crate::status::EventKind;
@@ -34,7 +35,7 @@ enum Exit {
 }
 
 #[derive(Clone, Copy, PartialEq, Eq)]
-enum State {
+enum Progress {
     /// Not started: waiting for the members it is ordered after.
     Waiting,
     Running,
@@ -45,7 +46,7 @@ enum State {
 struct Slot {
     /// Its path, stop token and readiness, shared with its runs.
     seat: Arc<Seat>,
-    state: State,
+    progress: Progress,
     /// Runs on a task of its own, which the group aborts itself.
     owned: bool,
     /// Its stop timeout.
@@ -95,9 +96,28 @@ struct Sets<'m> {
     readying: Readying,
 }
 
+/// A nested group, with the token that aborts it (a nested group aborts
+/// its own members).
+pub(super) struct Nested<'r, 'a>(
+    pub(super) &'r mut Group<'a>,
+    pub(super) &'r CancellationToken,
+);
+
+impl Target for Nested<'_, '_> {
+    async fn play(&mut self, ctx: Context, seat: &Seat) -> Outcome {
+        // Boxed: a group runs members that run groups.
+        let run: Pin<Box<dyn Future<Output = Result<(), Error>> + Send + '_>> =
+            Box::pin(conduct(self.0, &ctx, self.1, seat.inherited_timeout));
+        match run.await {
+            Ok(()) => Outcome::Done,
+            Err(error) => Outcome::Failed(error),
+        }
+    }
+}
+
 /// Runs `group` under `ctx` until every member is done, or until a failure
 /// or `ctx`'s cancellation has stopped them all; `abort` aborts them all.
-pub(super) async fn run(
+pub(super) async fn conduct(
     group: &mut Group<'_>,
     ctx: &Context,
     abort: &CancellationToken,
@@ -116,15 +136,21 @@ pub(super) async fn run(
         .map(|(member, deps)| {
             let timeout = stop_timeout(member, default_timeout);
             Slot {
-                seat: Arc::new(Seat::new(
-                    CancellationToken::new(),
-                    Some(ctx.seat().clone()),
+                seat: Arc::new(Seat::member(
+                    ctx.seat(),
                     member.name.clone(),
-                    Some(timeout),
-                    ctx.run().clone(),
+                    member.options.clone(),
+                    timeout,
+                    default_timeout,
                 )),
-                state: State::Waiting,
-                owned: matches!(member.body, Body::Owned { .. }),
+                progress: Progress::Waiting,
+                owned: matches!(
+                    member.body,
+                    Body::Player {
+                        player: Held::Owned(_),
+                        ..
+                    }
+                ),
                 timeout,
                 unready_deps: deps.len(),
                 deps,
@@ -136,12 +162,11 @@ pub(super) async fn run(
             }
         })
         .collect();
-    let mut this = GroupRun {
+    let mut this = Conducting {
         slots,
         members: group.members.iter_mut().map(Some).collect(),
         abort,
-        run: ctx.run(),
-        default_timeout,
+        root: ctx.root(),
         stopping: false,
         aborting: false,
         next_deadline: None,
@@ -153,7 +178,7 @@ pub(super) async fn run(
     this.link_dependents();
 
     for slot in &this.slots {
-        this.run.emit(&slot.seat, 0, None, || EventKind::Starting);
+        slot.seat.emit(0, None, || EventKind::Starting);
     }
     let mut sets = Sets {
         joining: FuturesUnordered::new(),
@@ -208,14 +233,15 @@ pub(super) async fn run(
     this.finish()
 }
 
-struct GroupRun<'g, 'm, 'a> {
+/// A group being conducted: its members' bookkeeping, and what their exits
+/// left to report.
+struct Conducting<'g, 'm, 'a> {
     slots: Vec<Slot>,
     /// The members: taken when launched, except owned players, whose task
     /// gives the player back to put here.
     members: Vec<Option<&'m mut Member<'a>>>,
     abort: &'g CancellationToken,
-    run: &'g Arc<Run>,
-    default_timeout: Duration,
+    root: &'g Arc<Root>,
     stopping: bool,
     aborting: bool,
     /// Owned members whose task the group still waits for.
@@ -227,7 +253,7 @@ struct GroupRun<'g, 'm, 'a> {
     aborted: Vec<Arc<str>>,
 }
 
-impl<'m, 'a: 'm> GroupRun<'_, 'm, 'a> {
+impl<'m, 'a: 'm> Conducting<'_, 'm, 'a> {
     fn link_dependents(&mut self) {
         for i in 0..self.slots.len() {
             for d in self.slots[i].deps.clone() {
@@ -238,18 +264,18 @@ impl<'m, 'a: 'm> GroupRun<'_, 'm, 'a> {
     }
 
     fn launch(&mut self, i: usize, sets: &mut Sets<'m>) {
-        if self.slots[i].state != State::Waiting {
+        if self.slots[i].progress != Progress::Waiting {
             return;
         }
         let Some(member) = self.members[i].take() else {
             return;
         };
         let slot = &mut self.slots[i];
-        slot.state = State::Running;
+        slot.progress = Progress::Running;
         let timeout = slot.timeout;
         // The grace matters to the members ordered after this one, and to
         // a monitor's view of readiness.
-        if !slot.dependents.is_empty() || self.run.monitor.is_some() {
+        if !slot.dependents.is_empty() || self.root.monitor.is_some() {
             let seat = slot.seat.clone();
             let grace = member.options.delay.unwrap_or_default()
                 + member.options.grace.unwrap_or(DEFAULT_GRACE);
@@ -259,29 +285,29 @@ impl<'m, 'a: 'm> GroupRun<'_, 'm, 'a> {
                     () = sleep(grace) => {
                         if seat.ready.set() {
                             tracing::debug!(player = %seat.path(), ?grace, "readiness grace over: counted as ready");
-                            seat.run.emit(&seat, 0, None, || EventKind::Ready);
+                            seat.emit(0, None, || EventKind::Ready);
                         }
                     }
                 }
                 i
             }));
         }
-        let m = MemberRun {
-            seat: slot.seat.clone(),
-            options: member.options.clone(),
-            inherited_timeout: self.default_timeout,
-        };
-        if let Body::Owned { player, .. } = &mut member.body {
+        let seat = slot.seat.clone();
+        if let Body::Player {
+            player: Held::Owned(player),
+            ..
+        } = &mut member.body
+        {
             let player = player.take();
             self.members[i] = Some(member);
             let Some(player) = player else {
                 let exit = Exit::Done(Err(Error::Unavailable {
-                    path: m.seat.path().clone(),
+                    path: seat.path().clone(),
                 }));
                 sets.running.push(Box::pin(std::future::ready((i, exit))));
                 return;
             };
-            let task = player.spawn_dyn(m);
+            let task = player.spawn_dyn(seat);
             self.live_tasks += 1;
             self.slots[i].in_task = true;
             sets.joining.push(Joined {
@@ -292,7 +318,7 @@ impl<'m, 'a: 'm> GroupRun<'_, 'm, 'a> {
         }
         let abort = self.abort.child_token();
         sets.running.push(Box::pin(async move {
-            (i, drive(member, m, abort, timeout).await)
+            (i, drive(member, seat, abort, timeout).await)
         }));
     }
 
@@ -303,7 +329,7 @@ impl<'m, 'a: 'm> GroupRun<'_, 'm, 'a> {
         for j in self.slots[i].dependents.clone() {
             let slot = &mut self.slots[j];
             slot.unready_deps -= 1;
-            if slot.unready_deps == 0 && slot.state == State::Waiting {
+            if slot.unready_deps == 0 && slot.progress == Progress::Waiting {
                 self.launch(j, sets);
             }
         }
@@ -311,11 +337,15 @@ impl<'m, 'a: 'm> GroupRun<'_, 'm, 'a> {
 
     /// An owned member's task ended: gives the player back.
     fn joined(&mut self, i: usize, joined: Result<Played, JoinError>) {
-        let left_behind = self.slots[i].state == State::Exited;
+        let left_behind = self.slots[i].progress == Progress::Exited;
         let exit = match joined {
             Ok((player, result)) => {
                 if let Some(Member {
-                    body: Body::Owned { player: slot, .. },
+                    body:
+                        Body::Player {
+                            player: Held::Owned(slot),
+                            ..
+                        },
                     ..
                 }) = self.members[i].as_deref_mut()
                 {
@@ -340,13 +370,13 @@ impl<'m, 'a: 'm> GroupRun<'_, 'm, 'a> {
 
     fn exited(&mut self, i: usize, exit: Exit) {
         let slot = &mut self.slots[i];
-        slot.state = State::Exited;
+        slot.progress = Progress::Exited;
         if slot.in_task {
             slot.in_task = false;
             self.live_tasks -= 1;
         }
         // Only its dependents and a monitor wait for its readiness.
-        if !slot.dependents.is_empty() || self.run.monitor.is_some() {
+        if !slot.dependents.is_empty() || self.root.monitor.is_some() {
             slot.seat.ready.set();
         }
         let waited = slot.stop_requested.map(|t| t.elapsed()).unwrap_or_default();
@@ -367,10 +397,9 @@ impl<'m, 'a: 'm> GroupRun<'_, 'm, 'a> {
                 }
             }
             Exit::Aborted => {
-                self.run
-                    .emit(&self.slots[i].seat, 0, None, || EventKind::Aborted);
+                self.slots[i].seat.emit(0, None, || EventKind::Aborted);
                 let path = self.slots[i].seat.path().clone();
-                if let Some(reason) = self.run.forced.get() {
+                if let Some(reason) = self.root.shutdown.forced() {
                     tracing::warn!(player = %path, %reason, "aborted: the stop was forced");
                     self.aborted.push(path);
                 } else {
@@ -388,8 +417,8 @@ impl<'m, 'a: 'm> GroupRun<'_, 'm, 'a> {
         }
         self.stopping = true;
         for i in 0..self.slots.len() {
-            if self.slots[i].state == State::Waiting {
-                self.slots[i].state = State::Exited;
+            if self.slots[i].progress == Progress::Waiting {
+                self.slots[i].progress = Progress::Exited;
                 self.members[i] = None;
                 for d in self.slots[i].deps.clone() {
                     self.slots[d].live_dependents -= 1;
@@ -406,10 +435,10 @@ impl<'m, 'a: 'm> GroupRun<'_, 'm, 'a> {
 
     fn request_stop(&mut self, i: usize, now: Instant) {
         let slot = &mut self.slots[i];
-        if slot.state == State::Running && slot.stop_requested.is_none() {
+        if slot.progress == Progress::Running && slot.stop_requested.is_none() {
             slot.stop_requested = Some(now);
             slot.seat.token.cancel();
-            self.run.emit(&slot.seat, 0, None, || EventKind::Stopping);
+            slot.seat.emit(0, None, || EventKind::Stopping);
             if slot.owned {
                 let deadline = now + slot.timeout;
                 if self.next_deadline.is_none_or(|next| deadline < next) {
@@ -422,7 +451,7 @@ impl<'m, 'a: 'm> GroupRun<'_, 'm, 'a> {
     /// Aborts an owned member's task; it has [`ABORT_GRACE`] to end.
     fn abort_task(&mut self, joined: &Joined, now: Instant) {
         let slot = &mut self.slots[joined.i];
-        if slot.state != State::Running || slot.aborted_at.is_some() {
+        if slot.progress != Progress::Running || slot.aborted_at.is_some() {
             return;
         }
         joined.task.abort();
@@ -441,7 +470,7 @@ impl<'m, 'a: 'm> GroupRun<'_, 'm, 'a> {
         let mut next: Option<Instant> = None;
         for joined in joining {
             let slot = &self.slots[joined.i];
-            if slot.state != State::Running {
+            if slot.progress != Progress::Running {
                 continue;
             }
             let deadline = match (slot.aborted_at, slot.stop_requested) {
@@ -480,11 +509,11 @@ impl<'m, 'a: 'm> GroupRun<'_, 'm, 'a> {
                 stragglers: self.stragglers,
             });
         }
-        if let Some(reason) = self.run.forced.get()
+        if let Some(reason) = self.root.shutdown.forced()
             && !self.aborted.is_empty()
         {
             errors.push(Error::Forced {
-                reason: reason.clone(),
+                reason: reason.to_owned(),
                 aborted: self.aborted,
             });
         }
@@ -492,30 +521,38 @@ impl<'m, 'a: 'm> GroupRun<'_, 'm, 'a> {
     }
 }
 
-/// Runs a borrowed player or a nested group (inside the group's own
-/// future) until it returns, is aborted at `timeout` after being asked to
-/// stop, or is aborted from above.
+/// Runs a borrowed player or a nested group until it returns, is aborted
+/// at `timeout` after being asked to stop, or is aborted from above. A
+/// borrowed player or a lent group runs inside the group's own future; a
+/// given group on a task of its own, which this awaits, so that nesting
+/// costs no stack.
 async fn drive(
     member: &mut Member<'_>,
-    m: MemberRun,
+    seat: Arc<Seat>,
     abort: CancellationToken,
     timeout: Duration,
 ) -> Exit {
     let expired = async {
-        m.seat.token.cancelled().await;
+        seat.token.cancelled().await;
         sleep(timeout).await;
     };
     match &mut member.body {
-        Body::Owned { .. } => unreachable!("owned players run on tasks of their own"),
-        Body::Borrowed { player, .. } => tokio::select! {
-            result = supervise(Dyn(&mut **player), &m) => Exit::Done(result),
+        Body::Player {
+            player: Held::Owned(_),
+            ..
+        } => unreachable!("owned players run on tasks of their own"),
+        Body::Player {
+            player: Held::Borrowed(player),
+            ..
+        } => tokio::select! {
+            result = supervise(Dyn(&mut **player), &seat) => Exit::Done(result),
             () = expired => Exit::Aborted,
             () = abort.cancelled() => Exit::Aborted,
         },
+        // A nested group aborts its own members, so that they are
+        // reported by their own paths.
         Body::Group(group) => {
-            // A nested group aborts its own members, so that they are
-            // reported by their own paths.
-            let mut nested = std::pin::pin!(supervise(Nested(group, &abort), &m));
+            let mut nested = std::pin::pin!(supervise(Nested(group, &abort), &seat));
             tokio::select! {
                 result = &mut nested => Exit::Done(result),
                 () = expired => {
@@ -524,7 +561,46 @@ async fn drive(
                 }
             }
         }
+        Body::Given(slot) => {
+            let Some(group) = slot.take() else {
+                return Exit::Done(Err(Error::Unavailable {
+                    path: seat.path().clone(),
+                }));
+            };
+            let mut task = AbortOnDropHandle::new(spawn_group(group, seat.clone(), abort.clone()));
+            let joined = tokio::select! {
+                joined = &mut task => joined,
+                () = expired => {
+                    abort.cancel();
+                    task.await
+                }
+            };
+            match joined {
+                Ok((group, result)) => {
+                    *slot = Some(group);
+                    Exit::Done(result)
+                }
+                Err(error) if error.is_panic() => Exit::Done(Err(Error::Panicked {
+                    path: seat.path().clone(),
+                    attempt: 0,
+                    message: panic_message(&*error.into_panic()),
+                })),
+                Err(_) => Exit::Aborted,
+            }
+        }
     }
+}
+
+/// Runs a given group on a task of its own, and gives it back.
+fn spawn_group(
+    mut group: Box<Group<'static>>,
+    seat: Arc<Seat>,
+    abort: CancellationToken,
+) -> JoinHandle<(Box<Group<'static>>, Result<(), Error>)> {
+    tokio::spawn(Box::pin(async move {
+        let result = supervise(Nested(&mut group, &abort), &seat).await;
+        (group, result)
+    }))
 }
 
 /// A member's stop timeout: its own, else (for a nested conductor) its
@@ -532,7 +608,8 @@ async fn drive(
 fn stop_timeout(member: &Member<'_>, default: Duration) -> Duration {
     let own_default = match &member.body {
         Body::Group(group) => group.timeout,
-        _ => None,
+        Body::Given(group) => group.as_ref().and_then(|group| group.timeout),
+        Body::Player { .. } => None,
     };
     member.options.timeout.or(own_default).unwrap_or(default)
 }

@@ -10,31 +10,22 @@ use std::time::Duration;
 use futures_util::FutureExt;
 use tokio::task::JoinHandle;
 use tokio::time::{Instant, sleep};
-use tokio_util::sync::CancellationToken;
 use tracing::Instrument;
 
-use super::{Group, group};
-use crate::context::{Context, ExecutionId, Seat};
+use super::member::{DynPlayer, Played};
+use super::seat::Seat;
+use crate::context::Context;
 use crate::error::{BoxError, Chain, Error, Limit};
+use crate::execution_id::ExecutionId;
 use crate::options::{DEFAULT_STABLE_AFTER, PlayerOptions};
-use crate::player::{DynPlayer, Player, RestartNow};
+use crate::player::{Player, RestartNow};
 use crate::restart::{Backoff, Delays, Restart};
 use crate::status::EventKind;
-
-/// Everything one member needs to run, shared with its task.
-#[derive(Clone)]
-pub(crate) struct MemberRun {
-    /// Its path, stop token and readiness, shared with its contexts.
-    pub(super) seat: Arc<Seat>,
-    pub(super) options: Arc<PlayerOptions>,
-    /// The stop timeout a nested group gives its members by default.
-    pub(super) inherited_timeout: Duration,
-}
 
 /// What a member runs: a player, or a nested group.
 pub(super) trait Target: Send {
     /// One run, until it ends.
-    fn run(&mut self, ctx: Context, m: &MemberRun) -> impl Future<Output = Outcome> + Send;
+    fn play(&mut self, ctx: Context, seat: &Seat) -> impl Future<Output = Outcome> + Send;
 }
 
 /// A player whose type is known: its runs are polled inline, unboxed, in
@@ -42,10 +33,10 @@ pub(super) trait Target: Send {
 pub(super) struct Typed<'r, P>(pub(super) &'r mut P);
 
 impl<P: Player> Target for Typed<'_, P> {
-    async fn run(&mut self, ctx: Context, m: &MemberRun) -> Outcome {
+    async fn play(&mut self, ctx: Context, seat: &Seat) -> Outcome {
         let attempt = ctx.attempt();
         let played = AssertUnwindSafe(self.0.play(ctx)).catch_unwind().await;
-        outcome(played, attempt, m)
+        outcome(played, attempt, seat)
     }
 }
 
@@ -53,29 +44,10 @@ impl<P: Player> Target for Typed<'_, P> {
 pub(super) struct Dyn<'r>(pub(super) &'r mut dyn DynPlayer);
 
 impl Target for Dyn<'_> {
-    async fn run(&mut self, ctx: Context, m: &MemberRun) -> Outcome {
+    async fn play(&mut self, ctx: Context, seat: &Seat) -> Outcome {
         let attempt = ctx.attempt();
         let played = AssertUnwindSafe(self.0.play_dyn(ctx)).catch_unwind().await;
-        outcome(played, attempt, m)
-    }
-}
-
-/// A nested group, with the token that aborts it (a nested group aborts
-/// its own members).
-pub(super) struct Nested<'r, 'a>(
-    pub(super) &'r mut Group<'a>,
-    pub(super) &'r CancellationToken,
-);
-
-impl Target for Nested<'_, '_> {
-    async fn run(&mut self, ctx: Context, m: &MemberRun) -> Outcome {
-        // Boxed: a group runs members that run groups.
-        let run: Pin<Box<dyn Future<Output = Result<(), Error>> + Send + '_>> =
-            Box::pin(group::run(self.0, &ctx, self.1, m.inherited_timeout));
-        match run.await {
-            Ok(()) => Outcome::Done,
-            Err(error) => Outcome::Failed(error),
-        }
+        outcome(played, attempt, seat)
     }
 }
 
@@ -91,7 +63,7 @@ pub(super) enum Outcome {
 fn outcome(
     played: Result<Result<(), BoxError>, Box<dyn Any + Send>>,
     attempt: u32,
-    m: &MemberRun,
+    seat: &Seat,
 ) -> Outcome {
     match played {
         Ok(Ok(())) => Outcome::Done,
@@ -102,45 +74,53 @@ fn outcome(
             Err(error) => Outcome::Failed(match error.downcast::<Error>() {
                 Ok(error) => *error,
                 Err(source) => Error::Failed {
-                    path: m.seat.path().clone(),
+                    path: seat.path().clone(),
                     attempt,
                     source,
                 },
             }),
         },
         Err(panic) => Outcome::Failed(Error::Panicked {
-            path: m.seat.path().clone(),
+            path: seat.path().clone(),
             attempt,
             message: panic_message(&*panic),
         }),
     }
 }
 
-/// What an owned member's task gives back: the player and how it ended.
-pub(crate) type Played = (Box<dyn DynPlayer>, Result<(), Error>);
-
 /// Runs an owned player on a task of its own, typed: its runs are not boxed.
 ///
 /// The task's future is boxed: tokio moves a future several times while
 /// spawning and finishing its task, and a box is cheaper to move.
-pub(crate) fn spawn_leaf<P: Player>(mut player: Box<P>, m: MemberRun) -> JoinHandle<Played> {
+fn spawn_leaf<P: Player>(mut player: Box<P>, seat: Arc<Seat>) -> JoinHandle<Played> {
     tokio::spawn(Box::pin(async move {
-        let result = supervise(Typed(&mut *player), &m).await;
+        let result = supervise(Typed(&mut *player), &seat).await;
         (player as Box<dyn DynPlayer>, result)
     }))
 }
 
+impl<P: Player> DynPlayer for P {
+    fn play_dyn(
+        &mut self,
+        ctx: Context,
+    ) -> Pin<Box<dyn Future<Output = Result<(), BoxError>> + Send + '_>> {
+        Box::pin(self.play(ctx))
+    }
+
+    fn spawn_dyn(self: Box<Self>, seat: Arc<Seat>) -> JoinHandle<Played> {
+        spawn_leaf(self, seat)
+    }
+}
+
 /// Runs a member until it is done, its failure is final, or it is asked to
 /// stop; restarts it in between as its options say.
-pub(super) async fn supervise(mut target: impl Target, m: &MemberRun) -> Result<(), Error> {
-    let options = &*m.options;
-    let seat = &*m.seat;
+pub(super) async fn supervise(mut target: impl Target, seat: &Arc<Seat>) -> Result<(), Error> {
+    let options = &*seat.options;
     if let Some(delay) = options.delay {
         tracing::debug!(player = %seat.path(), ?delay, "deferred start");
-        seat.run
-            .emit(seat, 0, None, || EventKind::Deferred { delay });
-        if !wait(m, delay).await {
-            seat.run.emit(seat, 0, None, || EventKind::Stopped);
+        seat.emit(0, None, || EventKind::Deferred { delay });
+        if !wait(seat, delay).await {
+            seat.emit(0, None, || EventKind::Stopped);
             return Ok(());
         }
     }
@@ -152,11 +132,11 @@ pub(super) async fn supervise(mut target: impl Target, m: &MemberRun) -> Result<
     loop {
         // A stop that came as the backoff ended starts nothing more.
         if attempt > 0 && seat.token.is_cancelled() {
-            seat.run.emit(seat, attempt, None, || EventKind::Stopped);
+            seat.emit(attempt, None, || EventKind::Stopped);
             return Ok(());
         }
         attempt += 1;
-        let ctx = Context::for_run(m.seat.clone(), attempt);
+        let ctx = Context::for_run(seat.clone(), attempt);
         let id = Some(ctx.execution_id());
         let span = tracing::info_span!(
             "player",
@@ -164,12 +144,12 @@ pub(super) async fn supervise(mut target: impl Target, m: &MemberRun) -> Result<
             attempt,
             execution_id = %ctx.execution_id(),
         );
-        seat.run.emit(seat, attempt, id, || EventKind::Started);
+        seat.emit(attempt, id, || EventKind::Started);
         let started = Instant::now();
         let target = &mut target;
         let outcome = async move {
             tracing::info!("started");
-            target.run(ctx, m).await
+            target.play(ctx, seat).await
         }
         .instrument(span.clone())
         .await;
@@ -178,12 +158,12 @@ pub(super) async fn supervise(mut target: impl Target, m: &MemberRun) -> Result<
         let stopping = seat.token.is_cancelled();
         let (failure, immediate) = match outcome {
             Outcome::Failed(error) if stopping || options.restart == Restart::Never => {
-                return end(m, &span, attempt, id, Err(error));
+                return end(seat, &span, attempt, id, Err(error));
             }
             Outcome::Done if options.restart != Restart::Always => {
-                return end(m, &span, attempt, id, Ok(()));
+                return end(seat, &span, attempt, id, Ok(()));
             }
-            _ if stopping => return end(m, &span, attempt, id, Ok(())),
+            _ if stopping => return end(seat, &span, attempt, id, Ok(())),
             Outcome::Done => (None, false),
             Outcome::RestartNow(request) => {
                 span.in_scope(|| tracing::info!(%request, "restarting at once"));
@@ -201,20 +181,20 @@ pub(super) async fn supervise(mut target: impl Target, m: &MemberRun) -> Result<
                     limit,
                     last: failure.map(Box::new),
                 };
-                return end(m, &span, attempt, id, Err(error));
+                return end(seat, &span, attempt, id, Err(error));
             }
         };
         span.in_scope(|| match &failure {
             Some(error) => tracing::warn!(error = %Chain(error), ?delay, "failed; restarting"),
             None => tracing::info!(?delay, "returned; restarting"),
         });
-        seat.run.emit(seat, attempt, id, || EventKind::BackingOff {
+        seat.emit(attempt, id, || EventKind::BackingOff {
             error: failure.as_ref().map(|e| Chain(e).to_string()),
             delay,
         });
         drop(failure);
-        if !wait(m, delay).await {
-            seat.run.emit(seat, attempt, id, || EventKind::Stopped);
+        if !wait(seat, delay).await {
+            seat.emit(attempt, id, || EventKind::Stopped);
             return Ok(());
         }
     }
@@ -225,19 +205,19 @@ pub(super) async fn supervise(mut target: impl Target, m: &MemberRun) -> Result<
 /// No delay means no timer (tokio's would wait for the next millisecond
 /// tick), only a yield to the other tasks. A timer is boxed: a member spends
 /// little of its life here, and its task need not carry one.
-async fn wait(m: &MemberRun, delay: Duration) -> bool {
+async fn wait(seat: &Seat, delay: Duration) -> bool {
     if delay.is_zero() {
         tokio::task::yield_now().await;
-        return !m.seat.token.is_cancelled();
+        return !seat.token.is_cancelled();
     }
-    Box::pin(m.seat.token.run_until_cancelled(sleep(delay)))
+    Box::pin(seat.token.run_until_cancelled(sleep(delay)))
         .await
         .is_some()
 }
 
 /// Logs and reports how a member ended for good, and returns it.
 fn end(
-    m: &MemberRun,
+    seat: &Seat,
     span: &tracing::Span,
     attempt: u32,
     id: Option<ExecutionId>,
@@ -247,7 +227,7 @@ fn end(
         Ok(()) => tracing::info!("stopped"),
         Err(error) => tracing::error!(error = %Chain(error), "failed"),
     });
-    m.seat.run.emit(&m.seat, attempt, id, || match &result {
+    seat.emit(attempt, id, || match &result {
         Ok(()) => EventKind::Stopped,
         Err(error) => EventKind::Failed {
             error: Chain(error).to_string(),

@@ -1,0 +1,58 @@
+//! What `#[derive(Conductor)]` expands to calls, published (hidden) as
+//! `orchestra::__private010`: the name carries the crate's version, so a
+//! derive and a runtime that do not match fail to compile rather than
+//! misbehave (as thiserror's `__private{PATCH}`).
+//!
+//! A derived conductor hands each field to the engine through [`Field`]:
+//! when the field is a player, `Field(..).member(..)` is [`IsPlayer`]'s;
+//! otherwise (autoref-based dispatch) it is [`NotAPlayer`]'s, which adds no
+//! error to the one the depth constant reports on the field's type.
+
+use crate::context::Context;
+use crate::engine::member::{Access, Member};
+use crate::engine::{member_of, play_in_place};
+use crate::error::BoxError;
+use crate::options::PlayerOptions;
+use crate::player::Player;
+
+/// A field of a derived conductor, given, lent or shown.
+pub struct Field<'a, T>(pub Access<'a, T>);
+
+/// A field that is a player, as a member.
+pub trait IsPlayer<'a> {
+    /// The field as the member named `name`, with `options`.
+    fn member(self, name: &'static str, options: PlayerOptions) -> Member<'a>;
+}
+
+impl<'a, T: Player> IsPlayer<'a> for Field<'a, T> {
+    fn member(self, name: &'static str, options: PlayerOptions) -> Member<'a> {
+        member_of(self.0, Some(name), options)
+    }
+}
+
+/// A field that is not a player: the crate does not compile, so this is
+/// never called.
+pub trait NotAPlayer<'a> {
+    /// An empty member, in place of the error already reported.
+    fn member(self, name: &'static str, options: PlayerOptions) -> Member<'a>;
+}
+
+impl<'a, T> NotAPlayer<'a> for &Field<'a, T> {
+    fn member(self, name: &'static str, _: PlayerOptions) -> Member<'a> {
+        Member::conductor(name, None, Vec::new())
+    }
+}
+
+/// The larger of two depths, in a constant.
+pub const fn max(a: usize, b: usize) -> usize {
+    if a > b { a } else { b }
+}
+
+/// A derived conductor's `play(&mut self, ctx)`: its fields, lent to the
+/// engine for one run in place.
+pub fn play<P: Player>(
+    conductor: &mut P,
+    ctx: Context,
+) -> impl Future<Output = Result<(), BoxError>> + Send + '_ {
+    play_in_place(ctx, P::__conductor(Access::Borrow(conductor)))
+}

@@ -1,0 +1,233 @@
+//! What the engine runs: a tree of [`Member`]s, each a player (behind the
+//! object-safe [`DynPlayer`]) or a nested group.
+
+use std::pin::Pin;
+use std::sync::Arc;
+use std::time::Duration;
+
+use tokio::task::JoinHandle;
+
+use super::seat::Seat;
+use crate::context::Context;
+use crate::describe::Description;
+use crate::error::{BoxError, Error};
+use crate::options::PlayerOptions;
+
+/// How a player is handed to the engine: given (to run on a task of its
+/// own), lent (for one run in place, a conductor's `play(&mut self)`), or
+/// shown (to be described).
+#[doc(hidden)]
+pub enum Access<'a, P> {
+    /// Given: the engine owns it.
+    Own(P),
+    /// Lent for one run, polled on the caller's task.
+    Borrow(&'a mut P),
+    /// Shown, to be described.
+    Show(&'a P),
+}
+
+/// The object-safe face of a player, which the engine stores. Every
+/// `Player` is one (the impl is beside `spawn_leaf`, in `supervise`).
+pub(crate) trait DynPlayer: Send {
+    fn play_dyn(
+        &mut self,
+        ctx: Context,
+    ) -> Pin<Box<dyn Future<Output = Result<(), BoxError>> + Send + '_>>;
+
+    /// Runs the player on a task of its own, typed, so that its runs are
+    /// polled inline rather than boxed.
+    fn spawn_dyn(self: Box<Self>, seat: Arc<Seat>) -> JoinHandle<Played>;
+}
+
+/// What an owned member's task gives back: the player and how it ended.
+pub(crate) type Played = (Box<dyn DynPlayer>, Result<(), Error>);
+
+/// One member of a conductor, as the engine runs it: a player or a nested
+/// group, with its name and options. Made by `#[derive(Conductor)]` and by
+/// [`Conductor`](struct@crate::Conductor); not meant to be used directly.
+#[doc(hidden)]
+pub struct Member<'a> {
+    pub(crate) name: Arc<str>,
+    pub(crate) options: Arc<PlayerOptions>,
+    pub(crate) body: Body<'a>,
+}
+
+pub(crate) enum Body<'a> {
+    /// A player.
+    Player {
+        player: Held<'a>,
+        type_name: &'static str,
+    },
+    /// A nested conductor lent for one run in place (or shown): runs
+    /// inside its group's future.
+    Group(Group<'a>),
+    /// A nested conductor the engine owns: runs on a task of its own, so
+    /// that nesting costs no stack, and comes back when that task ends
+    /// (`None` while it runs, or for good if the task was aborted).
+    /// Boxed: most members are players, and a member is as large as its
+    /// largest kind.
+    Given(Option<Box<Group<'static>>>),
+}
+
+/// How the engine holds a player.
+pub(crate) enum Held<'a> {
+    /// Owned: runs on a task of its own, and comes back when that task ends
+    /// (`None` while it runs, for good if it was aborted, and for a player
+    /// only shown).
+    Owned(Option<Box<dyn DynPlayer>>),
+    /// Borrowed from a conductor's `play(&mut self)`: runs on the caller's task.
+    Borrowed(&'a mut (dyn DynPlayer + 'static)),
+}
+
+/// A conductor's members and its default stop timeout.
+#[derive(Default)]
+pub(crate) struct Group<'a> {
+    pub(crate) timeout: Option<Duration>,
+    pub(crate) members: Vec<Member<'a>>,
+}
+
+/// Drops the tree below one level at a time: conductors nest to any depth,
+/// and a recursive drop would need stack in proportion.
+impl Drop for Group<'_> {
+    fn drop(&mut self) {
+        let mut below = std::mem::take(&mut self.members);
+        while let Some(mut member) = below.pop() {
+            match &mut member.body {
+                Body::Group(group) => below.append(&mut group.members),
+                Body::Given(Some(group)) => {
+                    // Not `append`: these members are `'static`, `below`'s
+                    // may borrow.
+                    #[allow(clippy::extend_with_drain)]
+                    below.extend(group.members.drain(..));
+                }
+                _ => {}
+            }
+        }
+    }
+}
+
+impl<'a> Member<'a> {
+    /// A player, by its type's name.
+    pub(crate) fn player(
+        name: &str,
+        options: PlayerOptions,
+        type_name: &'static str,
+        player: Held<'a>,
+    ) -> Self {
+        Member {
+            name: Arc::from(name),
+            options: options.into_shared(),
+            body: Body::Player { player, type_name },
+        }
+    }
+
+    /// A conductor named `name` unless its own conductor names it: `timeout`
+    /// is its default stop timeout for its members (inherited from above
+    /// when `None`).
+    pub fn conductor(name: &str, timeout: Option<Duration>, members: Vec<Member<'a>>) -> Self {
+        Member::of_group(Arc::from(name), Group { timeout, members })
+    }
+
+    /// A conductor named `name` unless its own conductor names it.
+    pub(crate) fn of_group(name: Arc<str>, group: Group<'a>) -> Self {
+        Member {
+            name,
+            options: PlayerOptions::default().into_shared(),
+            body: Body::Group(group),
+        }
+    }
+
+    /// The member given to the engine: a conductor runs on a task of its own.
+    pub(crate) fn given(self) -> Member<'static>
+    where
+        'a: 'static,
+    {
+        let Member {
+            name,
+            options,
+            body,
+        } = self;
+        let body = match body {
+            Body::Group(group) => Body::Given(Some(Box::new(group))),
+            body => body,
+        };
+        Member {
+            name,
+            options,
+            body,
+        }
+    }
+
+    /// The member run in its group's future: a given conductor, lent.
+    pub(crate) fn lent(mut self) -> Self {
+        if let Body::Given(Some(group)) = &mut self.body {
+            self.body = Body::Group(std::mem::take(&mut **group));
+        }
+        self
+    }
+
+    /// The member named `name` within its conductor, with `options`.
+    pub(crate) fn placed(mut self, name: Option<&str>, options: PlayerOptions) -> Self {
+        if let Some(name) = name
+            && *self.name != *name
+        {
+            self.name = Arc::from(name);
+        }
+        self.options = options.into_shared();
+        self
+    }
+
+    /// A copy of the member and the tree below it with no player in it, to
+    /// be described.
+    pub(crate) fn shown<'b>(&self) -> Member<'b> {
+        let body = match &self.body {
+            Body::Player { type_name, .. } => Body::Player {
+                player: Held::Owned(None),
+                type_name,
+            },
+            Body::Group(group) => Body::Group(group.shown()),
+            Body::Given(Some(group)) => Body::Group(group.shown()),
+            Body::Given(None) => Body::Group(Group::default()),
+        };
+        Member {
+            name: self.name.clone(),
+            options: self.options.clone(),
+            body,
+        }
+    }
+
+    /// The member's name within its conductor.
+    pub fn name(&self) -> &str {
+        &self.name
+    }
+
+    /// The member and the tree below it, with their options.
+    pub(crate) fn describe(&self) -> Description {
+        let options = PlayerOptions::clone(&self.options);
+        match &self.body {
+            Body::Player { type_name, .. } => Description::leaf(&self.name, options, type_name),
+            Body::Group(group) => group.describe(&self.name, options),
+            Body::Given(Some(group)) => group.describe(&self.name, options),
+            Body::Given(None) => Group::default().describe(&self.name, options),
+        }
+    }
+}
+
+impl Group<'_> {
+    fn describe(&self, name: &str, options: PlayerOptions) -> Description {
+        Description::conductor(
+            name,
+            options,
+            self.timeout,
+            self.members.iter().map(Member::describe).collect(),
+        )
+    }
+
+    /// A copy of the group with no player in it, to be described.
+    pub(crate) fn shown<'b>(&self) -> Group<'b> {
+        Group {
+            timeout: self.timeout,
+            members: self.members.iter().map(Member::shown).collect(),
+        }
+    }
+}

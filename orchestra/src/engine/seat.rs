@@ -1,0 +1,175 @@
+//! The engine's state of one member, shared by its runs and their
+//! contexts ([`Seat`]), and of the whole tree it belongs to ([`Root`]).
+
+use std::sync::atomic::{AtomicBool, AtomicU32, Ordering};
+use std::sync::{Arc, OnceLock};
+use std::time::Duration;
+
+use tokio_util::sync::CancellationToken;
+
+use super::shutdown::Shutdown;
+use crate::execution_id::ExecutionId;
+use crate::options::{DEFAULT_TIMEOUT, PlayerOptions};
+use crate::status::{EventKind, Monitor};
+
+/// State shared by every member of one tree of players: how it shuts down,
+/// and who watches it.
+#[derive(Debug, Default)]
+pub(crate) struct Root {
+    pub(crate) shutdown: Shutdown,
+    /// Where status events go, if anyone watches.
+    pub(crate) monitor: Option<Monitor>,
+}
+
+impl Root {
+    /// Reports a status event of the member in `seat` (whose path is made
+    /// only if someone listens).
+    pub(crate) fn emit(
+        &self,
+        seat: &Seat,
+        attempt: u32,
+        execution_id: Option<ExecutionId>,
+        kind: impl FnOnce() -> EventKind,
+    ) {
+        #[cfg(feature = "metrics")]
+        let kind = {
+            let kind = kind();
+            crate::metrics::record(seat.path(), attempt, &kind);
+            move || kind
+        };
+        if let Some(monitor) = &self.monitor {
+            monitor.record(seat.path(), attempt, execution_id, kind());
+        }
+    }
+}
+
+/// What every run of one member shares: made once per member, so that a
+/// run's context costs neither an allocation nor a token clone.
+pub(crate) struct Seat {
+    /// Cancelled when the member is asked to stop.
+    pub(crate) token: CancellationToken,
+    /// The seat of the conductor above, if any.
+    pub(crate) parent: Option<Arc<Seat>>,
+    pub(crate) name: Arc<str>,
+    pub(crate) options: Arc<PlayerOptions>,
+    /// How long the member has to return once asked to stop.
+    pub(crate) stop_timeout: Option<Duration>,
+    /// The stop timeout a nested group gives its members by default.
+    pub(crate) inherited_timeout: Duration,
+    /// `parent/name`, made on first use: most paths are never asked for.
+    path: OnceLock<Arc<str>>,
+    /// The member's readiness, shared by its runs (what ordering waits for).
+    pub(crate) ready: Readiness,
+    /// The last run that announced readiness (what a monitor reports once
+    /// per run).
+    pub(crate) ready_run: AtomicU32,
+    pub(crate) root: Arc<Root>,
+}
+
+impl Seat {
+    /// The seat above the top member of a tree: its token is the run's stop.
+    pub(crate) fn root(root: Arc<Root>) -> Self {
+        let token = root.shutdown.stopping().clone();
+        Seat::new(token, None, Arc::from(""), None, root)
+    }
+
+    /// The seat of a player run on its own, outside any conductor.
+    pub(crate) fn standalone(name: &str, token: CancellationToken) -> Self {
+        Seat::new(token, None, Arc::from(name), None, Arc::default())
+    }
+
+    /// The seat of a member of the group whose seat is `parent`.
+    pub(crate) fn member(
+        parent: &Arc<Seat>,
+        name: Arc<str>,
+        options: Arc<PlayerOptions>,
+        stop_timeout: Duration,
+        inherited_timeout: Duration,
+    ) -> Self {
+        Seat {
+            options,
+            inherited_timeout,
+            ..Seat::new(
+                CancellationToken::new(),
+                Some(parent.clone()),
+                name,
+                Some(stop_timeout),
+                parent.root.clone(),
+            )
+        }
+    }
+
+    fn new(
+        token: CancellationToken,
+        parent: Option<Arc<Seat>>,
+        name: Arc<str>,
+        stop_timeout: Option<Duration>,
+        root: Arc<Root>,
+    ) -> Self {
+        Seat {
+            token,
+            parent,
+            name,
+            options: PlayerOptions::default().into_shared(),
+            stop_timeout,
+            inherited_timeout: DEFAULT_TIMEOUT,
+            path: OnceLock::new(),
+            ready: Readiness::default(),
+            ready_run: AtomicU32::new(0),
+            root,
+        }
+    }
+
+    /// The member's path from the root conductor, such as `app/jobs/mailer`.
+    pub(crate) fn path(&self) -> &Arc<str> {
+        self.path.get_or_init(|| match &self.parent {
+            Some(parent) if !parent.path().is_empty() => {
+                Arc::from(format!("{}/{}", parent.path(), self.name))
+            }
+            _ => self.name.clone(),
+        })
+    }
+
+    /// Reports a status event of this member.
+    pub(crate) fn emit(
+        &self,
+        attempt: u32,
+        execution_id: Option<ExecutionId>,
+        kind: impl FnOnce() -> EventKind,
+    ) {
+        self.root.emit(self, attempt, execution_id, kind);
+    }
+}
+
+/// Whether a member has announced readiness; shared by all its runs.
+#[derive(Default)]
+pub(crate) struct Readiness {
+    flag: AtomicBool,
+    notify: tokio::sync::Notify,
+}
+
+impl Readiness {
+    pub(crate) fn is_ready(&self) -> bool {
+        self.flag.load(Ordering::Acquire)
+    }
+
+    /// Marks the member ready; `true` if it was not ready before.
+    pub(crate) fn set(&self) -> bool {
+        let first = !self.flag.swap(true, Ordering::AcqRel);
+        if first {
+            self.notify.notify_waiters();
+        }
+        first
+    }
+
+    /// Completes once the member is ready.
+    pub(crate) async fn wait(&self) {
+        loop {
+            let notified = self.notify.notified();
+            if self.is_ready() {
+                return;
+            }
+            notified.await;
+        }
+    }
+}
