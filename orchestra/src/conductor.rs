@@ -11,6 +11,7 @@ use crate::engine::member_of;
 use crate::error::{BoxError, Error};
 use crate::options::PlayerOptions;
 use crate::player::Player;
+use crate::supervision::Strategy;
 
 /// A group of named players assembled at run time, such as N workers read
 /// from configuration. It runs them with the same engine and options as
@@ -64,10 +65,7 @@ impl Conductor {
         Conductor {
             name: Arc::from(name),
             names: HashSet::new(),
-            group: Group {
-                timeout: None,
-                members: Vec::new(),
-            },
+            group: Group::default(),
         }
     }
 
@@ -78,6 +76,34 @@ impl Conductor {
     /// returns it for chaining, as [`std::process::Command`] does.
     pub fn timeout(&mut self, timeout: Duration) -> &mut Self {
         self.group.timeout = Some(timeout);
+        self
+    }
+
+    /// Sets which players restart with one that is to be restarted
+    /// ([`Strategy::OneForOne`] by default: only that one).
+    ///
+    /// ```
+    /// use orchestra::{Conductor, Strategy};
+    /// use std::time::Duration;
+    ///
+    /// let mut app = Conductor::named("app");
+    /// // `db` restarts with the players ordered after it; more than 5
+    /// // restarts in a minute, and `app` itself fails.
+    /// app.strategy(Strategy::RestForOne)
+    ///     .max_restarts(5, Duration::from_secs(60));
+    /// ```
+    pub fn strategy(&mut self, strategy: Strategy) -> &mut Self {
+        self.group.supervision.strategy = strategy;
+        self
+    }
+
+    /// Allows at most `restarts` restarts of its players, all together,
+    /// within any window of `within` (Erlang/OTP's supervisor intensity);
+    /// one more, and the conductor stops its players and fails with
+    /// [`Error::RestartLimit`], for the conductor above to restart it or
+    /// fail in turn. A restart that takes siblings along counts once.
+    pub fn max_restarts(&mut self, restarts: u32, within: Duration) -> &mut Self {
+        self.group.supervision.max_restarts = Some((restarts, within));
         self
     }
 

@@ -44,6 +44,9 @@ pub struct Context {
     seat: Arc<Seat>,
     attempt: u32,
     execution_id: ExecutionId,
+    /// The run's own token, when its group may end the run alone (for a
+    /// restart); otherwise the seat's is the run's.
+    run: Option<CancellationToken>,
 }
 
 impl Context {
@@ -70,27 +73,37 @@ impl Context {
     }
 
     pub(crate) fn for_run(seat: Arc<Seat>, attempt: u32) -> Self {
+        Context::in_run(seat, attempt, None)
+    }
+
+    /// A context whose run ends when `run` is cancelled, if given.
+    pub(crate) fn in_run(seat: Arc<Seat>, attempt: u32, run: Option<CancellationToken>) -> Self {
         Context {
             seat,
             attempt,
             execution_id: ExecutionId::next(),
+            run,
         }
+    }
+
+    fn token(&self) -> &CancellationToken {
+        self.run.as_ref().unwrap_or(&self.seat.token)
     }
 
     /// Completes once the player is asked to stop. Cancel-safe.
     pub fn cancelled(&self) -> WaitForCancellationFuture<'_> {
-        self.seat.token.cancelled()
+        self.token().cancelled()
     }
 
     /// Whether the player has been asked to stop.
     pub fn is_cancelled(&self) -> bool {
-        self.seat.token.is_cancelled()
+        self.token().is_cancelled()
     }
 
     /// A token cancelled when this player is asked to stop, for libraries that
     /// take a [`CancellationToken`] (cancelling it yourself stops nothing else).
     pub fn child_token(&self) -> CancellationToken {
-        self.seat.token.child_token()
+        self.token().child_token()
     }
 
     /// Runs `fut` until it completes or the player is asked to stop, whichever
@@ -107,7 +120,7 @@ impl Context {
     /// }
     /// ```
     pub async fn run_until_cancelled<F: Future>(&self, fut: F) -> Option<F::Output> {
-        self.seat.token.run_until_cancelled(fut).await
+        self.token().run_until_cancelled(fut).await
     }
 
     /// The player's path from the root conductor, such as `app/jobs/mailer`.

@@ -5,6 +5,7 @@ use std::time::Duration;
 
 use crate::options::PlayerOptions;
 use crate::restart::Restart;
+use crate::supervision::{OnExit, Strategy, Supervision};
 
 /// The tree of players below a player, with their options: for a startup log
 /// line ([`Display`](fmt::Display), or `{:#}` for one line) and for a
@@ -37,6 +38,7 @@ enum Node {
     },
     Conductor {
         timeout: Option<Duration>,
+        supervision: Supervision,
         players: Vec<Description>,
     },
 }
@@ -54,12 +56,17 @@ impl Description {
         name: &str,
         options: PlayerOptions,
         timeout: Option<Duration>,
+        supervision: Supervision,
         players: Vec<Description>,
     ) -> Self {
         Description {
             name: name.to_owned(),
             options,
-            node: Node::Conductor { timeout, players },
+            node: Node::Conductor {
+                timeout,
+                supervision,
+                players,
+            },
         }
     }
 
@@ -146,6 +153,16 @@ impl Description {
         if let Some(timeout) = o.timeout {
             list.push(format!("timeout = {timeout:?}"));
         }
+        if let Node::Conductor { supervision, .. } = self.node {
+            if supervision.strategy != Strategy::OneForOne {
+                list.push(format!("strategy = {}", supervision.strategy));
+            }
+            if let Some((n, within)) = supervision.max_restarts {
+                list.push(format!(
+                    "max_restarts = {n} within {within:?} (all players)"
+                ));
+            }
+        }
         if o.restart != Restart::Never {
             list.push(format!("restart = {}", o.restart));
         }
@@ -169,6 +186,9 @@ impl Description {
         }
         if let Some(stable) = o.stable_after {
             list.push(format!("stable_after = {stable:?}"));
+        }
+        if o.on_exit != OnExit::StopOnFailure {
+            list.push(format!("on_exit = {}", o.on_exit));
         }
         list
     }

@@ -103,7 +103,8 @@
 //! Its modules import only from the ones below them (`.ci/imports` checks
 //! it), bottom-up:
 //!
-//! 1. values: `error`, `restart`, `options`, `signal`, `describe`, `execution_id`;
+//! 1. values: `error`, `restart`, `supervision`, `options`, `signal`,
+//!    `describe`, `execution_id`;
 //! 2. watching a run: `status` (events, [`Monitor`]), `metrics`;
 //! 3. the engine's state: `engine::shutdown` (how a run ends, phase by
 //!    phase), `engine::seat` (one member's state, shared by its runs);
@@ -142,6 +143,7 @@ mod server;
 mod signal;
 mod signals;
 mod status;
+mod supervision;
 
 pub use conductor::Conductor;
 pub use context::Context;
@@ -160,6 +162,7 @@ pub use server::{HttpServer, HttpService, LocalAddr, ResponseBody, ServerError, 
 pub use signal::Signal;
 pub use signals::Signals;
 pub use status::{Event, EventKind, Monitor, PlayerReport, PlayerStatus, Report, State};
+pub use supervision::{OnExit, Strategy};
 /// The token a [`Context`] is made of ([`Context::new`]), re-exported from
 /// `tokio-util` so that a test of a player needs no dependency of its own.
 pub use tokio_util::sync::CancellationToken;

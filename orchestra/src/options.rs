@@ -4,6 +4,7 @@ use std::sync::{Arc, OnceLock};
 use std::time::Duration;
 
 use crate::restart::{Backoff, Restart};
+use crate::supervision::OnExit;
 
 /// How a player is run by its conductor: the same options as the
 /// `#[player(...)]` attribute, for players added at run time.
@@ -34,6 +35,7 @@ pub struct PlayerOptions {
     pub(crate) after: Vec<Arc<str>>,
     pub(crate) grace: Option<Duration>,
     pub(crate) stable_after: Option<Duration>,
+    pub(crate) on_exit: OnExit,
 }
 
 /// How long a player that never calls `ctx.ready()` keeps the players ordered
@@ -121,6 +123,15 @@ impl PlayerOptions {
         self.stable_after = Some(period);
         self
     }
+
+    /// What the player's end (after its restarts, if any) does to its
+    /// conductor: by default a failure stops it and `Ok(())` does not;
+    /// [`OnExit::Stop`] stops it at any end, [`OnExit::Continue`] at none.
+    #[must_use]
+    pub fn on_exit(mut self, on_exit: OnExit) -> Self {
+        self.on_exit = on_exit;
+        self
+    }
 }
 
 impl PlayerOptions {
@@ -136,6 +147,7 @@ impl PlayerOptions {
             after,
             grace,
             stable_after,
+            on_exit,
         } = self;
         timeout.is_none()
             && *restart == Restart::Never
@@ -146,6 +158,7 @@ impl PlayerOptions {
             && after.is_empty()
             && grace.is_none()
             && stable_after.is_none()
+            && *on_exit == OnExit::StopOnFailure
     }
 
     /// The options in an `Arc`, one shared by every member that has the

@@ -8,18 +8,21 @@ use std::task::{Context as TaskContext, Poll};
 use std::time::Duration;
 
 use futures_util::stream::{FuturesUnordered, StreamExt};
+use tokio::sync::mpsc::UnboundedReceiver;
 use tokio::task::{JoinError, JoinHandle};
 use tokio::time::{Instant, sleep};
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::AbortOnDropHandle;
 
 use super::member::{Body, Group, Held, Member, Played};
-use super::seat::{Root, Seat};
+use super::seat::{Paused, Root, Seat};
+use super::strategy::{Members, Regroup};
 use super::supervise::{Dyn, Outcome, Target, panic_message, supervise};
 use crate::context::Context;
-use crate::error::{Error, Straggler};
+use crate::error::{Chain, Error, Straggler};
 use crate::options::DEFAULT_GRACE;
 use crate::status::EventKind;
+use crate::supervision::OnExit;
 
 /// How long an aborted task may take to end. A task aborts at its next
 /// `.await`; one blocking its thread cannot, and is left behind rather than
@@ -65,6 +68,8 @@ struct Slot {
     in_task: bool,
     /// When its task was aborted.
     aborted_at: Option<Instant>,
+    /// Its first readiness was counted by its dependents waiting to start.
+    counted_ready: bool,
 }
 
 /// An owned member's task, as the group awaits it: no box, no select, no
@@ -124,25 +129,30 @@ pub(super) async fn conduct(
     inherited_timeout: Duration,
 ) -> Result<(), Error> {
     let default_timeout = group.timeout.unwrap_or(inherited_timeout);
-    let order = resolve(&group.members, ctx.path())?;
+    let order = resolve(group, ctx.path())?;
     if ctx.is_cancelled() {
         return Ok(());
     }
+    let (regroup, mut paused) =
+        Regroup::new(group.supervision, ctx.path(), group.members.len()).unzip();
 
     let slots = group
         .members
         .iter()
         .zip(order)
-        .map(|(member, deps)| {
+        .enumerate()
+        .map(|(i, (member, deps))| {
             let timeout = stop_timeout(member, default_timeout);
+            let mut seat = Seat::member(
+                ctx.seat(),
+                member.name.clone(),
+                member.options.clone(),
+                timeout,
+                default_timeout,
+            );
+            seat.link = regroup.as_ref().map(|r| r.link(i, &seat.token));
             Slot {
-                seat: Arc::new(Seat::member(
-                    ctx.seat(),
-                    member.name.clone(),
-                    member.options.clone(),
-                    timeout,
-                    default_timeout,
-                )),
+                seat: Arc::new(seat),
                 progress: Progress::Waiting,
                 owned: matches!(
                     member.body,
@@ -159,10 +169,13 @@ pub(super) async fn conduct(
                 stop_requested: None,
                 in_task: false,
                 aborted_at: None,
+                counted_ready: false,
             }
         })
         .collect();
     let mut this = Conducting {
+        regroup,
+        released: Vec::new(),
         slots,
         members: group.members.iter_mut().map(Some).collect(),
         abort,
@@ -223,8 +236,17 @@ pub(super) async fn conduct(
                 }
             }
             () = &mut timer, if armed.is_some() => this.deadline_passed(&sets.joining),
-            Some(i) = sets.readying.next() => this.became_ready(i, &mut sets),
+            Some(i) = sets.readying.next() => {
+                this.became_ready(i, &mut sets);
+                this.regroup(|regroup, this| Ok(regroup.ready(this)));
+            }
+            Some(paused) = recv(&mut paused), if !this.stopping => {
+                this.regroup(|regroup, this| regroup.paused(paused, this));
+            }
             else => break,
+        }
+        for i in std::mem::take(&mut this.released) {
+            this.watch_readiness(i, &mut sets);
         }
         if this.stopping && !sets.readying.is_empty() {
             sets.readying = Readying::new();
@@ -237,6 +259,10 @@ pub(super) async fn conduct(
 /// left to report.
 struct Conducting<'g, 'm, 'a> {
     slots: Vec<Slot>,
+    /// The restarts the group decides, if it does.
+    regroup: Option<Regroup>,
+    /// Members it released from a restart, whose readiness to watch.
+    released: Vec<usize>,
     /// The members: taken when launched, except owned players, whose task
     /// gives the player back to put here.
     members: Vec<Option<&'m mut Member<'a>>>,
@@ -253,7 +279,55 @@ struct Conducting<'g, 'm, 'a> {
     aborted: Vec<Arc<str>>,
 }
 
+impl Members for Conducting<'_, '_, '_> {
+    fn deps(&self, i: usize) -> &[usize] {
+        &self.slots[i].deps
+    }
+
+    fn dependents(&self, i: usize) -> &[usize] {
+        &self.slots[i].dependents
+    }
+
+    fn is_running(&self, i: usize) -> bool {
+        self.slots[i].progress == Progress::Running
+    }
+
+    fn seat(&self, i: usize) -> &Arc<Seat> {
+        &self.slots[i].seat
+    }
+}
+
+/// The next pause of a member of a group that decides restarts.
+async fn recv(paused: &mut Option<UnboundedReceiver<Paused>>) -> Option<Paused> {
+    match paused {
+        Some(paused) => paused.recv().await,
+        None => std::future::pending().await,
+    }
+}
+
 impl<'m, 'a: 'm> Conducting<'_, 'm, 'a> {
+    /// Lets the group's restarts move on (`step`), and watches the
+    /// readiness of the members it released; a restart limit stops the
+    /// group.
+    fn regroup(&mut self, step: impl FnOnce(&mut Regroup, &Self) -> Result<Vec<usize>, Error>) {
+        if self.stopping {
+            return;
+        }
+        let Some(mut regroup) = self.regroup.take() else {
+            return;
+        };
+        let stepped = step(&mut regroup, self);
+        self.regroup = Some(regroup);
+        match stepped {
+            Ok(released) => self.released.extend(released),
+            Err(limit) => {
+                tracing::error!(error = %limit, "stopping its players after too many restarts");
+                self.errors.push(limit);
+                self.begin_stop();
+            }
+        }
+    }
+
     fn link_dependents(&mut self) {
         for i in 0..self.slots.len() {
             for d in self.slots[i].deps.clone() {
@@ -270,28 +344,10 @@ impl<'m, 'a: 'm> Conducting<'_, 'm, 'a> {
         let Some(member) = self.members[i].take() else {
             return;
         };
+        self.slots[i].progress = Progress::Running;
+        self.watch_readiness(i, sets);
         let slot = &mut self.slots[i];
-        slot.progress = Progress::Running;
         let timeout = slot.timeout;
-        // The grace matters to the members ordered after this one, and to
-        // a monitor's view of readiness.
-        if !slot.dependents.is_empty() || self.root.monitor.is_some() {
-            let seat = slot.seat.clone();
-            let grace = member.options.delay.unwrap_or_default()
-                + member.options.grace.unwrap_or(DEFAULT_GRACE);
-            sets.readying.push(Box::pin(async move {
-                tokio::select! {
-                    () = seat.ready.wait() => {}
-                    () = sleep(grace) => {
-                        if seat.ready.set() {
-                            tracing::debug!(player = %seat.path(), ?grace, "readiness grace over: counted as ready");
-                            seat.emit(0, None, || EventKind::Ready);
-                        }
-                    }
-                }
-                i
-            }));
-        }
         let seat = slot.seat.clone();
         if let Body::Player {
             player: Held::Owned(player),
@@ -322,8 +378,34 @@ impl<'m, 'a: 'm> Conducting<'_, 'm, 'a> {
         }));
     }
 
+    /// Watches a member's run for readiness, with its grace. The grace
+    /// matters to the members ordered after this one, and to a monitor's
+    /// view of readiness.
+    fn watch_readiness(&mut self, i: usize, sets: &mut Sets<'m>) {
+        let slot = &self.slots[i];
+        if slot.dependents.is_empty() && self.root.monitor.is_none() {
+            return;
+        }
+        let seat = slot.seat.clone();
+        let options = &seat.options;
+        let grace = options.delay.unwrap_or_default() + options.grace.unwrap_or(DEFAULT_GRACE);
+        sets.readying.push(Box::pin(async move {
+            tokio::select! {
+                () = seat.ready.wait() => {}
+                () = sleep(grace) => {
+                    if seat.ready.set() {
+                        tracing::debug!(player = %seat.path(), ?grace, "readiness grace over: counted as ready");
+                        seat.emit(0, None, || EventKind::Ready);
+                    }
+                }
+            }
+            i
+        }));
+    }
+
     fn became_ready(&mut self, i: usize, sets: &mut Sets<'m>) {
-        if self.stopping {
+        // Its dependents waiting to start count its first readiness only.
+        if self.stopping || std::mem::replace(&mut self.slots[i].counted_ready, true) {
             return;
         }
         for j in self.slots[i].dependents.clone() {
@@ -386,8 +468,19 @@ impl<'m, 'a: 'm> Conducting<'_, 'm, 'a> {
                 self.request_stop(d, Instant::now());
             }
         }
+        self.regroup(|regroup, this| Ok(regroup.exited(i, this)));
+        let on_exit = self.slots[i].seat.options.on_exit;
         match exit {
+            Exit::Done(Ok(())) if on_exit == OnExit::Stop && !self.stopping => {
+                let path = &**self.slots[i].seat.path();
+                tracing::info!(player = %path, "stopping its siblings: its end ends its conductor");
+                self.begin_stop();
+            }
             Exit::Done(Ok(())) => {}
+            Exit::Done(Err(error)) if on_exit == OnExit::Continue => {
+                let path = &**self.slots[i].seat.path();
+                tracing::warn!(player = %path, error = %Chain(&error), "failed for good; its siblings go on");
+            }
             Exit::Done(Err(error)) => {
                 self.errors.push(error);
                 if !self.stopping {
@@ -624,7 +717,8 @@ fn join(prefix: &str, name: &str) -> Arc<str> {
 
 /// Checks the members' options and resolves their `after` names to indices;
 /// every problem is reported, not only the first.
-fn resolve(members: &[Member<'_>], prefix: &str) -> Result<Vec<Vec<usize>>, Error> {
+fn resolve(group: &Group<'_>, prefix: &str) -> Result<Vec<Vec<usize>>, Error> {
+    let members = &group.members;
     let mut problems = Vec::new();
     let mut config = |path: &str, message: String| {
         problems.push(Error::Config {
@@ -632,7 +726,15 @@ fn resolve(members: &[Member<'_>], prefix: &str) -> Result<Vec<Vec<usize>>, Erro
             message,
         });
     };
-    for member in members {
+    if let Some((_, within)) = group.supervision.max_restarts
+        && within.is_zero()
+    {
+        config(
+            if prefix.is_empty() { "/" } else { prefix },
+            "the conductor's max_restarts window (`within`) must be longer than zero".into(),
+        );
+    }
+    for member in members.iter() {
         if let Err(message) = member.options.validate() {
             config(&join(prefix, &member.name), message);
         }

@@ -12,6 +12,7 @@ use crate::context::Context;
 use crate::describe::Description;
 use crate::error::{BoxError, Error};
 use crate::options::PlayerOptions;
+use crate::supervision::{Strategy, Supervision};
 
 /// How a player is handed to the engine: given (to run on a task of its
 /// own), lent (for one run in place, a conductor's `play(&mut self)`), or
@@ -79,10 +80,12 @@ pub(crate) enum Held<'a> {
     Borrowed(&'a mut (dyn DynPlayer + 'static)),
 }
 
-/// A conductor's members and its default stop timeout.
+/// A conductor's members, its default stop timeout and how it supervises
+/// them.
 #[derive(Default)]
 pub(crate) struct Group<'a> {
     pub(crate) timeout: Option<Duration>,
+    pub(crate) supervision: Supervision,
     pub(crate) members: Vec<Member<'a>>,
 }
 
@@ -125,7 +128,29 @@ impl<'a> Member<'a> {
     /// is its default stop timeout for its members (inherited from above
     /// when `None`).
     pub fn conductor(name: &str, timeout: Option<Duration>, members: Vec<Member<'a>>) -> Self {
-        Member::of_group(Arc::from(name), Group { timeout, members })
+        Member::of_group(
+            Arc::from(name),
+            Group {
+                timeout,
+                supervision: Supervision::default(),
+                members,
+            },
+        )
+    }
+
+    /// The conductor with a strategy and a restart intensity (for the
+    /// derive; a player is left as it is).
+    pub fn supervised(mut self, strategy: Strategy, max_restarts: Option<(u32, Duration)>) -> Self {
+        let supervision = Supervision {
+            strategy,
+            max_restarts,
+        };
+        match &mut self.body {
+            Body::Group(group) => group.supervision = supervision,
+            Body::Given(Some(group)) => group.supervision = supervision,
+            Body::Given(None) | Body::Player { .. } => {}
+        }
+        self
     }
 
     /// A conductor named `name` unless its own conductor names it.
@@ -219,6 +244,7 @@ impl Group<'_> {
             name,
             options,
             self.timeout,
+            self.supervision,
             self.members.iter().map(Member::describe).collect(),
         )
     }
@@ -227,6 +253,7 @@ impl Group<'_> {
     pub(crate) fn shown<'b>(&self) -> Group<'b> {
         Group {
             timeout: self.timeout,
+            supervision: self.supervision,
             members: self.members.iter().map(Member::shown).collect(),
         }
     }

@@ -18,6 +18,7 @@ mod group;
 pub(crate) mod member;
 pub(crate) mod seat;
 pub(crate) mod shutdown;
+mod strategy;
 mod supervise;
 
 use std::sync::Arc;
@@ -107,6 +108,7 @@ pub(crate) async fn play_root(
     let root = Arc::new(Root { shutdown, monitor });
     let mut top = Group {
         timeout: None,
+        supervision: Default::default(),
         // The root's conductor runs in this future, not on a task of its
         // own: it starts its players at the first poll.
         members: vec![member.lent()],

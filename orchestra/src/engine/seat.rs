@@ -2,12 +2,13 @@
 //! contexts ([`Seat`]), and of the whole tree it belongs to ([`Root`]).
 
 use std::sync::atomic::{AtomicBool, AtomicU32, Ordering};
-use std::sync::{Arc, OnceLock};
+use std::sync::{Arc, Mutex, OnceLock};
 use std::time::Duration;
 
 use tokio_util::sync::CancellationToken;
 
 use super::shutdown::Shutdown;
+use crate::error::Error;
 use crate::execution_id::ExecutionId;
 use crate::options::{DEFAULT_TIMEOUT, PlayerOptions};
 use crate::status::{EventKind, Monitor};
@@ -64,6 +65,88 @@ pub(crate) struct Seat {
     /// per run).
     pub(crate) ready_run: AtomicU32,
     pub(crate) root: Arc<Root>,
+    /// Its line to its group, when the group decides its restarts.
+    pub(crate) link: Option<Link>,
+}
+
+/// A member's line to its group, when the group decides its restarts (a
+/// strategy that takes siblings along, or an intensity that counts them):
+/// the member tells the group when a run ended to be restarted
+/// ([`Paused`]), and starts the next once the group opens its gate; the
+/// group restarts a running member by cancelling its run's token.
+pub(crate) struct Link {
+    /// The member's index in its group.
+    pub(crate) index: usize,
+    /// The current run's token, a child of the seat's: cancelled, it ends
+    /// the run only, for a restart.
+    run: Mutex<CancellationToken>,
+    /// Open when the member may begin its next run.
+    pub(crate) gate: Readiness,
+    to_group: tokio::sync::mpsc::UnboundedSender<Paused>,
+}
+
+/// A member's run ended, and the member waits for its gate to run again.
+pub(crate) struct Paused {
+    pub(crate) index: usize,
+    /// The group asked for it (a sibling's restart); otherwise the member's
+    /// own policy restarts it, after `failure` if it failed.
+    pub(crate) asked: bool,
+    pub(crate) failure: Option<Error>,
+}
+
+impl Link {
+    pub(crate) fn new(
+        index: usize,
+        token: &CancellationToken,
+        to_group: tokio::sync::mpsc::UnboundedSender<Paused>,
+    ) -> Self {
+        Link {
+            index,
+            run: Mutex::new(token.child_token()),
+            gate: Readiness::default(),
+            to_group,
+        }
+    }
+
+    fn run(&self) -> std::sync::MutexGuard<'_, CancellationToken> {
+        self.run
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+
+    /// The token of a run about to begin: the one made for it, unless the
+    /// previous run's was cancelled.
+    pub(crate) fn begin_run(&self, seat: &CancellationToken) -> CancellationToken {
+        let mut run = self.run();
+        if run.is_cancelled() {
+            *run = seat.child_token();
+        }
+        run.clone()
+    }
+
+    /// Whether the group asked the current run to end (for a restart).
+    pub(crate) fn asked(&self) -> bool {
+        self.run().is_cancelled()
+    }
+
+    /// Asks the current run to end, for a restart: closes the gate first.
+    pub(crate) fn ask(&self) {
+        self.gate.reset();
+        self.run().cancel();
+    }
+
+    /// Tells the group that the run ended; the gate is closed first when
+    /// the member's own policy restarts it.
+    pub(crate) fn pause(&self, asked: bool, failure: Option<Error>) {
+        if !asked {
+            self.gate.reset();
+        }
+        let _ = self.to_group.send(Paused {
+            index: self.index,
+            asked,
+            failure,
+        });
+    }
 }
 
 impl Seat {
@@ -117,6 +200,7 @@ impl Seat {
             ready: Readiness::default(),
             ready_run: AtomicU32::new(0),
             root,
+            link: None,
         }
     }
 
@@ -160,6 +244,11 @@ impl Readiness {
             self.notify.notify_waiters();
         }
         first
+    }
+
+    /// Marks the member not ready (it is restarted with a sibling).
+    pub(crate) fn reset(&self) {
+        self.flag.store(false, Ordering::Release);
     }
 
     /// Completes once the member is ready.

@@ -13,7 +13,7 @@ use tokio::time::{Instant, sleep};
 use tracing::Instrument;
 
 use super::member::{DynPlayer, Played};
-use super::seat::Seat;
+use super::seat::{Link, Seat};
 use crate::context::Context;
 use crate::error::{BoxError, Chain, Error, Limit};
 use crate::execution_id::ExecutionId;
@@ -129,14 +129,27 @@ pub(super) async fn supervise(mut target: impl Target, seat: &Arc<Seat>) -> Resu
     // task need not carry the bookkeeping.
     let mut restarts: Option<Box<Restarts<'_>>> = None;
     let mut attempt = 0;
+    // Runs its group ended to restart it with a sibling: they count
+    // against no limit of its own.
+    let mut taken_along = 0;
     loop {
         // A stop that came as the backoff ended starts nothing more.
         if attempt > 0 && seat.token.is_cancelled() {
             seat.emit(attempt, None, || EventKind::Stopped);
             return Ok(());
         }
+        // Asked to restart before its deferred first run.
+        if attempt == 0
+            && let Some(link) = &seat.link
+            && link.asked()
+            && !park(seat, link, true, None).await
+        {
+            seat.emit(attempt, None, || EventKind::Stopped);
+            return Ok(());
+        }
         attempt += 1;
-        let ctx = Context::for_run(seat.clone(), attempt);
+        let run = seat.link.as_ref().map(|link| link.begin_run(&seat.token));
+        let ctx = Context::in_run(seat.clone(), attempt, run);
         let id = Some(ctx.execution_id());
         let span = tracing::info_span!(
             "player",
@@ -156,6 +169,29 @@ pub(super) async fn supervise(mut target: impl Target, seat: &Arc<Seat>) -> Resu
 
         // Once asked to stop, nothing restarts; failures are still reported.
         let stopping = seat.token.is_cancelled();
+        // Its group ended the run to restart it with a sibling: how the run
+        // ended does not matter.
+        if !stopping
+            && let Some(link) = &seat.link
+            && link.asked()
+        {
+            span.in_scope(|| match &outcome {
+                Outcome::Failed(error) => {
+                    tracing::warn!(error = %Chain(error), "failed as it was restarted with a sibling");
+                }
+                _ => tracing::info!("restarting with a sibling"),
+            });
+            seat.emit(attempt, id, || EventKind::BackingOff {
+                error: None,
+                delay: Duration::ZERO,
+            });
+            taken_along += 1;
+            if !park(seat, link, true, None).await {
+                seat.emit(attempt, id, || EventKind::Stopped);
+                return Ok(());
+            }
+            continue;
+        }
         let (failure, immediate) = match outcome {
             Outcome::Failed(error) if stopping || options.restart == Restart::Never => {
                 return end(seat, &span, attempt, id, Err(error));
@@ -173,7 +209,7 @@ pub(super) async fn supervise(mut target: impl Target, seat: &Arc<Seat>) -> Resu
         };
 
         let restarts = restarts.get_or_insert_with(|| Box::new(Restarts::new(options)));
-        let delay = match restarts.next(attempt, started, immediate) {
+        let delay = match restarts.next(attempt - taken_along, started, immediate) {
             Ok(delay) => delay,
             Err(limit) => {
                 let error = Error::RestartLimit {
@@ -192,11 +228,38 @@ pub(super) async fn supervise(mut target: impl Target, seat: &Arc<Seat>) -> Resu
             error: failure.as_ref().map(|e| Chain(e).to_string()),
             delay,
         });
-        drop(failure);
-        if !wait(seat, delay).await {
+        // With a group that decides restarts, it waits for its gate too:
+        // the siblings restarted with it must have stopped first, and the
+        // members it is ordered after must be ready again.
+        match &seat.link {
+            Some(link) => link.pause(false, failure),
+            None => drop(failure),
+        }
+        let resumed = wait(seat, delay).await
+            && match &seat.link {
+                Some(link) => gate(seat, link).await,
+                None => true,
+            };
+        if !resumed {
             seat.emit(attempt, id, || EventKind::Stopped);
             return Ok(());
         }
+    }
+}
+
+/// Tells the group that the run ended and waits for the gate; `false` if
+/// the member was asked to stop meanwhile.
+async fn park(seat: &Seat, link: &Link, asked: bool, failure: Option<Error>) -> bool {
+    link.pause(asked, failure);
+    gate(seat, link).await
+}
+
+/// Waits for the member's gate to open; `false` if it is asked to stop first.
+async fn gate(seat: &Seat, link: &Link) -> bool {
+    tokio::select! {
+        biased;
+        () = seat.token.cancelled() => false,
+        () = link.gate.wait() => true,
     }
 }
 

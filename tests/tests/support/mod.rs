@@ -39,6 +39,11 @@ impl Log {
             .collect()
     }
 
+    /// The events with their times.
+    pub fn timed(&self) -> Vec<(String, Duration)> {
+        self.0.lock().expect("log poisoned").clone()
+    }
+
     /// When `event` first happened, if it did.
     pub fn at(&self, event: &str) -> Option<Duration> {
         self.times(event).first().copied()

@@ -1,0 +1,198 @@
+//! Strategies, a conductor's restart intensity and escalation, and what a
+//! member's end does to its group, in the spirit of Erlang/OTP's
+//! `supervisor_SUITE`: exact start and stop order and times on the paused
+//! clock.
+
+mod support;
+
+use std::collections::HashMap;
+use std::sync::Arc;
+use std::time::Duration;
+
+use orchestra::{
+    Backoff, BoxError, Conductor, Context, Error, Limit, OnExit, PlayExt, Player, PlayerOptions,
+    Restart, RestartNow, Strategy, player_fn,
+};
+use support::{Log, millis, secs};
+use tokio::time::{Instant, sleep};
+
+/// How a scripted run ends.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum End {
+    Ok,
+    Err,
+    Panic,
+    RestartNow,
+}
+
+/// What a member's runs do: the runs not in `script` run until asked to
+/// stop, and take 100 ms to stop. Logs `"{name} start #{attempt}"`,
+/// `"{name} stop #{attempt}"` and `"{name} exit #{attempt}"`.
+fn member(log: &Log, t0: Instant, script: HashMap<u32, (Duration, End)>) -> impl Player {
+    let log = log.clone();
+    let script = Arc::new(script);
+    player_fn(move |ctx: Context| {
+        let log = log.clone();
+        let script = script.clone();
+        async move {
+            let (name, n) = (ctx.name().to_owned(), ctx.attempt());
+            log.push(format!("{name} start #{n}"), t0);
+            ctx.ready();
+            if let Some(&(after, end)) = script.get(&n) {
+                tokio::select! {
+                    () = sleep(after) => {
+                        log.push(format!("{name} exit #{n}"), t0);
+                        return match end {
+                            End::Ok => Ok(()),
+                            End::Err => Err(BoxError::from("boom")),
+                            End::Panic => panic!("boom"),
+                            End::RestartNow => Err(RestartNow::because("asked").into()),
+                        };
+                    }
+                    () = ctx.cancelled() => {}
+                }
+            } else {
+                ctx.cancelled().await;
+            }
+            sleep(millis(100)).await;
+            log.push(format!("{name} stop #{n}"), t0);
+            Ok(())
+        }
+    })
+}
+
+fn idle_member(log: &Log, t0: Instant) -> impl Player {
+    member(log, t0, HashMap::new())
+}
+
+/// `db`; `http` after `db`; `worker` after `http`; `side` on its own.
+/// `http`'s first run ends as `end` at 1 s; it restarts as `restart` says,
+/// after 1 s (at once for `RestartNow`).
+fn service(log: &Log, t0: Instant, strategy: Strategy, end: End, restart: Restart) -> Conductor {
+    let mut app = Conductor::named("app");
+    app.strategy(strategy);
+    app.add("db", idle_member(log, t0)).unwrap();
+    let http = PlayerOptions::new()
+        .after("db")
+        .restart(restart)
+        .backoff(Backoff::constant(secs(1)));
+    let script = HashMap::from([(1, (secs(1), end))]);
+    app.add_with("http", member(log, t0, script), http).unwrap();
+    app.add_with(
+        "worker",
+        idle_member(log, t0),
+        PlayerOptions::new().after("http"),
+    )
+    .unwrap();
+    app.add("side", idle_member(log, t0)).unwrap();
+    app
+}
+
+/// What the model expects: the events with their times, and whether the
+/// run fails.
+fn expected(strategy: Strategy, end: End, restart: Restart) -> (Vec<(String, Duration)>, bool) {
+    let mut events: Vec<(&str, Duration)> = vec![
+        ("db start #1", secs(0)),
+        ("http start #1", secs(0)),
+        ("worker start #1", secs(0)),
+        ("side start #1", secs(0)),
+        ("http exit #1", secs(1)),
+    ];
+    let delay = match (end, restart) {
+        (End::RestartNow, _) => Some(Duration::ZERO),
+        (End::Ok, Restart::Always) => Some(secs(1)),
+        (End::Err | End::Panic, Restart::OnFailure | Restart::Always) => Some(secs(1)),
+        _ => None,
+    };
+    let ms = millis;
+    let Some(delay) = delay else {
+        // `http` is done for good: after an error its siblings stop at
+        // once, after `Ok` at the end of the run (5 s); `db` is no longer
+        // waited for by `http`, so all stop together.
+        let failed = end != End::Ok;
+        let at = if failed { ms(1100) } else { ms(5100) };
+        events.extend([
+            ("worker stop #1", at),
+            ("side stop #1", at),
+            ("db stop #1", at),
+        ]);
+        return (own(events), failed);
+    };
+    let restarted = |at: Duration| secs(1) + delay.max(at);
+    match strategy {
+        Strategy::OneForOne => events.extend([
+            ("http start #2", restarted(Duration::ZERO)),
+            ("worker stop #1", ms(5100)),
+            ("side stop #1", ms(5100)),
+            ("http stop #2", ms(5200)),
+            ("db stop #1", ms(5300)),
+        ]),
+        // `worker` stops (100 ms), then `http` starts, then `worker`.
+        Strategy::RestForOne => events.extend([
+            ("worker stop #1", ms(1100)),
+            ("http start #2", restarted(ms(100))),
+            ("worker start #2", restarted(ms(100))),
+            ("worker stop #2", ms(5100)),
+            ("side stop #1", ms(5100)),
+            ("http stop #2", ms(5200)),
+            ("db stop #1", ms(5300)),
+        ]),
+        // `worker` and `side` stop, then `db`; then `db` and `side`
+        // start, then `http` once `db` is ready, then `worker`.
+        Strategy::OneForAll => events.extend([
+            ("worker stop #1", ms(1100)),
+            ("side stop #1", ms(1100)),
+            ("db stop #1", ms(1200)),
+            ("db start #2", ms(1200)),
+            ("side start #2", ms(1200)),
+            ("http start #2", restarted(ms(200))),
+            ("worker start #2", restarted(ms(200))),
+            ("worker stop #2", ms(5100)),
+            ("side stop #2", ms(5100)),
+            ("http stop #2", ms(5200)),
+            ("db stop #2", ms(5300)),
+        ]),
+    }
+    (own(events), false)
+}
+
+fn own(events: Vec<(&str, Duration)>) -> Vec<(String, Duration)> {
+    let mut events: Vec<_> = events.into_iter().map(|(e, t)| (e.to_owned(), t)).collect();
+    events.sort_by(|a, b| (a.1, &a.0).cmp(&(b.1, &b.0)));
+    events
+}
+
+#[tokio::test(start_paused = true)]
+async fn strategy_by_exit_by_restart_policy() {
+    let strategies = [
+        Strategy::OneForOne,
+        Strategy::OneForAll,
+        Strategy::RestForOne,
+    ];
+    let ends = [End::Ok, End::Err, End::Panic, End::RestartNow];
+    let policies = [Restart::Never, Restart::OnFailure, Restart::Always];
+    for strategy in strategies {
+        for end in ends {
+            for restart in policies {
+                let case = format!("{strategy} / {end:?} / restart = {restart}");
+                let (log, t0) = Log::new();
+                let app = service(&log, t0, strategy, end, restart);
+                let result = app.play_until(sleep(secs(5))).await;
+                let (events, fails) = expected(strategy, end, restart);
+                let mut seen = log.timed();
+                seen.sort_by(|a, b| (a.1, &a.0).cmp(&(b.1, &b.0)));
+                assert_eq!(seen, events, "{case}");
+                match (&result, end) {
+                    (Ok(()), _) if !fails => {}
+                    (Err(Error::Failed { path, .. }), End::Err) if fails => {
+                        assert_eq!(&**path, "app/http", "{case}");
+                    }
+                    (Err(Error::Panicked { path, .. }), End::Panic) if fails => {
+                        assert_eq!(&**path, "app/http", "{case}");
+                    }
+                    _ => panic!("{case}: unexpected result {result:?}"),
+                }
+            }
+        }
+    }
+}
