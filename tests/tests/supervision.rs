@@ -69,6 +69,20 @@ fn idle_member(log: &Log, t0: Instant) -> impl Player {
 /// `http`'s first run ends as `end` at 1 s; it restarts as `restart` says,
 /// after 1 s (at once for `RestartNow`).
 fn service(log: &Log, t0: Instant, strategy: Strategy, end: End, restart: Restart) -> Conductor {
+    let side = idle_member(log, t0);
+    service_with_side(log, t0, strategy, end, restart, side, PlayerOptions::new())
+}
+
+/// [`service`], with `side` of the caller's making.
+fn service_with_side(
+    log: &Log,
+    t0: Instant,
+    strategy: Strategy,
+    end: End,
+    restart: Restart,
+    side: impl Player,
+    side_options: PlayerOptions,
+) -> Conductor {
     let mut app = Conductor::named("app");
     app.strategy(strategy);
     app.add("db", idle_member(log, t0)).unwrap();
@@ -84,7 +98,7 @@ fn service(log: &Log, t0: Instant, strategy: Strategy, end: End, restart: Restar
         PlayerOptions::new().after("http"),
     )
     .unwrap();
-    app.add("side", idle_member(log, t0)).unwrap();
+    app.add_with("side", side, side_options).unwrap();
     app
 }
 
@@ -195,4 +209,180 @@ async fn strategy_by_exit_by_restart_policy() {
             }
         }
     }
+}
+
+fn timed(log: &Log) -> Vec<(String, Duration)> {
+    let mut seen = log.timed();
+    seen.sort_by(|a, b| (a.1, &a.0).cmp(&(b.1, &b.0)));
+    seen
+}
+
+#[tokio::test(start_paused = true)]
+async fn another_member_fails_while_the_group_restarts() {
+    let (log, t0) = Log::new();
+    // `side`'s second run (begun as the group restarted) fails at 1.7 s,
+    // while `http` waits for its backoff (until 2 s).
+    let side = PlayerOptions::new()
+        .restart(Restart::OnFailure)
+        .backoff(Backoff::constant(secs(1)));
+    let script = HashMap::from([(2, (millis(500), End::Err))]);
+    let app = service_with_side(
+        &log,
+        t0,
+        Strategy::OneForAll,
+        End::Err,
+        Restart::OnFailure,
+        member(&log, t0, script),
+        side,
+    );
+
+    app.play_until(sleep(secs(5))).await.unwrap();
+
+    let ms = millis;
+    assert_eq!(
+        timed(&log),
+        own(vec![
+            ("db start #1", ms(0)),
+            ("http start #1", ms(0)),
+            ("worker start #1", ms(0)),
+            ("side start #1", ms(0)),
+            ("http exit #1", ms(1000)),
+            ("worker stop #1", ms(1100)),
+            ("side stop #1", ms(1100)),
+            ("db stop #1", ms(1200)),
+            ("db start #2", ms(1200)),
+            ("side start #2", ms(1200)),
+            // `side` fails: `http`, in its backoff, answers at once, then
+            // `db` stops; `db` starts again at once, `side` after its
+            // backoff, `http` after its own.
+            ("side exit #2", ms(1700)),
+            ("db stop #2", ms(1800)),
+            ("db start #3", ms(1800)),
+            ("http start #2", ms(2000)),
+            ("worker start #2", ms(2000)),
+            ("side start #3", ms(2700)),
+            ("worker stop #2", ms(5100)),
+            ("side stop #3", ms(5100)),
+            ("http stop #2", ms(5200)),
+            ("db stop #3", ms(5300)),
+        ])
+    );
+}
+
+/// Fails 100 ms after every start, logging `"{name} start"`.
+fn crasher(log: &Log, t0: Instant) -> impl Player {
+    let log = log.clone();
+    player_fn(move |ctx: Context| {
+        let log = log.clone();
+        async move {
+            log.push(format!("{} start", ctx.name()), t0);
+            sleep(millis(100)).await;
+            Err(BoxError::from("crash"))
+        }
+    })
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_crash_loop_escalates_two_levels_up() {
+    let (log, t0) = Log::new();
+    let restarts = PlayerOptions::new()
+        .restart(Restart::OnFailure)
+        .backoff(Backoff::zero());
+    // `jobs` allows 2 restarts of its members in 10 s; `mid` restarts
+    // `jobs` once within 10 s; `app` does not restart `mid`.
+    let mut jobs = Conductor::named("jobs");
+    jobs.max_restarts(2, secs(10));
+    jobs.add_with("crasher", crasher(&log, t0), restarts.clone())
+        .unwrap();
+    let mut mid = Conductor::named("mid");
+    mid.max_restarts(1, secs(10));
+    mid.add_with("jobs", jobs, restarts.clone()).unwrap();
+    let mut app = Conductor::named("app");
+    app.add("mid", mid).unwrap();
+    app.add("web", idle_member(&log, t0)).unwrap();
+
+    let error = app.play_until(sleep(secs(60))).await.unwrap_err();
+
+    // Three runs of `crasher` per run of `jobs`, two runs of `jobs`.
+    assert_eq!(
+        log.times("crasher start"),
+        [0, 100, 200, 300, 400, 500].map(millis)
+    );
+    // `app` stops `web` as `mid` fails, at 600 ms.
+    assert_eq!(log.at("web stop #1"), Some(millis(700)));
+    let Error::RestartLimit { path, limit, last } = &error else {
+        panic!("{error:?}");
+    };
+    assert_eq!(&**path, "app/mid");
+    assert_eq!(
+        *limit,
+        Limit::MaxRestarts {
+            restarts: 1,
+            within: secs(10)
+        }
+    );
+    let Some(Error::RestartLimit { path, last, .. }) = last.as_deref() else {
+        panic!("{error:?}");
+    };
+    assert_eq!(&**path, "app/mid/jobs");
+    let Some(Error::Failed { path, .. }) = last.as_deref() else {
+        panic!("{error:?}");
+    };
+    assert_eq!(&**path, "app/mid/jobs/crasher");
+}
+
+#[tokio::test(start_paused = true)]
+async fn restarts_within_the_conductors_intensity_keep_it_running() {
+    let (log, t0) = Log::new();
+    let mut app = Conductor::named("app");
+    app.max_restarts(3, secs(1));
+    // 2 restarts a second: within the intensity, forever.
+    let options = PlayerOptions::new()
+        .restart(Restart::OnFailure)
+        .backoff(Backoff::constant(millis(400)));
+    app.add_with("crasher", crasher(&log, t0), options).unwrap();
+
+    app.play_until(sleep(secs(10))).await.unwrap();
+    assert_eq!(log.count("crasher start"), 20);
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_member_that_ends_its_conductor_stops_its_siblings_even_with_ok() {
+    let (log, t0) = Log::new();
+    let mut app = Conductor::named("app");
+    let script = HashMap::from([(1, (secs(2), End::Ok))]);
+    app.add_with(
+        "http",
+        member(&log, t0, script),
+        PlayerOptions::new().on_exit(OnExit::Stop),
+    )
+    .unwrap();
+    app.add_with(
+        "worker",
+        idle_member(&log, t0),
+        PlayerOptions::new().after("http"),
+    )
+    .unwrap();
+
+    app.play_until(sleep(secs(60))).await.unwrap();
+    assert_eq!(log.at("http exit #1"), Some(secs(2)));
+    assert_eq!(log.at("worker stop #1"), Some(millis(2100)));
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_member_whose_failure_is_not_its_conductors_fails_alone() {
+    let (log, t0) = Log::new();
+    let mut app = Conductor::named("app");
+    let script = HashMap::from([(1, (secs(2), End::Err))]);
+    app.add_with(
+        "warmer",
+        member(&log, t0, script),
+        PlayerOptions::new().on_exit(OnExit::Continue),
+    )
+    .unwrap();
+    app.add("http", idle_member(&log, t0)).unwrap();
+
+    app.play_until(sleep(secs(60))).await.unwrap();
+    assert_eq!(log.at("warmer exit #1"), Some(secs(2)));
+    assert_eq!(log.at("http stop #1"), Some(millis(60_100)));
 }

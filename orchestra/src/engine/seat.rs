@@ -80,7 +80,7 @@ pub(crate) struct Link {
     /// The current run's token, a child of the seat's: cancelled, it ends
     /// the run only, for a restart.
     run: Mutex<CancellationToken>,
-    /// Open when the member may begin its next run.
+    /// Open when the member may begin its next run (open at first).
     pub(crate) gate: Readiness,
     to_group: tokio::sync::mpsc::UnboundedSender<Paused>,
 }
@@ -100,10 +100,12 @@ impl Link {
         token: &CancellationToken,
         to_group: tokio::sync::mpsc::UnboundedSender<Paused>,
     ) -> Self {
+        let gate = Readiness::default();
+        gate.set();
         Link {
             index,
             run: Mutex::new(token.child_token()),
-            gate: Readiness::default(),
+            gate,
             to_group,
         }
     }
@@ -114,14 +116,14 @@ impl Link {
             .unwrap_or_else(std::sync::PoisonError::into_inner)
     }
 
-    /// The token of a run about to begin: the one made for it, unless the
-    /// previous run's was cancelled.
-    pub(crate) fn begin_run(&self, seat: &CancellationToken) -> CancellationToken {
-        let mut run = self.run();
-        if run.is_cancelled() {
-            *run = seat.child_token();
-        }
-        run.clone()
+    /// The token of the current (or next) run.
+    pub(crate) fn run_token(&self) -> CancellationToken {
+        self.run().clone()
+    }
+
+    /// A new token for the next run, once the group's ask is answered.
+    pub(crate) fn renew(&self, seat: &CancellationToken) {
+        *self.run() = seat.child_token();
     }
 
     /// Whether the group asked the current run to end (for a restart).

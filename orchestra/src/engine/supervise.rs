@@ -138,17 +138,17 @@ pub(super) async fn supervise(mut target: impl Target, seat: &Arc<Seat>) -> Resu
             seat.emit(attempt, None, || EventKind::Stopped);
             return Ok(());
         }
-        // Asked to restart before its deferred first run.
-        if attempt == 0
-            && let Some(link) = &seat.link
-            && link.asked()
-            && !park(seat, link, true, None).await
+        // With a group that decides restarts, a run begins once its gate is
+        // open: the siblings restarted with it have stopped, and the
+        // members it is ordered after are ready again.
+        if let Some(link) = &seat.link
+            && !clear_to_run(seat, link).await
         {
             seat.emit(attempt, None, || EventKind::Stopped);
             return Ok(());
         }
         attempt += 1;
-        let run = seat.link.as_ref().map(|link| link.begin_run(&seat.token));
+        let run = seat.link.as_ref().map(Link::run_token);
         let ctx = Context::in_run(seat.clone(), attempt, run);
         let id = Some(ctx.execution_id());
         let span = tracing::info_span!(
@@ -186,10 +186,6 @@ pub(super) async fn supervise(mut target: impl Target, seat: &Arc<Seat>) -> Resu
                 delay: Duration::ZERO,
             });
             taken_along += 1;
-            if !park(seat, link, true, None).await {
-                seat.emit(attempt, id, || EventKind::Stopped);
-                return Ok(());
-            }
             continue;
         }
         let (failure, immediate) = match outcome {
@@ -228,38 +224,61 @@ pub(super) async fn supervise(mut target: impl Target, seat: &Arc<Seat>) -> Resu
             error: failure.as_ref().map(|e| Chain(e).to_string()),
             delay,
         });
-        // With a group that decides restarts, it waits for its gate too:
-        // the siblings restarted with it must have stopped first, and the
-        // members it is ordered after must be ready again.
+        // A group that decides restarts learns of this one now, to stop
+        // the siblings restarted with it during the backoff.
         match &seat.link {
             Some(link) => link.pause(false, failure),
             None => drop(failure),
         }
-        let resumed = wait(seat, delay).await
-            && match &seat.link {
-                Some(link) => gate(seat, link).await,
-                None => true,
-            };
-        if !resumed {
+        if !back_off(seat, delay).await {
             seat.emit(attempt, id, || EventKind::Stopped);
             return Ok(());
         }
     }
 }
 
-/// Tells the group that the run ended and waits for the gate; `false` if
-/// the member was asked to stop meanwhile.
-async fn park(seat: &Seat, link: &Link, asked: bool, failure: Option<Error>) -> bool {
-    link.pause(asked, failure);
-    gate(seat, link).await
+/// Waits the backoff `delay` unless the member is asked to stop first
+/// (`false` then). Asked by its group to restart meanwhile, it answers at
+/// once, so that its siblings need not wait for its backoff to stop.
+async fn back_off(seat: &Seat, delay: Duration) -> bool {
+    let Some(link) = seat.link.as_ref().filter(|_| !delay.is_zero()) else {
+        return wait(seat, delay).await;
+    };
+    let mut slept = std::pin::pin!(sleep(delay));
+    loop {
+        let run = link.run_token();
+        tokio::select! {
+            biased;
+            () = seat.token.cancelled() => return false,
+            () = run.cancelled() => {
+                link.renew(&seat.token);
+                link.pause(true, None);
+            }
+            () = &mut slept => return true,
+        }
+    }
 }
 
-/// Waits for the member's gate to open; `false` if it is asked to stop first.
-async fn gate(seat: &Seat, link: &Link) -> bool {
-    tokio::select! {
-        biased;
-        () = seat.token.cancelled() => false,
-        () = link.gate.wait() => true,
+/// Waits for the member's gate to open; `false` if it is asked to stop
+/// first. Whenever its group asks it to restart (its last run ended, or
+/// between runs), it tells the group that it has paused.
+async fn clear_to_run(seat: &Seat, link: &Link) -> bool {
+    loop {
+        if link.asked() {
+            link.renew(&seat.token);
+            link.pause(true, None);
+        }
+        let run = link.run_token();
+        tokio::select! {
+            biased;
+            () = seat.token.cancelled() => return false,
+            () = run.cancelled() => {}
+            () = link.gate.wait() => {
+                if !link.asked() {
+                    return true;
+                }
+            }
+        }
     }
 }
 
