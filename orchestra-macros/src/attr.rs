@@ -14,8 +14,8 @@ use crate::ctxt::Ctxt;
 use crate::key::{self, Attr, Key, Keys, Spanned, Value, take_value};
 use crate::message::{did_you_mean_hint, list};
 use crate::symbol::{
-    AFTER, BACKOFF, CONDUCTOR, CRATE, DELAY, GRACE, MAX_ATTEMPTS, MAX_RESTARTS, NAME, PLAYER,
-    RESTART, SKIP, STABLE_AFTER, TIMEOUT, WITHIN,
+    AFTER, BACKOFF, CONDUCTOR, CRATE, DELAY, GRACE, MAX_ATTEMPTS, MAX_RESTARTS, NAME, ON_EXIT,
+    PLAYER, RESTART, SKIP, STABLE_AFTER, STRATEGY, TIMEOUT, WITHIN,
 };
 
 /// `#[conductor(...)]` on the struct.
@@ -24,6 +24,11 @@ pub(crate) struct Conductor {
     pub(crate) name: Option<Spanned<String>>,
     pub(crate) timeout: Option<Spanned<Duration>>,
     pub(crate) krate: Option<syn::Path>,
+    pub(crate) strategy: Option<Spanned<Strategy>>,
+    /// With `within`: at most this many restarts of all its players within
+    /// the window.
+    pub(crate) max_restarts: Option<Spanned<u32>>,
+    pub(crate) within: Option<Spanned<Duration>>,
 }
 
 /// `#[player(...)]` on a field.
@@ -42,6 +47,7 @@ pub(crate) struct Player {
     pub(crate) after: Vec<Spanned<String>>,
     pub(crate) grace: Option<Spanned<Duration>>,
     pub(crate) stable_after: Option<Spanned<Duration>>,
+    pub(crate) on_exit: Option<Spanned<OnExit>>,
     pub(crate) skip: bool,
 }
 
@@ -59,12 +65,43 @@ const RESTARTS: &[(&str, Restart)] = &[
     ("always", Restart::Always),
 ];
 
+/// Which players restart with one; see `orchestra::Strategy`.
+#[derive(Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Strategy {
+    OneForOne,
+    OneForAll,
+    RestForOne,
+}
+
+const STRATEGIES: &[(&str, Strategy)] = &[
+    ("one-for-one", Strategy::OneForOne),
+    ("one-for-all", Strategy::OneForAll),
+    ("rest-for-one", Strategy::RestForOne),
+];
+
+/// What a player's end does to its conductor; see `orchestra::OnExit`.
+#[derive(Clone, Copy, PartialEq, Eq)]
+pub(crate) enum OnExit {
+    StopOnFailure,
+    Stop,
+    Continue,
+}
+
+const ON_EXITS: &[(&str, OnExit)] = &[
+    ("stop-on-failure", OnExit::StopOnFailure),
+    ("stop", OnExit::Stop),
+    ("continue", OnExit::Continue),
+];
+
 /// `#[conductor(...)]` as it is read.
 #[derive(Default)]
 struct ConductorAttrs {
     name: Attr<Spanned<String>>,
     timeout: Attr<Spanned<Duration>>,
     krate: Attr<syn::Path>,
+    strategy: Attr<Spanned<Strategy>>,
+    max_restarts: Attr<Spanned<u32>>,
+    within: Attr<Spanned<Duration>>,
 }
 
 const CONDUCTOR_KEYS: &Keys<ConductorAttrs> = &[
@@ -76,6 +113,16 @@ const CONDUCTOR_KEYS: &Keys<ConductorAttrs> = &[
     }),
     (CRATE, |a, cx, key, value| {
         a.krate.set(cx, key, || crate_value(cx, key, value))
+    }),
+    (STRATEGY, |a, cx, key, value| {
+        a.strategy
+            .set(cx, key, || choice(cx, key, value, "strategy", STRATEGIES))
+    }),
+    (MAX_RESTARTS, |a, cx, key, value| {
+        a.max_restarts.set(cx, key, || key.count(cx, value))
+    }),
+    (WITHIN, |a, cx, key, value| {
+        a.within.set(cx, key, || key.duration(cx, value))
     }),
 ];
 
@@ -93,6 +140,7 @@ struct PlayerAttrs {
     after: Attr<Vec<Spanned<String>>>,
     grace: Attr<Spanned<Duration>>,
     stable_after: Attr<Spanned<Duration>>,
+    on_exit: Attr<Spanned<OnExit>>,
     skip: Attr<()>,
 }
 
@@ -130,6 +178,10 @@ const PLAYER_KEYS: &Keys<PlayerAttrs> = &[
     (STABLE_AFTER, |a, cx, key, value| {
         a.stable_after.set(cx, key, || key.duration(cx, value))
     }),
+    (ON_EXIT, |a, cx, key, value| {
+        a.on_exit
+            .set(cx, key, || choice(cx, key, value, "on_exit", ON_EXITS))
+    }),
     (SKIP, |a, cx, key, value| {
         a.skip.set(cx, key, || key.flag(cx, &value))
     }),
@@ -150,10 +202,14 @@ pub(crate) fn conductor(cx: &Ctxt, attrs: &[Attribute]) -> Conductor {
     for (key, value, set) in key::read(cx, attrs, CONDUCTOR, CONDUCTOR_KEYS) {
         set(&mut a, cx, key, value);
     }
+    check_window(cx, &a.max_restarts, &a.within);
     Conductor {
         name: a.name.get(),
         timeout: a.timeout.get(),
         krate: a.krate.get(),
+        strategy: a.strategy.get(),
+        max_restarts: a.max_restarts.get(),
+        within: a.within.get(),
     }
 }
 
@@ -235,6 +291,7 @@ pub(crate) fn player(cx: &Ctxt, attrs: &[Attribute]) -> Player {
         after: a.after.get().unwrap_or_default(),
         grace: a.grace.get(),
         stable_after: a.stable_after.get(),
+        on_exit: a.on_exit.get(),
         skip: a.skip.get().is_some(),
     }
 }
@@ -242,17 +299,7 @@ pub(crate) fn player(cx: &Ctxt, attrs: &[Attribute]) -> Player {
 impl PlayerAttrs {
     /// The rules between the keys of one field that is not skipped.
     fn check(&self, cx: &Ctxt) {
-        match (self.max_restarts.span(), self.within.span()) {
-            (Some(span), None) => cx.error_at(
-                span,
-                r#"`max_restarts` needs the window it counts restarts in: add `within = "60s"`"#,
-            ),
-            (None, Some(span)) => cx.error_at(
-                span,
-                "`within` is the window of `max_restarts`: add `max_restarts = 5`, or remove `within`",
-            ),
-            _ => {}
-        }
+        check_window(cx, &self.max_restarts, &self.within);
         let restarts = self
             .restart
             .value()
@@ -275,20 +322,46 @@ impl PlayerAttrs {
     }
 }
 
+/// `max_restarts` and `within` go together (on a player or a conductor).
+fn check_window(cx: &Ctxt, max_restarts: &Attr<Spanned<u32>>, within: &Attr<Spanned<Duration>>) {
+    match (max_restarts.span(), within.span()) {
+        (Some(span), None) => cx.error_at(
+            span,
+            r#"`max_restarts` needs the window it counts restarts in: add `within = "60s"`"#,
+        ),
+        (None, Some(span)) => cx.error_at(
+            span,
+            "`within` is the window of `max_restarts`: add `max_restarts = 5`, or remove `within`",
+        ),
+        _ => {}
+    }
+}
+
 fn restart(cx: &Ctxt, key: Key, value: Value) -> Option<Spanned<Restart>> {
+    choice(cx, key, value, "restart policy", RESTARTS)
+}
+
+/// One of the names in `table`, or an error that lists them.
+fn choice<T: Copy>(
+    cx: &Ctxt,
+    key: Key,
+    value: Value,
+    what: &str,
+    table: &[(&'static str, T)],
+) -> Option<Spanned<T>> {
     let lit = key.string(cx, value)?;
     let written = lit.value();
-    if let Some((_, value)) = RESTARTS.iter().find(|(name, _)| *name == written) {
+    if let Some((_, value)) = table.iter().find(|(name, _)| *name == written) {
         return Some(Spanned {
             value: *value,
             span: lit.span(),
         });
     }
-    let names = RESTARTS.iter().map(|(name, _)| *name);
+    let names = table.iter().map(|(name, _)| *name);
     cx.error_spanned_by(
         &lit,
         format!(
-            "unknown restart policy `{written}`; {}expected one of {}",
+            "unknown {what} `{written}`; {}expected one of {}",
             did_you_mean_hint(&written, names.clone()),
             list(names)
         ),

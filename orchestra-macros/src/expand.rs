@@ -9,7 +9,7 @@ use quote::{ToTokens, format_ident, quote, quote_spanned};
 use syn::{DeriveInput, Ident, Type, WherePredicate, parse_quote};
 
 use crate::ast::{Field, Input};
-use crate::attr::Restart;
+use crate::attr::{OnExit, Restart, Strategy};
 use crate::backoff::{self, Backoff, Builtin, Kind};
 use crate::check;
 use crate::ctxt::Ctxt;
@@ -53,6 +53,7 @@ fn impl_player(input: &Input<'_>) -> TokenStream {
     let name = &input.name;
     let timeout = optional_duration(&krate, input.attrs.timeout.as_ref().map(|t| t.value));
 
+    let supervised = supervision(&krate, input);
     let players: Vec<&Field<'_>> = input.players().collect();
     let members: Vec<&Ident> = players.iter().map(|f| f.member).collect();
     let names: Vec<&str> = players.iter().map(|f| f.name.as_str()).collect();
@@ -134,6 +135,7 @@ fn impl_player(input: &Input<'_>) -> TokenStream {
                             #show,
                         },
                     )
+                    #supervised
                 }
             }
 
@@ -262,6 +264,30 @@ fn optional_duration(krate: &syn::Path, value: Option<Duration>) -> TokenStream 
     }
 }
 
+/// The conductor's strategy and intensity, when `#[conductor(...)]` sets
+/// them: `.supervised(strategy, max_restarts)`.
+fn supervision(krate: &syn::Path, input: &Input<'_>) -> Option<TokenStream> {
+    let a = &input.attrs;
+    let window = match (&a.max_restarts, &a.within) {
+        (Some(restarts), Some(within)) => {
+            let restarts = Literal::u32_unsuffixed(restarts.value);
+            let within = duration(krate, within.value);
+            Some(quote!(::core::option::Option::Some((#restarts, #within))))
+        }
+        _ => None,
+    };
+    if a.strategy.is_none() && window.is_none() {
+        return None;
+    }
+    let strategy = match a.strategy.as_ref().map(|s| s.value) {
+        None | Some(Strategy::OneForOne) => quote!(OneForOne),
+        Some(Strategy::OneForAll) => quote!(OneForAll),
+        Some(Strategy::RestForOne) => quote!(RestForOne),
+    };
+    let window = window.unwrap_or_else(|| quote!(::core::option::Option::None));
+    Some(quote!(.supervised(#krate::Strategy::#strategy, #window)))
+}
+
 /// The `PlayerOptions` a field's `#[player(...)]` sets.
 fn player_options(krate: &syn::Path, field: &Field<'_>) -> TokenStream {
     let a = &field.attrs;
@@ -316,6 +342,14 @@ fn player_options(krate: &syn::Path, field: &Field<'_>) -> TokenStream {
     if let Some(stable) = &a.stable_after {
         let stable = duration(krate, stable.value);
         calls.push(quote!(.stable_after(#stable)));
+    }
+    if let Some(on_exit) = &a.on_exit {
+        let variant = match on_exit.value {
+            OnExit::StopOnFailure => quote!(StopOnFailure),
+            OnExit::Stop => quote!(Stop),
+            OnExit::Continue => quote!(Continue),
+        };
+        calls.push(quote!(.on_exit(#krate::OnExit::#variant)));
     }
     quote! {
         #lets

@@ -48,6 +48,8 @@ pub(crate) const AFTER: Symbol = Symbol {
 pub(crate) const GRACE: Symbol = symbol("grace", r#"grace = "1s""#);
 pub(crate) const STABLE_AFTER: Symbol = symbol("stable_after", r#"stable_after = "10s""#);
 pub(crate) const SKIP: Symbol = symbol("skip", "skip");
+pub(crate) const STRATEGY: Symbol = symbol("strategy", r#"strategy = "rest-for-one""#);
+pub(crate) const ON_EXIT: Symbol = symbol("on_exit", r#"on_exit = "stop""#);
 
 // The parameters of `backoff(<strategy>, ...)` (with `delay` above).
 pub(crate) const MIN: Symbol = symbol("min", r#"min = "100ms""#);

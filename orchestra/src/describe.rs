@@ -158,9 +158,7 @@ impl Description {
                 list.push(format!("strategy = {}", supervision.strategy));
             }
             if let Some((n, within)) = supervision.max_restarts {
-                list.push(format!(
-                    "max_restarts = {n} within {within:?} (all players)"
-                ));
+                list.push(format!("max_restarts = {n} within {within:?}"));
             }
         }
         if o.restart != Restart::Never {

@@ -6,7 +6,6 @@
 mod support;
 
 use std::collections::HashMap;
-use std::sync::Arc;
 use std::time::Duration;
 
 use orchestra::{
@@ -25,43 +24,52 @@ enum End {
     RestartNow,
 }
 
-/// What a member's runs do: the runs not in `script` run until asked to
+/// What a member's runs do: the runs not in its script run until asked to
 /// stop, and take 100 ms to stop. Logs `"{name} start #{attempt}"`,
-/// `"{name} stop #{attempt}"` and `"{name} exit #{attempt}"`.
-fn member(log: &Log, t0: Instant, script: HashMap<u32, (Duration, End)>) -> impl Player {
-    let log = log.clone();
-    let script = Arc::new(script);
-    player_fn(move |ctx: Context| {
-        let log = log.clone();
-        let script = script.clone();
-        async move {
-            let (name, n) = (ctx.name().to_owned(), ctx.attempt());
-            log.push(format!("{name} start #{n}"), t0);
-            ctx.ready();
-            if let Some(&(after, end)) = script.get(&n) {
-                tokio::select! {
-                    () = sleep(after) => {
-                        log.push(format!("{name} exit #{n}"), t0);
-                        return match end {
-                            End::Ok => Ok(()),
-                            End::Err => Err(BoxError::from("boom")),
-                            End::Panic => panic!("boom"),
-                            End::RestartNow => Err(RestartNow::because("asked").into()),
-                        };
-                    }
-                    () = ctx.cancelled() => {}
-                }
-            } else {
-                ctx.cancelled().await;
-            }
-            sleep(millis(100)).await;
-            log.push(format!("{name} stop #{n}"), t0);
-            Ok(())
-        }
-    })
+/// `"{name} stop #{attempt}"` and `"{name} exit #{attempt}"`; ready at once.
+struct Scripted {
+    log: Log,
+    t0: Instant,
+    script: HashMap<u32, (Duration, End)>,
 }
 
-fn idle_member(log: &Log, t0: Instant) -> impl Player {
+impl Player for Scripted {
+    async fn play(&mut self, ctx: Context) -> Result<(), BoxError> {
+        let (log, t0) = (&self.log, self.t0);
+        let (name, n) = (ctx.name().to_owned(), ctx.attempt());
+        log.push(format!("{name} start #{n}"), t0);
+        ctx.ready();
+        if let Some(&(after, end)) = self.script.get(&n) {
+            tokio::select! {
+                () = sleep(after) => {
+                    log.push(format!("{name} exit #{n}"), t0);
+                    return match end {
+                        End::Ok => Ok(()),
+                        End::Err => Err(BoxError::from("boom")),
+                        End::Panic => panic!("boom"),
+                        End::RestartNow => Err(RestartNow::because("asked").into()),
+                    };
+                }
+                () = ctx.cancelled() => {}
+            }
+        } else {
+            ctx.cancelled().await;
+        }
+        sleep(millis(100)).await;
+        log.push(format!("{name} stop #{n}"), t0);
+        Ok(())
+    }
+}
+
+fn member(log: &Log, t0: Instant, script: HashMap<u32, (Duration, End)>) -> Scripted {
+    Scripted {
+        log: log.clone(),
+        t0,
+        script,
+    }
+}
+
+fn idle_member(log: &Log, t0: Instant) -> Scripted {
     member(log, t0, HashMap::new())
 }
 
@@ -385,4 +393,76 @@ async fn a_member_whose_failure_is_not_its_conductors_fails_alone() {
     app.play_until(sleep(secs(60))).await.unwrap();
     assert_eq!(log.at("warmer exit #1"), Some(secs(2)));
     assert_eq!(log.at("http stop #1"), Some(millis(60_100)));
+}
+
+mod derived {
+    use super::*;
+
+    #[derive(orchestra::Conductor)]
+    #[conductor(strategy = "rest-for-one", max_restarts = 3, within = "1m")]
+    struct App {
+        db: Scripted,
+        #[player(after = "db", restart = "on-failure", backoff = "zero")]
+        http: Scripted,
+        #[player(after = "http", on_exit = "stop")]
+        worker: Scripted,
+        side: Scripted,
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_derived_conductor_restarts_by_its_strategy_within_its_intensity() {
+        let (log, t0) = Log::new();
+        let fails = |n| (n, (secs(1), End::Err));
+        let app = App {
+            db: idle_member(&log, t0),
+            http: member(&log, t0, (1..=4).map(fails).collect()),
+            worker: idle_member(&log, t0),
+            side: idle_member(&log, t0),
+        };
+        assert_eq!(
+            app.describe().to_string().lines().next(),
+            Some("app (strategy = rest-for-one, max_restarts = 3 within 60s)")
+        );
+        let error = app.play_until(sleep(secs(60))).await.unwrap_err();
+
+        // `http` fails a second after each start; `worker` restarts with
+        // it (stopped in 100 ms), `db` and `side` do not; the fourth
+        // failure is one restart too many for `app`.
+        let ms = millis;
+        assert_eq!(log.times("http start #1"), [ms(0)]);
+        assert_eq!(log.times("http start #4"), [ms(3300)]);
+        assert_eq!(log.times("worker start #4"), [ms(3300)]);
+        assert_eq!(log.times("worker stop #3"), [ms(3300)]);
+        assert_eq!(log.times("http exit #4"), [ms(4300)]);
+        assert_eq!(log.times("worker stop #4"), [ms(4400)]);
+        // `http`, paused, is asked to stop once `worker` has stopped; then `db`.
+        assert_eq!(log.times("db stop #1"), [ms(4500)]);
+        assert_eq!(log.count("db start #1"), 1);
+        assert_eq!(log.count("side start #1"), 1);
+        let Error::RestartLimit { path, last, .. } = &error else {
+            panic!("{error:?}");
+        };
+        assert_eq!(&**path, "app");
+        assert!(
+            matches!(last.as_deref(), Some(Error::Failed { path, .. }) if &**path == "app/http")
+        );
+    }
+
+    #[derive(orchestra::Conductor)]
+    struct Service {
+        #[player(on_exit = "stop")]
+        http: Scripted,
+        worker: Scripted,
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_derived_member_that_ends_its_conductor() {
+        let (log, t0) = Log::new();
+        let app = Service {
+            http: member(&log, t0, HashMap::from([(1, (secs(3), End::Ok))])),
+            worker: idle_member(&log, t0),
+        };
+        app.play_until(sleep(secs(60))).await.unwrap();
+        assert_eq!(log.times("worker stop #1"), [millis(3100)]);
+    }
 }

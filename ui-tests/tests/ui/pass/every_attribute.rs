@@ -24,7 +24,13 @@ fn quick() -> Backoff {
 }
 
 #[derive(Conductor)]
-#[conductor(name = "service", timeout = "1m30s")]
+#[conductor(
+    name = "service",
+    timeout = "1m30s",
+    strategy = "rest-for-one",
+    max_restarts = 10,
+    within = "1m"
+)]
 struct App {
     #[player(name = "web", timeout = "250ms", grace = "2s")]
     http: Http,
@@ -66,9 +72,14 @@ struct App {
     custom: Http,
     #[player(restart = "on-failure", backoff = "self::quick")]
     custom_local: Http,
-    #[player(restart = "never", delay = "1s500ms", after = "web")]
+    #[player(
+        restart = "never",
+        delay = "1s500ms",
+        after = "web",
+        on_exit = "continue"
+    )]
     deferred: Http,
-    #[player(after("web", "deferred"))]
+    #[player(after("web", "deferred"), on_exit = "stop")]
     last: Http,
     /// A field that is not a player.
     #[player(skip)]
@@ -101,7 +112,7 @@ fn main() {
     assert_eq!(app.config, "not a player");
     let described = app.describe().to_string();
     let expected = "\
-service (timeout = 90s)
+service (timeout = 90s, strategy = rest-for-one, max_restarts = 10 within 60s)
 ├── web (timeout = 250ms, grace = 2s) : Http
 ├── exponential (restart = on-failure, backoff = exponential(min = 100ms, max = 30s, factor = 2), max_attempts = 3) : Http
 ├── tuned (restart = always, backoff = exponential(min = 50ms, max = 10s, factor = 3, jitter, max_times = 4)) : Http
@@ -113,8 +124,8 @@ service (timeout = 90s)
 ├── zero_tuned (restart = on-failure, backoff = zero(max_times = 10)) : Http
 ├── custom (restart = on-failure, backoff = constant(delay = 5s)) : Http
 ├── custom_local (restart = on-failure, backoff = zero(max_times = 2)) : Http
-├── deferred (delay = 1.5s, after = web) : Http
-├── last (after = web, after = deferred) : Http
+├── deferred (delay = 1.5s, after = web, on_exit = continue) : Http
+├── last (after = web, after = deferred, on_exit = stop) : Http
 └── plain : Http";
     assert_eq!(described, expected, "\n{described}");
 
