@@ -9,6 +9,7 @@ use std::time::Duration;
 use tokio_util::sync::{CancellationToken, WaitForCancellationFuture};
 
 use crate::engine::seat::{Root, Seat};
+use crate::error::Error;
 use crate::execution_id::ExecutionId;
 use crate::status::EventKind;
 
@@ -159,6 +160,92 @@ impl Context {
         if seat.ready_run.swap(self.attempt, Ordering::AcqRel) != self.attempt {
             tracing::debug!(player = %self.path(), "ready");
             seat.emit(self.attempt, Some(self.execution_id), || EventKind::Ready);
+        }
+    }
+
+    /// Hands `value` to the players ordered `after` this one, then announces
+    /// readiness ([`ready`](Context::ready)). They take a copy with
+    /// [`dependency`](Context::dependency), on every run; the value is
+    /// withdrawn when this run ends, and a later run hands its own.
+    ///
+    /// ```
+    /// use orchestra::{BoxError, Context, Player};
+    ///
+    /// #[derive(Clone)]
+    /// struct Pool(std::sync::Arc<str>);
+    ///
+    /// struct Db;
+    /// impl Player for Db {
+    ///     async fn play(&mut self, ctx: Context) -> Result<(), BoxError> {
+    ///         let pool = Pool("postgres://db/app".into()); // connect, with retries
+    ///         ctx.ready_with(pool);
+    ///         ctx.cancelled().await;
+    ///         Ok(())
+    ///     }
+    /// }
+    ///
+    /// struct Http;
+    /// impl Player for Http {
+    ///     async fn play(&mut self, ctx: Context) -> Result<(), BoxError> {
+    ///         let pool: Pool = ctx.dependency("db")?; // ordered `after = "db"`
+    ///         # let _ = pool;
+    ///         ctx.ready();
+    ///         ctx.cancelled().await;
+    ///         Ok(())
+    ///     }
+    /// }
+    /// ```
+    pub fn ready_with<T: Send + Sync + 'static>(&self, value: T) {
+        self.seat.hand_off.publish(value);
+        self.ready();
+    }
+
+    /// A copy of the value that the sibling `name` handed over with
+    /// [`ready_with`](Context::ready_with). The player must be ordered
+    /// `after` it, so that it starts once the value is there; under a
+    /// [`Strategy::RestForOne`](crate::Strategy::RestForOne) conductor, it
+    /// restarts with `name` and so has each new value.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::Dependency`](crate::Error::Dependency), naming both players,
+    /// if `name` is not a sibling, this player is not ordered `after` it,
+    /// it has handed no value over, or its value is not a `T`.
+    pub fn dependency<T: Clone + Send + Sync + 'static>(&self, name: &str) -> Result<T, Error> {
+        let seat = &*self.seat;
+        let error = |message: String| Error::Dependency {
+            path: seat.path().clone(),
+            provider: Arc::from(name),
+            message,
+        };
+        let siblings = seat
+            .parent
+            .as_ref()
+            .and_then(|parent| parent.members.get())
+            .ok_or_else(|| error("it does not run under a conductor".into()))?;
+        let Some(provider) = siblings.iter().find(|s| &*s.name == name) else {
+            let names: Vec<String> = siblings.iter().map(|s| format!("`{}`", s.name)).collect();
+            return Err(error(format!(
+                "`{name}` is not a player of its conductor; its players are {}",
+                names.join(", ")
+            )));
+        };
+        if !seat.options.after.iter().any(|after| &**after == name) {
+            return Err(error(format!(
+                "it is not ordered `after` `{name}`: add `after = \"{name}\"` to it, so that it \
+                 starts once `{name}` has handed its value over"
+            )));
+        }
+        match provider.hand_off.get::<T>() {
+            Ok(Some(value)) => Ok(value),
+            Ok(None) => Err(error(format!(
+                "`{name}` has handed no value over: it is not ready, or it calls `ctx.ready()` \
+                 rather than `ctx.ready_with(value)`"
+            ))),
+            Err(handed) => Err(error(format!(
+                "it asks for a `{}`, but `{name}` hands over a `{handed}`",
+                std::any::type_name::<T>()
+            ))),
         }
     }
 

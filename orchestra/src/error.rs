@@ -120,6 +120,20 @@ pub enum Error {
         message: String,
     },
 
+    /// A player asked a sibling for the value it hands to the players
+    /// ordered after it ([`Context::dependency`](crate::Context::dependency)),
+    /// and could not have it: no such sibling, not ordered after it, no
+    /// value yet, or a value of another type.
+    #[error("player `{path}` cannot have the value of `{provider}`: {message}")]
+    Dependency {
+        /// The path of the player that asked.
+        path: Arc<str>,
+        /// The name of the sibling it asked.
+        provider: Arc<str>,
+        /// What went wrong, naming the types when they differ.
+        message: String,
+    },
+
     /// A [`Signals`](crate::Signals) list was empty, so nothing could stop the run.
     #[error(
         "no signal to stop on: the list of signals is empty; \
@@ -181,6 +195,7 @@ impl Error {
             | Error::Panicked { path, .. }
             | Error::RestartLimit { path, .. }
             | Error::Unavailable { path }
+            | Error::Dependency { path, .. }
             | Error::Config { path, .. } => Some(path),
             _ => None,
         }

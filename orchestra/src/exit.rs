@@ -35,7 +35,10 @@ impl Error {
     /// ```
     pub fn exit_code(&self) -> u8 {
         match self {
-            Error::Failed { .. } | Error::Panicked { .. } | Error::Unavailable { .. } => FAILED,
+            Error::Failed { .. }
+            | Error::Panicked { .. }
+            | Error::Unavailable { .. }
+            | Error::Dependency { .. } => FAILED,
             Error::RestartLimit { .. } => RESTART_LIMIT,
             Error::StopTimedOut { .. } => STOP_TIMED_OUT,
             Error::Forced { .. } => FORCED,
@@ -54,7 +57,7 @@ impl Error {
 /// | code | cause |
 /// |---|---|
 /// | 0 | the run ended cleanly (stopped by a signal, or every player done) |
-/// | 1 | a player failed or panicked ([`Error::Failed`], [`Error::Panicked`], [`Error::Unavailable`]) |
+/// | 1 | a player failed or panicked ([`Error::Failed`], [`Error::Panicked`], [`Error::Unavailable`], [`Error::Dependency`]) |
 /// | 2 | the run could not start: configuration ([`Error::Config`], [`Error::DuplicateName`], [`Error::NoSignals`]) or a signal that cannot be listened for ([`Error::Signal`]) |
 /// | 3 | players did not stop in time and were aborted ([`Error::StopTimedOut`]) |
 /// | 4 | a player reached a restart limit ([`Error::RestartLimit`]) |

@@ -189,6 +189,14 @@ pub(super) async fn conduct(
         aborted: Vec::new(),
     };
     this.link_dependents();
+    // The members, for those ordered after others to find the values they
+    // are handed (`Context::dependency`).
+    let handing: Option<Arc<Vec<Arc<Seat>>>> = (this.slots.iter().any(|s| !s.deps.is_empty()))
+        .then(|| {
+            let seats = Arc::new(this.slots.iter().map(|s| s.seat.clone()).collect());
+            ctx.seat().members.set(&seats);
+            seats
+        });
 
     for slot in &this.slots {
         slot.seat.emit(0, None, || EventKind::Starting);
@@ -252,6 +260,7 @@ pub(super) async fn conduct(
             sets.readying = Readying::new();
         }
     }
+    drop(handing);
     this.finish()
 }
 

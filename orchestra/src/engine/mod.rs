@@ -2,6 +2,8 @@
 //! hands it a tree of [`Member`]s and it runs them. Its modules, bottom-up:
 //!
 //! - [`shutdown`]: how a run ends, through its phases ([`Shutdown`]).
+//! - [`handoff`]: the typed values members hand to those ordered after
+//!   them.
 //! - [`seat`]: the state of one member shared by its runs ([`Seat`]), and
 //!   of the whole tree ([`Root`](seat::Root)); [`Context`] is a facade over
 //!   a seat.
@@ -15,6 +17,7 @@
 //! - this module: a [`Player`] as a member, and the top of a run.
 
 mod group;
+pub(crate) mod handoff;
 pub(crate) mod member;
 pub(crate) mod seat;
 pub(crate) mod shutdown;

@@ -7,6 +7,7 @@ use std::time::Duration;
 
 use tokio_util::sync::CancellationToken;
 
+use super::handoff::{HandOff, Members};
 use super::shutdown::Shutdown;
 use crate::error::Error;
 use crate::execution_id::ExecutionId;
@@ -67,6 +68,10 @@ pub(crate) struct Seat {
     pub(crate) root: Arc<Root>,
     /// Its line to its group, when the group decides its restarts.
     pub(crate) link: Option<Link>,
+    /// The value it hands to the members ordered after it.
+    pub(crate) hand_off: HandOff,
+    /// For a conductor: the members of its group's current run.
+    pub(crate) members: Members<Seat>,
 }
 
 /// A member's line to its group, when the group decides its restarts (a
@@ -203,6 +208,8 @@ impl Seat {
             ready_run: AtomicU32::new(0),
             root,
             link: None,
+            hand_off: HandOff::default(),
+            members: Members::default(),
         }
     }
 

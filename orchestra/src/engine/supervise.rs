@@ -167,6 +167,8 @@ pub(super) async fn supervise(mut target: impl Target, seat: &Arc<Seat>) -> Resu
         .instrument(span.clone())
         .await;
 
+        // What the run handed over goes with it.
+        seat.hand_off.withdraw();
         // Once asked to stop, nothing restarts; failures are still reported.
         let stopping = seat.token.is_cancelled();
         // Its group ended the run to restart it with a sibling: how the run
