@@ -143,6 +143,14 @@ impl Context {
     }
 
     /// Which run of the player this is: 1 for the first, 2 after one restart…
+    ///
+    /// A conductor restarted as a whole (a restart policy on a nested
+    /// conductor) runs its players again: their attempts count on from
+    /// their runs under its earlier runs, as a [`Monitor`](crate::Monitor)'s
+    /// runs do, while their own limits (`max_attempts`, `max_restarts`,
+    /// the backoff) start over. A run ended to restart the player with a
+    /// sibling ([`Strategy`](crate::Strategy)) counts as a run too, but
+    /// against no limit of its own.
     pub fn attempt(&self) -> u32 {
         self.attempt
     }

@@ -55,7 +55,14 @@
 //! - A player returning `Ok(())` is done; its siblings keep running. An error
 //!   or a panic stops every other player and is returned as an [`Error`] —
 //!   unless the player's [`Restart`] policy restarts it after a [`Backoff`]
-//!   delay, within its limits.
+//!   delay, within its limits. [`OnExit`] changes what a player's end does
+//!   to its conductor: stop it even after `Ok(())`, or leave a failure alone.
+//! - A conductor's [`Strategy`] restarts a player's siblings with it (all,
+//!   or those ordered `after` it), and its own `max_restarts` counts the
+//!   restarts of all its players: past it, the conductor fails, and the
+//!   conductor above restarts it or fails in turn (Erlang/OTP's escalation).
+//! - A player hands a value to the players ordered `after` it as it becomes
+//!   ready ([`Context::ready_with`], [`Context::dependency`]).
 //! - Stopping cancels every player, in reverse `after` order; each has its
 //!   own stop timeout (the conductor's by default, 9 s at the top). A player
 //!   still running then is aborted and named in [`Error::StopTimedOut`]. No

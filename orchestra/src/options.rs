@@ -63,6 +63,11 @@ impl PlayerOptions {
     }
 
     /// When the player is run again after it returns.
+    ///
+    /// On a nested conductor, a restart runs its whole group again: its
+    /// players stop (those ordered after others first) and start again (in
+    /// `after` order); their attempts count on, their limits start over
+    /// (see [`Context::attempt`](crate::Context::attempt)).
     #[must_use]
     pub fn restart(mut self, restart: Restart) -> Self {
         self.restart = restart;

@@ -6,6 +6,7 @@
 mod support;
 
 use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use orchestra::{
@@ -465,4 +466,63 @@ mod derived {
         app.play_until(sleep(secs(60))).await.unwrap();
         assert_eq!(log.times("worker stop #1"), [millis(3100)]);
     }
+}
+
+/// A conductor restarted as a whole by its own restart policy: its members'
+/// attempts count on, as the report's runs do; their limits start over.
+#[tokio::test(start_paused = true)]
+async fn members_of_a_conductor_restarted_as_a_whole_count_their_attempts_on() {
+    use orchestra::{Monitor, Runner};
+
+    let attempts = Arc::new(Mutex::new(Vec::new()));
+    let seen = attempts.clone();
+    // `worker` fails after 1 s on each of its runs, and may run twice per
+    // run of `jobs` (`max_attempts = 2`); `jobs` is restarted after 1 s,
+    // twice.
+    let worker = player_fn(move |ctx: Context| {
+        let seen = seen.clone();
+        async move {
+            seen.lock().unwrap().push(ctx.attempt());
+            sleep(secs(1)).await;
+            Err(BoxError::from("boom"))
+        }
+    });
+    let mut jobs = Conductor::named("jobs");
+    let twice = PlayerOptions::new()
+        .restart(Restart::OnFailure)
+        .backoff(Backoff::zero())
+        .max_attempts(2);
+    jobs.add_with("worker", worker, twice).unwrap();
+    let mut app = Conductor::named("app");
+    let jobs_restarts = PlayerOptions::new()
+        .restart(Restart::OnFailure)
+        .backoff(Backoff::constant(secs(1)))
+        .max_attempts(3);
+    app.add_with("jobs", jobs, jobs_restarts).unwrap();
+    let monitor = Monitor::new();
+
+    let error = Runner::new(app)
+        .monitor(monitor.clone())
+        .play_until(std::future::pending())
+        .await
+        .unwrap_err();
+
+    // Three runs of `jobs` (at 0, 3 s and 6 s), two runs of `worker` in each.
+    assert_eq!(*attempts.lock().unwrap(), [1, 2, 3, 4, 5, 6]);
+    let worker = monitor.status("app/jobs/worker").unwrap();
+    assert_eq!((worker.runs, worker.attempt), (6, 6));
+    let jobs = monitor.status("app/jobs").unwrap();
+    assert_eq!((jobs.runs, jobs.attempt), (3, 3));
+    let started: Vec<(Duration, u32)> = monitor
+        .report()
+        .events("app/jobs/worker")
+        .filter(|e| e.kind == orchestra::EventKind::Started)
+        .map(|e| (e.elapsed, e.attempt))
+        .collect();
+    let starts = [0, 1, 3, 4, 6, 7].map(secs);
+    assert_eq!(started, starts.into_iter().zip(1..).collect::<Vec<_>>());
+    assert!(
+        matches!(&error, Error::RestartLimit { path, .. } if &**path == "app/jobs"),
+        "{error:?}"
+    );
 }

@@ -4,6 +4,7 @@
 use std::collections::HashMap;
 use std::pin::Pin;
 use std::sync::Arc;
+use std::sync::atomic::Ordering;
 use std::task::{Context as TaskContext, Poll};
 use std::time::Duration;
 
@@ -151,6 +152,7 @@ pub(super) async fn conduct(
                 default_timeout,
             );
             seat.link = regroup.as_ref().map(|r| r.link(i, &seat.token));
+            seat.runs_before = group.runs.get(i).copied().unwrap_or(0);
             Slot {
                 seat: Arc::new(seat),
                 progress: Progress::Waiting,
@@ -261,7 +263,14 @@ pub(super) async fn conduct(
         }
     }
     drop(handing);
-    this.finish()
+    let runs = this
+        .slots
+        .iter()
+        .map(|s| s.seat.runs.load(Ordering::Relaxed))
+        .collect();
+    let result = this.finish();
+    group.runs = runs;
+    result
 }
 
 /// A group being conducted: its members' bookkeeping, and what their exits

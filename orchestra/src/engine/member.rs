@@ -87,6 +87,9 @@ pub(crate) struct Group<'a> {
     pub(crate) timeout: Option<Duration>,
     pub(crate) supervision: Supervision,
     pub(crate) members: Vec<Member<'a>>,
+    /// How many runs each member began in the group's earlier runs: a
+    /// member's attempts go on counting when its group is restarted.
+    pub(crate) runs: Vec<u32>,
 }
 
 /// Drops the tree below one level at a time: conductors nest to any depth,
@@ -134,6 +137,7 @@ impl<'a> Member<'a> {
                 timeout,
                 supervision: Supervision::default(),
                 members,
+                runs: Vec::new(),
             },
         )
     }
@@ -255,6 +259,7 @@ impl Group<'_> {
             timeout: self.timeout,
             supervision: self.supervision,
             members: self.members.iter().map(Member::shown).collect(),
+            runs: Vec::new(),
         }
     }
 }

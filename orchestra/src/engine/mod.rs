@@ -115,6 +115,7 @@ pub(crate) async fn play_root(
         // The root's conductor runs in this future, not on a task of its
         // own: it starts its players at the first poll.
         members: vec![member.lent()],
+        runs: Vec::new(),
     };
     let ctx = Context::for_run(Arc::new(Seat::root(root.clone())), 1);
     let forcing = root.shutdown.forcing().clone();

@@ -66,6 +66,11 @@ pub(crate) struct Seat {
     /// per run).
     pub(crate) ready_run: AtomicU32,
     pub(crate) root: Arc<Root>,
+    /// The runs it began in its group's earlier runs (its group was
+    /// restarted as a whole): its attempts count on from there.
+    pub(crate) runs_before: u32,
+    /// The runs it began, `runs_before` included.
+    pub(crate) runs: AtomicU32,
     /// Its line to its group, when the group decides its restarts.
     pub(crate) link: Option<Link>,
     /// The value it hands to the members ordered after it.
@@ -207,6 +212,8 @@ impl Seat {
             ready: Readiness::default(),
             ready_run: AtomicU32::new(0),
             root,
+            runs_before: 0,
+            runs: AtomicU32::new(0),
             link: None,
             hand_off: HandOff::default(),
             members: Members::default(),

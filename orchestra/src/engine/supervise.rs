@@ -128,13 +128,15 @@ pub(super) async fn supervise(mut target: impl Target, seat: &Arc<Seat>) -> Resu
     // Boxed at the first restart: most members never restart, and their
     // task need not carry the bookkeeping.
     let mut restarts: Option<Box<Restarts<'_>>> = None;
-    let mut attempt = 0;
+    // Its attempts count on over its group's earlier runs; its limits start
+    // over with each run of its group.
+    let mut attempt = seat.runs_before;
     // Runs its group ended to restart it with a sibling: they count
     // against no limit of its own.
     let mut taken_along = 0;
     loop {
         // A stop that came as the backoff ended starts nothing more.
-        if attempt > 0 && seat.token.is_cancelled() {
+        if attempt > seat.runs_before && seat.token.is_cancelled() {
             seat.emit(attempt, None, || EventKind::Stopped);
             return Ok(());
         }
@@ -148,6 +150,8 @@ pub(super) async fn supervise(mut target: impl Target, seat: &Arc<Seat>) -> Resu
             return Ok(());
         }
         attempt += 1;
+        seat.runs
+            .store(attempt, std::sync::atomic::Ordering::Relaxed);
         let run = seat.link.as_ref().map(Link::run_token);
         let ctx = Context::in_run(seat.clone(), attempt, run);
         let id = Some(ctx.execution_id());
@@ -207,17 +211,18 @@ pub(super) async fn supervise(mut target: impl Target, seat: &Arc<Seat>) -> Resu
         };
 
         let restarts = restarts.get_or_insert_with(|| Box::new(Restarts::new(options)));
-        let delay = match restarts.next(attempt - taken_along, started, immediate) {
-            Ok(delay) => delay,
-            Err(limit) => {
-                let error = Error::RestartLimit {
-                    path: seat.path().clone(),
-                    limit,
-                    last: failure.map(Box::new),
-                };
-                return end(seat, &span, attempt, id, Err(error));
-            }
-        };
+        let delay =
+            match restarts.next(attempt - seat.runs_before - taken_along, started, immediate) {
+                Ok(delay) => delay,
+                Err(limit) => {
+                    let error = Error::RestartLimit {
+                        path: seat.path().clone(),
+                        limit,
+                        last: failure.map(Box::new),
+                    };
+                    return end(seat, &span, attempt, id, Err(error));
+                }
+            };
         span.in_scope(|| match &failure {
             Some(error) => tracing::warn!(error = %Chain(error), ?delay, "failed; restarting"),
             None => tracing::info!(?delay, "returned; restarting"),
