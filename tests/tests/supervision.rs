@@ -526,3 +526,40 @@ async fn members_of_a_conductor_restarted_as_a_whole_count_their_attempts_on() {
         "{error:?}"
     );
 }
+
+#[tokio::test(start_paused = true)]
+async fn a_sibling_that_does_not_end_its_run_for_a_restart_in_time_is_aborted() {
+    use std::sync::atomic::{AtomicUsize, Ordering};
+
+    let (log, t0) = Log::new();
+    let dropped = Arc::new(AtomicUsize::new(0));
+    let mut app = Conductor::named("app");
+    app.strategy(Strategy::OneForAll);
+    let restart = PlayerOptions::new()
+        .restart(Restart::OnFailure)
+        .backoff(Backoff::zero());
+    let script = HashMap::from([(1, (secs(1), End::Err))]);
+    app.add_with("http", member(&log, t0, script), restart)
+        .unwrap();
+    let stuck = PlayerOptions::new().timeout(secs(2));
+    app.add_with("stuck", support::stuck(&dropped), stuck)
+        .unwrap();
+
+    let error = app.play_until(sleep(secs(60))).await.unwrap_err();
+
+    // Asked at 1 s, aborted at 3 s; the group stops then.
+    let Error::StopTimedOut { stragglers } = &error else {
+        panic!("{error:?}");
+    };
+    assert_eq!(stragglers.len(), 1);
+    assert_eq!(&*stragglers[0].path, "app/stuck");
+    assert_eq!(stragglers[0].waited, secs(2));
+    assert_eq!(dropped.load(Ordering::SeqCst), 1);
+    assert_eq!(log.times("http start #1"), [secs(0)]);
+    assert_eq!(
+        log.count("http start #2"),
+        0,
+        "not before its siblings stop"
+    );
+    assert_eq!(log.times("http stop #1").len(), 0);
+}

@@ -17,7 +17,7 @@ use tokio_util::task::AbortOnDropHandle;
 
 use super::member::{Body, Group, Held, Member, Played};
 use super::seat::{Paused, Root, Seat};
-use super::strategy::{Members, Regroup};
+use super::strategy::{Members, Regroup, Step};
 use super::supervise::{Dyn, Outcome, Target, panic_message, supervise};
 use crate::context::Context;
 use crate::error::{Chain, Error, Straggler};
@@ -65,6 +65,9 @@ struct Slot {
     /// reaches zero during the stop.
     live_dependents: usize,
     stop_requested: Option<Instant>,
+    /// When its group asked its run to end, to restart it with a sibling:
+    /// it has its stop timeout to pause.
+    restart_asked: Option<Instant>,
     /// Runs on a task the group awaits (counted in `live_tasks`).
     in_task: bool,
     /// When its task was aborted.
@@ -169,6 +172,7 @@ pub(super) async fn conduct(
                 dependents: Vec::new(),
                 live_dependents: 0,
                 stop_requested: None,
+                restart_asked: None,
                 in_task: false,
                 aborted_at: None,
                 counted_ready: false,
@@ -251,6 +255,7 @@ pub(super) async fn conduct(
                 this.regroup(|regroup, this| Ok(regroup.ready(this)));
             }
             Some(paused) = recv(&mut paused), if !this.stopping => {
+                this.slots[paused.index].restart_asked = None;
                 this.regroup(|regroup, this| regroup.paused(paused, this));
             }
             else => break,
@@ -327,7 +332,7 @@ impl<'m, 'a: 'm> Conducting<'_, 'm, 'a> {
     /// Lets the group's restarts move on (`step`), and watches the
     /// readiness of the members it released; a restart limit stops the
     /// group.
-    fn regroup(&mut self, step: impl FnOnce(&mut Regroup, &Self) -> Result<Vec<usize>, Error>) {
+    fn regroup(&mut self, step: impl FnOnce(&mut Regroup, &Self) -> Result<Step, Error>) {
         if self.stopping {
             return;
         }
@@ -337,7 +342,20 @@ impl<'m, 'a: 'm> Conducting<'_, 'm, 'a> {
         let stepped = step(&mut regroup, self);
         self.regroup = Some(regroup);
         match stepped {
-            Ok(released) => self.released.extend(released),
+            Ok(Step { released, asked }) => {
+                self.released.extend(released);
+                let now = Instant::now();
+                for i in asked {
+                    let slot = &mut self.slots[i];
+                    slot.restart_asked = Some(now);
+                    if slot.owned {
+                        let deadline = now + slot.timeout;
+                        if self.next_deadline.is_none_or(|next| deadline < next) {
+                            self.next_deadline = Some(deadline);
+                        }
+                    }
+                }
+            }
             Err(limit) => {
                 tracing::error!(error = %limit, "stopping its players after too many restarts");
                 self.errors.push(limit);
@@ -479,7 +497,9 @@ impl<'m, 'a: 'm> Conducting<'_, 'm, 'a> {
         if !slot.dependents.is_empty() || self.root.monitor.is_some() {
             slot.seat.ready.set();
         }
-        let waited = slot.stop_requested.map(|t| t.elapsed()).unwrap_or_default();
+        let waited = (slot.stop_requested.or(slot.restart_asked))
+            .map(|t| t.elapsed())
+            .unwrap_or_default();
         for d in self.slots[i].deps.clone() {
             self.slots[d].live_dependents -= 1;
             if self.stopping && self.slots[d].live_dependents == 0 {
@@ -517,6 +537,8 @@ impl<'m, 'a: 'm> Conducting<'_, 'm, 'a> {
                     tracing::error!(player = %path, ?waited, "did not stop in time; aborted");
                     self.stragglers.push(Straggler { path, waited });
                 }
+                // Aborted as it did not end its run for a restart in time.
+                self.begin_stop();
             }
         }
     }
@@ -584,7 +606,9 @@ impl<'m, 'a: 'm> Conducting<'_, 'm, 'a> {
             if slot.progress != Progress::Running {
                 continue;
             }
-            let deadline = match (slot.aborted_at, slot.stop_requested) {
+            // Asked to stop, or to end its run for a restart: the same
+            // stop timeout.
+            let deadline = match (slot.aborted_at, slot.stop_requested.or(slot.restart_asked)) {
                 (Some(aborted), _) if aborted + ABORT_GRACE <= now => {
                     tracing::error!(
                         player = %slot.seat.path(),

@@ -22,6 +22,14 @@ use super::seat::{Link, Paused, Seat};
 use crate::error::{Error, Limit};
 use crate::supervision::{Strategy, Supervision};
 
+/// What a step of a restart did: the members released (whose readiness to
+/// watch), and those asked to restart (whose stop timeout runs).
+#[derive(Default)]
+pub(super) struct Step {
+    pub(super) released: Vec<usize>,
+    pub(super) asked: Vec<usize>,
+}
+
 /// What the group knows of its members, for its restarts.
 pub(super) trait Members {
     fn deps(&self, i: usize) -> &[usize];
@@ -83,13 +91,9 @@ impl Regroup {
     }
 
     /// A member's run ended and it waits for its gate: begins or extends
-    /// the restart. Returns the members released (to watch for their
-    /// readiness), or the group's restart limit, which ends the group.
-    pub(super) fn paused(
-        &mut self,
-        paused: Paused,
-        members: &impl Members,
-    ) -> Result<Vec<usize>, Error> {
+    /// the restart. Returns what it did, or the group's restart limit,
+    /// which ends the group.
+    pub(super) fn paused(&mut self, paused: Paused, members: &impl Members) -> Result<Step, Error> {
         let i = paused.index;
         if paused.asked {
             self.phases[i] = Phase::Paused;
@@ -114,13 +118,13 @@ impl Regroup {
         Ok(self.advance(members))
     }
 
-    /// Member `i` became ready: releases the members waiting for it.
-    pub(super) fn ready(&mut self, members: &impl Members) -> Vec<usize> {
+    /// A member became ready: releases the members waiting for it.
+    pub(super) fn ready(&mut self, members: &impl Members) -> Step {
         self.advance(members)
     }
 
     /// Member `i` ended for good: it takes no further part.
-    pub(super) fn exited(&mut self, i: usize, members: &impl Members) -> Vec<usize> {
+    pub(super) fn exited(&mut self, i: usize, members: &impl Members) -> Step {
         self.phases[i] = Phase::Steady;
         self.advance(members)
     }
@@ -191,7 +195,8 @@ impl Regroup {
     /// Asks the members to stop whose dependents have paused; once none is
     /// left to stop, opens the gates of the paused members whose
     /// dependencies are ready.
-    fn advance(&mut self, members: &impl Members) -> Vec<usize> {
+    fn advance(&mut self, members: &impl Members) -> Step {
+        let mut step = Step::default();
         for j in 0..self.phases.len() {
             if self.phases[j] == Phase::ToStop && !self.waits_for_dependents(j, members) {
                 if let Some(link) = &members.seat(j).link {
@@ -199,6 +204,7 @@ impl Regroup {
                     link.ask();
                 }
                 self.phases[j] = Phase::Asked;
+                step.asked.push(j);
             }
         }
         if self
@@ -206,9 +212,8 @@ impl Regroup {
             .iter()
             .any(|p| matches!(p, Phase::ToStop | Phase::Asked))
         {
-            return Vec::new();
+            return step;
         }
-        let mut released = Vec::new();
         for j in 0..self.phases.len() {
             if self.phases[j] == Phase::Paused
                 && members
@@ -220,9 +225,9 @@ impl Regroup {
                 if let Some(link) = &members.seat(j).link {
                     link.gate.set();
                 }
-                released.push(j);
+                step.released.push(j);
             }
         }
-        released
+        step
     }
 }
