@@ -226,24 +226,30 @@ impl Context {
             provider: Arc::from(name),
             message,
         };
-        let siblings = seat
-            .parent
+        let Some(parent) = &seat.parent else {
+            return Err(error("it does not run under a conductor".into()));
+        };
+        // Known when a player of the group is ordered after another.
+        let siblings = parent.members.get();
+        let provider = siblings
             .as_ref()
-            .and_then(|parent| parent.members.get())
-            .ok_or_else(|| error("it does not run under a conductor".into()))?;
-        let Some(provider) = siblings.iter().find(|s| &*s.name == name) else {
+            .and_then(|siblings| siblings.iter().find(|s| &*s.name == name));
+        if let (Some(siblings), None) = (&siblings, provider) {
             let names: Vec<String> = siblings.iter().map(|s| format!("`{}`", s.name)).collect();
             return Err(error(format!(
                 "`{name}` is not a player of its conductor; its players are {}",
                 names.join(", ")
             )));
-        };
-        if !seat.options.after.iter().any(|after| &**after == name) {
+        }
+        let (true, Some(provider)) = (
+            seat.options.after.iter().any(|after| &**after == name),
+            provider,
+        ) else {
             return Err(error(format!(
                 "it is not ordered `after` `{name}`: add `after = \"{name}\"` to it, so that it \
                  starts once `{name}` has handed its value over"
             )));
-        }
+        };
         match provider.hand_off.get::<T>() {
             Ok(Some(value)) => Ok(value),
             Ok(None) => Err(error(format!(

@@ -168,3 +168,15 @@ async fn the_value_is_handed_to_the_right_type() {
     .await;
     assert!(matches!(error, Error::Unavailable { .. }), "{error:?}");
 }
+
+#[tokio::test(start_paused = true)]
+async fn a_group_with_no_order_at_all_says_what_is_missing() {
+    let error = asking(PlayerOptions::new(), |ctx| {
+        ctx.dependency::<String>("db").map(drop)
+    })
+    .await;
+    assert!(
+        error.to_string().contains("it is not ordered `after` `db`"),
+        "{error}"
+    );
+}
