@@ -139,6 +139,7 @@ pub(super) async fn conduct(
                 seat: Arc::new(Seat::member(
                     ctx.seat(),
                     member.name.clone(),
+                    matches!(member.body, Body::Group(_) | Body::Given(_)),
                     member.options.clone(),
                     timeout,
                     default_timeout,
@@ -212,7 +213,7 @@ pub(super) async fn conduct(
             Some((i, joined)) = sets.joining.next() => this.joined(i, joined),
             Some((i, exit)) = sets.running.next() => this.exited(i, exit),
             () = &mut cancelled, if !this.stopping => {
-                tracing::debug!(conductor = ctx.path(), "stop requested");
+                tracing::debug!(target: "orchestra", conductor = ctx.path(), "stop requested");
                 this.begin_stop();
             }
             () = &mut aborted, if !this.aborting => {
@@ -284,7 +285,7 @@ impl<'m, 'a: 'm> Conducting<'_, 'm, 'a> {
                     () = seat.ready.wait() => {}
                     () = sleep(grace) => {
                         if seat.ready.set() {
-                            tracing::debug!(player = %seat.path(), ?grace, "readiness grace over: counted as ready");
+                            tracing::debug!(target: "orchestra", player = %seat.path(), ?grace, "readiness grace over: counted as ready");
                             seat.emit(0, None, || EventKind::Ready);
                         }
                     }
@@ -391,8 +392,11 @@ impl<'m, 'a: 'm> Conducting<'_, 'm, 'a> {
             Exit::Done(Err(error)) => {
                 self.errors.push(error);
                 if !self.stopping {
-                    let path = &**self.slots[i].seat.path();
-                    tracing::warn!(player = %path, "stopping its siblings after its failure");
+                    let siblings = self.slots.iter().any(|s| s.progress != Progress::Exited);
+                    if siblings {
+                        let path = &**self.slots[i].seat.path();
+                        tracing::warn!(target: "orchestra", player = %path, "stopping its siblings after its failure");
+                    }
                     self.begin_stop();
                 }
             }
@@ -400,10 +404,10 @@ impl<'m, 'a: 'm> Conducting<'_, 'm, 'a> {
                 self.slots[i].seat.emit(0, None, || EventKind::Aborted);
                 let path = self.slots[i].seat.path().to_string();
                 if let Some(reason) = self.root.shutdown.forced() {
-                    tracing::warn!(player = %path, %reason, "aborted: the stop was forced");
+                    tracing::warn!(target: "orchestra", player = %path, %reason, "aborted: the stop was forced");
                     self.aborted.push(path);
                 } else {
-                    tracing::error!(player = %path, ?waited, "did not stop in time; aborted");
+                    tracing::error!(target: "orchestra", player = %path, ?waited, "did not stop in time; aborted");
                     self.stragglers.push(Straggler { path, waited });
                 }
             }
@@ -476,6 +480,7 @@ impl<'m, 'a: 'm> Conducting<'_, 'm, 'a> {
             let deadline = match (slot.aborted_at, slot.stop_requested) {
                 (Some(aborted), _) if aborted + ABORT_GRACE <= now => {
                     tracing::error!(
+                        target: "orchestra",
                         player = %slot.seat.path(),
                         "aborted, but it is blocking its thread and cannot end before it yields; \
                          left behind so that the stop can go on"

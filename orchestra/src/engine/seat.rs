@@ -31,10 +31,13 @@ impl Root {
         execution_id: Option<ExecutionId>,
         kind: impl FnOnce() -> EventKind,
     ) {
+        // Metrics count players; conductors are judged by theirs.
         #[cfg(feature = "metrics")]
         let kind = {
             let kind = kind();
-            crate::metrics::record(seat.path(), attempt, &kind);
+            if !seat.conductor {
+                crate::metrics::record(seat.path(), attempt, &kind);
+            }
             move || kind
         };
         if let Some(monitor) = &self.monitor {
@@ -51,6 +54,9 @@ pub(crate) struct Seat {
     /// The seat of the conductor above, if any.
     pub(crate) parent: Option<Arc<Seat>>,
     pub(crate) name: Arc<str>,
+    /// Whether the member is a conductor (else a player): a conductor has
+    /// no span and no metrics of its own.
+    pub(crate) conductor: bool,
     pub(crate) options: Arc<PlayerOptions>,
     /// How long the member has to return once asked to stop.
     pub(crate) stop_timeout: Option<Duration>,
@@ -82,11 +88,13 @@ impl Seat {
     pub(crate) fn member(
         parent: &Arc<Seat>,
         name: Arc<str>,
+        conductor: bool,
         options: Arc<PlayerOptions>,
         stop_timeout: Duration,
         inherited_timeout: Duration,
     ) -> Self {
         Seat {
+            conductor,
             options,
             inherited_timeout,
             ..Seat::new(
@@ -110,6 +118,7 @@ impl Seat {
             token,
             parent,
             name,
+            conductor: false,
             options: PlayerOptions::default().into_shared(),
             stop_timeout,
             inherited_timeout: DEFAULT_TIMEOUT,
