@@ -34,6 +34,23 @@ enum Exit {
     Aborted,
 }
 
+impl Exit {
+    /// How a member whose task did not give it back left.
+    fn lost(seat: &Seat, error: JoinError) -> Exit {
+        if !error.is_panic() {
+            // Aborted, or the runtime is shutting down.
+            return Exit::Aborted;
+        }
+        // Panics of `play` are caught inside; one elsewhere (in a player's
+        // `Drop`, say) loses the member but is reported.
+        Exit::Done(Err(Error::Panicked {
+            path: seat.path().to_string(),
+            attempt: 0,
+            message: panic_message(&*error.into_panic()),
+        }))
+    }
+}
+
 #[derive(Clone, Copy, PartialEq, Eq)]
 enum Progress {
     /// Not started: waiting for the members it is ordered after.
@@ -354,15 +371,7 @@ impl<'m, 'a: 'm> Conducting<'_, 'm, 'a> {
                 }
                 Exit::Done(result)
             }
-            // Panics of `play` are caught inside; one elsewhere (in a
-            // player's `Drop`, say) loses the player but is reported.
-            Err(error) if error.is_panic() => Exit::Done(Err(Error::Panicked {
-                path: self.slots[i].seat.path().to_string(),
-                attempt: 0,
-                message: panic_message(&*error.into_panic()),
-            })),
-            // Aborted, or the runtime is shutting down.
-            Err(_) => Exit::Aborted,
+            Err(error) => Exit::lost(&self.slots[i].seat, error),
         };
         if !left_behind {
             self.exited(i, exit);
@@ -585,12 +594,7 @@ async fn drive(
                     *slot = Some(group);
                     Exit::Done(result)
                 }
-                Err(error) if error.is_panic() => Exit::Done(Err(Error::Panicked {
-                    path: seat.path().to_string(),
-                    attempt: 0,
-                    message: panic_message(&*error.into_panic()),
-                })),
-                Err(_) => Exit::Aborted,
+                Err(error) => Exit::lost(&seat, error),
             }
         }
     }
