@@ -76,12 +76,28 @@ impl Seat {
     /// The seat above the top member of a tree: its token is the run's stop.
     pub(crate) fn root(root: Arc<Root>) -> Self {
         let token = root.shutdown.stopping().clone();
-        Seat::new(token, None, Arc::from(""), None, root)
+        Seat::top(token, Arc::from(""), root)
     }
 
     /// The seat of a player run on its own, outside any conductor.
     pub(crate) fn standalone(name: &str, token: CancellationToken) -> Self {
-        Seat::new(token, None, Arc::from(name), None, Arc::default())
+        Seat::top(token, Arc::from(name), Arc::default())
+    }
+
+    fn top(token: CancellationToken, name: Arc<str>, root: Arc<Root>) -> Self {
+        Seat {
+            token,
+            parent: None,
+            name,
+            conductor: false,
+            options: PlayerOptions::default().into_shared(),
+            stop_timeout: None,
+            inherited_timeout: DEFAULT_TIMEOUT,
+            path: OnceLock::new(),
+            ready: Readiness::default(),
+            ready_run: AtomicU32::new(0),
+            root,
+        }
     }
 
     /// The seat of a member of the group whose seat is `parent`.
@@ -94,38 +110,17 @@ impl Seat {
         inherited_timeout: Duration,
     ) -> Self {
         Seat {
+            token: CancellationToken::new(),
+            parent: Some(parent.clone()),
+            name,
             conductor,
             options,
+            stop_timeout: Some(stop_timeout),
             inherited_timeout,
-            ..Seat::new(
-                CancellationToken::new(),
-                Some(parent.clone()),
-                name,
-                Some(stop_timeout),
-                parent.root.clone(),
-            )
-        }
-    }
-
-    fn new(
-        token: CancellationToken,
-        parent: Option<Arc<Seat>>,
-        name: Arc<str>,
-        stop_timeout: Option<Duration>,
-        root: Arc<Root>,
-    ) -> Self {
-        Seat {
-            token,
-            parent,
-            name,
-            conductor: false,
-            options: PlayerOptions::default().into_shared(),
-            stop_timeout,
-            inherited_timeout: DEFAULT_TIMEOUT,
             path: OnceLock::new(),
             ready: Readiness::default(),
             ready_run: AtomicU32::new(0),
-            root,
+            root: parent.root.clone(),
         }
     }
 
