@@ -33,10 +33,13 @@ impl Root {
         execution_id: Option<ExecutionId>,
         kind: impl FnOnce() -> EventKind,
     ) {
+        // Metrics count players; conductors are judged by theirs.
         #[cfg(feature = "metrics")]
         let kind = {
             let kind = kind();
-            crate::metrics::record(seat.path(), attempt, &kind);
+            if !seat.conductor {
+                crate::metrics::record(seat.path(), attempt, &kind);
+            }
             move || kind
         };
         if let Some(monitor) = &self.monitor {
@@ -53,6 +56,9 @@ pub(crate) struct Seat {
     /// The seat of the conductor above, if any.
     pub(crate) parent: Option<Arc<Seat>>,
     pub(crate) name: Arc<str>,
+    /// Whether the member is a conductor (else a player): a conductor has
+    /// no span and no metrics of its own.
+    pub(crate) conductor: bool,
     pub(crate) options: Arc<PlayerOptions>,
     /// How long the member has to return once asked to stop.
     pub(crate) stop_timeout: Option<Duration>,
@@ -165,53 +171,56 @@ impl Seat {
     /// The seat above the top member of a tree: its token is the run's stop.
     pub(crate) fn root(root: Arc<Root>) -> Self {
         let token = root.shutdown.stopping().clone();
-        Seat::new(token, None, Arc::from(""), None, root)
+        Seat::top(token, Arc::from(""), root)
     }
 
     /// The seat of a player run on its own, outside any conductor.
     pub(crate) fn standalone(name: &str, token: CancellationToken) -> Self {
-        Seat::new(token, None, Arc::from(name), None, Arc::default())
+        Seat::top(token, Arc::from(name), Arc::default())
+    }
+
+    fn top(token: CancellationToken, name: Arc<str>, root: Arc<Root>) -> Self {
+        Seat {
+            token,
+            parent: None,
+            name,
+            conductor: false,
+            options: PlayerOptions::default().into_shared(),
+            stop_timeout: None,
+            inherited_timeout: DEFAULT_TIMEOUT,
+            path: OnceLock::new(),
+            ready: Readiness::default(),
+            ready_run: AtomicU32::new(0),
+            root,
+            runs_before: 0,
+            runs: AtomicU32::new(0),
+            link: None,
+            hand_off: HandOff::default(),
+            members: Members::default(),
+        }
     }
 
     /// The seat of a member of the group whose seat is `parent`.
     pub(crate) fn member(
         parent: &Arc<Seat>,
         name: Arc<str>,
+        conductor: bool,
         options: Arc<PlayerOptions>,
         stop_timeout: Duration,
         inherited_timeout: Duration,
     ) -> Self {
         Seat {
-            options,
-            inherited_timeout,
-            ..Seat::new(
-                CancellationToken::new(),
-                Some(parent.clone()),
-                name,
-                Some(stop_timeout),
-                parent.root.clone(),
-            )
-        }
-    }
-
-    fn new(
-        token: CancellationToken,
-        parent: Option<Arc<Seat>>,
-        name: Arc<str>,
-        stop_timeout: Option<Duration>,
-        root: Arc<Root>,
-    ) -> Self {
-        Seat {
-            token,
-            parent,
+            token: CancellationToken::new(),
+            parent: Some(parent.clone()),
             name,
-            options: PlayerOptions::default().into_shared(),
-            stop_timeout,
-            inherited_timeout: DEFAULT_TIMEOUT,
+            conductor,
+            options,
+            stop_timeout: Some(stop_timeout),
+            inherited_timeout,
             path: OnceLock::new(),
             ready: Readiness::default(),
             ready_run: AtomicU32::new(0),
-            root,
+            root: parent.root.clone(),
             runs_before: 0,
             runs: AtomicU32::new(0),
             link: None,

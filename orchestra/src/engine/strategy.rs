@@ -101,6 +101,7 @@ impl Regroup {
             self.count(paused.failure)?;
             let taken = self.taken_along(i, members);
             tracing::info!(
+                target: "orchestra",
                 player = %members.seat(i).path(),
                 strategy = %self.supervision.strategy,
                 restarting = taken.len(),
@@ -200,7 +201,7 @@ impl Regroup {
         for j in 0..self.phases.len() {
             if self.phases[j] == Phase::ToStop && !self.waits_for_dependents(j, members) {
                 if let Some(link) = &members.seat(j).link {
-                    tracing::debug!(player = %members.seat(j).path(), "asked to restart with a sibling");
+                    tracing::debug!(target: "orchestra", player = %members.seat(j).path(), "asked to restart with a sibling");
                     link.ask();
                 }
                 self.phases[j] = Phase::Asked;
