@@ -26,9 +26,18 @@ fn example() -> PathBuf {
     path.join("examples").join("pool")
 }
 
-/// The body of `GET path`, over HTTP/1.1 on a new connection.
+/// The body of `GET path`, over HTTP/1.1 on a new connection. `http` logs
+/// that it serves just before it binds: a refused connection is tried
+/// again.
 fn get(addr: SocketAddr, path: &str) -> String {
-    let mut stream = TcpStream::connect_timeout(&addr, PATIENCE).expect("connects");
+    let deadline = Instant::now() + PATIENCE;
+    let mut stream = loop {
+        match TcpStream::connect_timeout(&addr, PATIENCE) {
+            Ok(stream) => break stream,
+            Err(error) if Instant::now() > deadline => panic!("cannot connect: {error}"),
+            Err(_) => thread::sleep(Duration::from_millis(10)),
+        }
+    };
     stream.set_read_timeout(Some(PATIENCE)).expect("a timeout");
     let request = format!("GET {path} HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n");
     stream.write_all(request.as_bytes()).expect("sends");

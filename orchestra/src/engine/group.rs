@@ -172,7 +172,7 @@ pub(super) async fn conduct(
                 timeout,
                 default_timeout,
             );
-            seat.link = regroup.as_ref().map(|r| r.link(i, &seat.token));
+            seat.link = regroup.as_ref().map(|r| Box::new(r.link(i, &seat.token)));
             seat.runs_before = group.runs.get(i).copied().unwrap_or(0);
             Slot {
                 seat: Arc::new(seat),

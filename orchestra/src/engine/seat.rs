@@ -77,8 +77,9 @@ pub(crate) struct Seat {
     pub(crate) runs_before: u32,
     /// The runs it began, `runs_before` included.
     pub(crate) runs: AtomicU32,
-    /// Its line to its group, when the group decides its restarts.
-    pub(crate) link: Option<Link>,
+    /// Its line to its group, when the group decides its restarts (boxed:
+    /// most groups do not).
+    pub(crate) link: Option<Box<Link>>,
     /// The value it hands to the members ordered after it.
     pub(crate) hand_off: HandOff,
     /// For a conductor: the members of its group's current run.

@@ -153,7 +153,7 @@ pub(super) async fn supervise(mut target: impl Target, seat: &Arc<Seat>) -> Resu
         attempt += 1;
         seat.runs
             .store(attempt, std::sync::atomic::Ordering::Relaxed);
-        let run = seat.link.as_ref().map(Link::run_token);
+        let run = seat.link.as_deref().map(Link::run_token);
         let ctx = Context::in_run(seat.clone(), attempt, run);
         let id = Some(ctx.execution_id());
         // A player's run has a span; a conductor's has none, so that its
