@@ -1,6 +1,7 @@
 //! What orchestra costs over hand-written tokio code, and over
 //! tokio-graceful-shutdown: start and stop of N idle players, memory per idle
-//! player, restart throughput, in one run that prints every ratio.
+//! player, restart throughput, child tasks spawned and drained through a
+//! player's scope against a `TaskTracker`, in one run that prints every ratio.
 //!
 //! ```text
 //! cargo bench -p orchestra-bench --bench overhead             # the whole table
@@ -514,6 +515,56 @@ async fn orchestra_restarts(restarts: usize, budget: Duration) -> Duration {
     elapsed / u32::try_from(runs.max(1)).unwrap_or(u32::MAX)
 }
 
+// ---------------------------------------------------------------------------
+// Child tasks: spawning and draining N through a player's scope (`ctx.spawn`)
+// against the same with a bare `TaskTracker`.
+
+/// The body of every child task, whoever spawns it.
+async fn child(done: Arc<AtomicUsize>) {
+    tokio::task::yield_now().await;
+    done.fetch_add(1, Ordering::Relaxed);
+}
+
+/// orchestra: one player spawns `n` children and returns; the time until
+/// its run (so the conductor's) has drained them all.
+async fn orchestra_children(n: usize) -> Duration {
+    let done = Arc::new(AtomicUsize::new(0));
+    let counter = done.clone();
+    let mut conductor = Conductor::named("bench");
+    let spawner = player_fn(move |ctx: Context| {
+        let done = counter.clone();
+        async move {
+            for _ in 0..n {
+                ctx.spawn(child(done.clone()));
+            }
+            Ok(())
+        }
+    });
+    conductor.add("spawner", spawner).expect("a valid player");
+    let t0 = Instant::now();
+    orchestra::play_until(conductor, std::future::pending())
+        .await
+        .expect("the children succeed");
+    let elapsed = t0.elapsed();
+    assert_eq!(done.load(Ordering::Acquire), n, "every child ran");
+    elapsed
+}
+
+/// The floor: a `TaskTracker` spawning `n` children, closed and waited for.
+async fn tracker_children(n: usize) -> Duration {
+    let done = Arc::new(AtomicUsize::new(0));
+    let t0 = Instant::now();
+    let tracker = TaskTracker::new();
+    for _ in 0..n {
+        tracker.spawn(child(done.clone()));
+    }
+    tracker.close();
+    tracker.wait().await;
+    let elapsed = t0.elapsed();
+    assert_eq!(done.load(Ordering::Acquire), n, "every child ran");
+    elapsed
+}
+
 /// The floor: a bare loop calling the failing body again at once (no panic
 /// capture, no context, no backoff bookkeeping), yielding between runs.
 async fn bare_restarts(restarts: usize) -> Duration {
@@ -858,6 +909,34 @@ fn main() {
             1e6 / us(o[2]),
             us(b[2]),
             us(o[2]) / us(b[2]),
+        );
+    }
+
+    let children = if options.quick { 10_000 } else { 100_000 };
+    println!(
+        "\n## child tasks: {children} spawned through a player's scope (`ctx.spawn`) and drained, \
+         against a bare `TaskTracker` (median of 5; the bar: within 1.5×)\n"
+    );
+    for &flavour in &options.flavours {
+        let rt = flavour.runtime();
+        rt.block_on(orchestra_children(children / 10));
+        let mut o: Vec<Duration> = (0..5)
+            .map(|_| rt.block_on(orchestra_children(children)))
+            .collect();
+        let mut t: Vec<Duration> = (0..5)
+            .map(|_| rt.block_on(tracker_children(children)))
+            .collect();
+        o.sort();
+        t.sort();
+        let ms = |d: Duration| d.as_secs_f64() * 1e3;
+        let ratio = ms(o[2]) / ms(t[2]);
+        println!(
+            "{:<24} orchestra {:>8.2} ms; TaskTracker {:>8.2} ms; {:.2}× {}",
+            flavour.label(),
+            ms(o[2]),
+            ms(t[2]),
+            ratio,
+            if ratio <= 1.5 { "ok" } else { "MISS" },
         );
     }
 

@@ -8,6 +8,7 @@ use std::time::Duration;
 
 use tokio_util::sync::{CancellationToken, WaitForCancellationFuture};
 
+use crate::engine::children::TaskResult;
 use crate::engine::seat::{Root, Seat};
 use crate::execution_id::ExecutionId;
 use crate::status::EventKind;
@@ -153,6 +154,57 @@ impl Context {
     /// passed) for this player.
     pub fn is_ready(&self) -> bool {
         self.seat.ready.is_ready()
+    }
+
+    /// Runs `task` on a tokio task of its own as a child of this run: the
+    /// run counts as ended only once `play` has returned **and** every
+    /// child has ended (see *Work that lives inside a player* in the crate
+    /// docs).
+    ///
+    /// - The child runs inside the current span: the player's, when spawned
+    ///   from `play`. It observes the player's stop through a clone of the
+    ///   context ([`cancelled`](Context::cancelled)).
+    /// - Once the player is asked to stop, its children share its stop
+    ///   timeout: when the player is aborted (the timeout passed, or the
+    ///   stop was forced), the children still running are aborted with it
+    ///   at their next `.await`, and counted in the log.
+    /// - A child that returns an `Err` or panics fails the run as if `play`
+    ///   had returned that error (`Error::Failed` or `Error::Panicked`
+    ///   naming the player): `play` is dropped where it waits, the other
+    ///   children are aborted, and the player's restart policy applies.
+    /// - Spawned after the player ended for good, the task is not run.
+    ///
+    /// Nothing is allocated for the children of a player that never spawns.
+    ///
+    /// ```
+    /// use orchestra::{player_fn, BoxError, Context};
+    /// use tokio::sync::mpsc;
+    ///
+    /// async fn handle(job: u32, ctx: Context) -> Result<(), BoxError> {
+    ///     tracing::info!(job, attempt = ctx.attempt(), "handled");
+    ///     Ok(())
+    /// }
+    ///
+    /// # let (_tx, mut jobs) = mpsc::channel::<u32>(8);
+    /// let consumer = player_fn(move |ctx: Context| {
+    ///     # let (_tx, mut jobs) = mpsc::channel::<u32>(8);
+    ///     async move {
+    ///         while let Some(Some(job)) = ctx.run_until_cancelled(jobs.recv()).await {
+    ///             // Finished before the run ends, even when the stop comes
+    ///             // while it is in flight.
+    ///             ctx.spawn(handle(job, ctx.clone()));
+    ///         }
+    ///         Ok(())
+    ///     }
+    /// });
+    /// # drop(consumer);
+    /// ```
+    pub fn spawn<F>(&self, task: F)
+    where
+        F: Future + Send + 'static,
+        F::Output: TaskResult,
+    {
+        self.seat.children().spawn(&self.seat, self.attempt, task);
     }
 
     pub(crate) fn seat(&self) -> &Arc<Seat> {

@@ -321,3 +321,14 @@ impl fmt::Display for Chain<'_> {
         Ok(())
     }
 }
+
+/// The message of a panic payload.
+pub(crate) fn panic_message(payload: &(dyn std::any::Any + Send)) -> String {
+    if let Some(message) = payload.downcast_ref::<&str>() {
+        (*message).to_owned()
+    } else if let Some(message) = payload.downcast_ref::<String>() {
+        message.clone()
+    } else {
+        "a panic payload that is not a string".to_owned()
+    }
+}

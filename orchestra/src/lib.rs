@@ -146,6 +146,7 @@ mod status;
 pub use conductor::Conductor;
 pub use context::Context;
 pub use describe::Description;
+pub use engine::children::TaskResult;
 pub use error::{BoxError, Error, Limit, Straggler};
 pub use execution_id::ExecutionId;
 pub use exit::Exit;

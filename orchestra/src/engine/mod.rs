@@ -5,8 +5,11 @@
 //! - [`seat`]: the state of one member shared by its runs ([`Seat`]), and
 //!   of the whole tree ([`Root`](seat::Root)); [`Context`] is a facade over
 //!   a seat.
+//! - [`children`], [`scope`]: the child tasks and players of a member's run, drained
+//!   before the run ends and aborted with the member.
 //! - [`member`]: what the engine runs ([`Member`]), players behind the
 //!   object-safe `DynPlayer`.
+//! - [`child_player`]: players started at run time, as children of a run.
 //! - [`supervise`] runs one member: deferred start, the restart loop, backoff
 //!   and limits, panic capture, its tracing span; owned players on a task of
 //!   their own (`spawn_leaf`).
@@ -14,8 +17,11 @@
 //!   fan-out, ordered stop, per-member stop timeouts, stragglers.
 //! - this module: a [`Player`] as a member, and the top of a run.
 
+mod child_player;
+pub(crate) mod children;
 mod group;
 pub(crate) mod member;
+pub(crate) mod scope;
 pub(crate) mod seat;
 pub(crate) mod shutdown;
 mod supervise;

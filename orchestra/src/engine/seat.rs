@@ -5,8 +5,10 @@ use std::sync::atomic::{AtomicBool, AtomicU32, Ordering};
 use std::sync::{Arc, OnceLock};
 use std::time::Duration;
 
+use futures_util::task::AtomicWaker;
 use tokio_util::sync::CancellationToken;
 
+use super::children::Children;
 use super::shutdown::Shutdown;
 use crate::execution_id::ExecutionId;
 use crate::options::{DEFAULT_TIMEOUT, PlayerOptions};
@@ -64,6 +66,14 @@ pub(crate) struct Seat {
     /// per run).
     pub(crate) ready_run: AtomicU32,
     pub(crate) root: Arc<Root>,
+    /// The child tasks and players of its current run, made at the first
+    /// spawn, boxed: most members never spawn, and their seat need not
+    /// carry the room.
+    pub(crate) children: OnceLock<Box<Children>>,
+    /// Wakes the current run when one of its children fails.
+    pub(crate) child_failed: AtomicWaker,
+    /// The member ended for good (or was aborted): nothing more is spawned.
+    pub(crate) ended: AtomicBool,
 }
 
 impl Seat {
@@ -117,7 +127,36 @@ impl Seat {
             ready: Readiness::default(),
             ready_run: AtomicU32::new(0),
             root,
+            children: OnceLock::new(),
+            child_failed: AtomicWaker::new(),
+            ended: AtomicBool::new(false),
         }
+    }
+
+    /// The seat of a child player started at run time by the member whose
+    /// seat is `parent`: asked to stop with it.
+    pub(crate) fn child(
+        parent: &Arc<Seat>,
+        name: Arc<str>,
+        options: Arc<PlayerOptions>,
+        stop_timeout: Duration,
+    ) -> Self {
+        Seat {
+            options,
+            inherited_timeout: parent.inherited_timeout,
+            ..Seat::new(
+                parent.token.child_token(),
+                Some(parent.clone()),
+                name,
+                Some(stop_timeout),
+                parent.root.clone(),
+            )
+        }
+    }
+
+    /// The children of the member's current run, made at the first call.
+    pub(crate) fn children(&self) -> &Children {
+        self.children.get_or_init(Box::default)
     }
 
     /// The member's path from the root conductor, such as `app/jobs/mailer`.

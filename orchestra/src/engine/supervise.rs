@@ -13,8 +13,10 @@ use tokio::time::{Instant, sleep};
 use tracing::Instrument;
 
 use super::member::{DynPlayer, Played};
+use super::scope::{EndsChildren, play_with_children};
 use super::seat::Seat;
 use crate::context::Context;
+pub(super) use crate::error::panic_message;
 use crate::error::{BoxError, Chain, Error, Limit};
 use crate::execution_id::ExecutionId;
 use crate::options::{DEFAULT_STABLE_AFTER, PlayerOptions};
@@ -115,6 +117,8 @@ impl<P: Player> DynPlayer for P {
 /// Runs a member until it is done, its failure is final, or it is asked to
 /// stop; restarts it in between as its options say.
 pub(super) async fn supervise(mut target: impl Target, seat: &Arc<Seat>) -> Result<(), Error> {
+    // However the member ends (aborted too), its children end with it.
+    let _children = EndsChildren(seat);
     let options = &*seat.options;
     if let Some(delay) = options.delay {
         tracing::debug!(player = %seat.path(), ?delay, "deferred start");
@@ -149,7 +153,8 @@ pub(super) async fn supervise(mut target: impl Target, seat: &Arc<Seat>) -> Resu
         let target = &mut target;
         let outcome = async move {
             tracing::info!("started");
-            target.play(ctx, seat).await
+            let (played, failure) = play_with_children(seat, target.play(ctx, seat)).await;
+            with_children(played, failure)
         }
         .instrument(span.clone())
         .await;
@@ -197,6 +202,19 @@ pub(super) async fn supervise(mut target: impl Target, seat: &Arc<Seat>) -> Resu
             seat.emit(attempt, id, || EventKind::Stopped);
             return Ok(());
         }
+    }
+}
+
+/// How a run ended, with its children: the first child to fail fails a run
+/// that did not fail itself (and cut `play` short: `played` is `None`).
+fn with_children(played: Option<Outcome>, failure: Option<Error>) -> Outcome {
+    match (played, failure) {
+        (Some(Outcome::Failed(error)), Some(child)) => {
+            tracing::warn!(error = %Chain(&child), "a child task failed too");
+            Outcome::Failed(error)
+        }
+        (_, Some(error)) => Outcome::Failed(error),
+        (played, None) => played.unwrap_or(Outcome::Done),
     }
 }
 
@@ -286,16 +304,5 @@ impl<'o> Restarts<'o> {
             .get_or_insert_with(|| backoff.start())
             .next()
             .ok_or(Limit::BackoffExhausted)
-    }
-}
-
-/// The message of a panic payload.
-pub(super) fn panic_message(payload: &(dyn Any + Send)) -> String {
-    if let Some(message) = payload.downcast_ref::<&str>() {
-        (*message).to_owned()
-    } else if let Some(message) = payload.downcast_ref::<String>() {
-        message.clone()
-    } else {
-        "a panic payload that is not a string".to_owned()
     }
 }
