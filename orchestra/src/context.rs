@@ -43,6 +43,9 @@ use crate::status::EventKind;
 #[derive(Clone)]
 pub struct Context {
     seat: Arc<Seat>,
+    /// The run's own token, under a control handle (which can stop one run
+    /// only); else the seat's stop token is the run's.
+    run: Option<CancellationToken>,
     attempt: u32,
     execution_id: ExecutionId,
 }
@@ -71,8 +74,13 @@ impl Context {
     }
 
     pub(crate) fn for_run(seat: Arc<Seat>, attempt: u32) -> Self {
+        let run = seat
+            .control
+            .as_ref()
+            .map(|control| control.begin_run(&seat.token));
         Context {
             seat,
+            run,
             attempt,
             execution_id: ExecutionId::next(),
         }
@@ -80,18 +88,22 @@ impl Context {
 
     /// Completes once the player is asked to stop. Cancel-safe.
     pub fn cancelled(&self) -> WaitForCancellationFuture<'_> {
-        self.seat.token.cancelled()
+        self.token().cancelled()
+    }
+
+    fn token(&self) -> &CancellationToken {
+        self.run.as_ref().unwrap_or(&self.seat.token)
     }
 
     /// Whether the player has been asked to stop.
     pub fn is_cancelled(&self) -> bool {
-        self.seat.token.is_cancelled()
+        self.token().is_cancelled()
     }
 
     /// A token cancelled when this player is asked to stop, for libraries that
     /// take a [`CancellationToken`] (cancelling it yourself stops nothing else).
     pub fn child_token(&self) -> CancellationToken {
-        self.seat.token.child_token()
+        self.token().child_token()
     }
 
     /// Runs `fut` until it completes or the player is asked to stop, whichever
@@ -108,7 +120,7 @@ impl Context {
     /// }
     /// ```
     pub async fn run_until_cancelled<F: Future>(&self, fut: F) -> Option<F::Output> {
-        self.seat.token.run_until_cancelled(fut).await
+        self.token().run_until_cancelled(fut).await
     }
 
     /// The player's path from the root conductor, such as `app/jobs/mailer`.

@@ -120,6 +120,7 @@
 
 mod conductor;
 mod context;
+mod control;
 mod derived;
 mod describe;
 mod engine;
@@ -145,6 +146,7 @@ mod status;
 
 pub use conductor::Conductor;
 pub use context::Context;
+pub use control::Handle;
 pub use describe::Description;
 pub use engine::children::TaskResult;
 pub use error::{BoxError, Error, Limit, Straggler};

@@ -1,8 +1,12 @@
 //! Running a player at the top of a program: until a signal or any other
 //! shutdown trigger, optionally watched by a monitor.
 
+use std::sync::{Arc, OnceLock};
+
+use crate::control::Handle;
 use crate::describe::Description;
 use crate::engine::member::Access;
+use crate::engine::seat::Registry;
 use crate::engine::shutdown::Shutdown;
 use crate::engine::{member_of, play_root};
 use crate::error::Error;
@@ -41,6 +45,8 @@ pub struct Runner<P> {
     player: P,
     signals: Signals,
     monitor: Option<Monitor>,
+    /// Made when asked for: a run without one registers nothing.
+    handle: OnceLock<Handle>,
 }
 
 impl<P: Player> Runner<P> {
@@ -50,7 +56,18 @@ impl<P: Player> Runner<P> {
             player,
             signals: Signals::default(),
             monitor: None,
+            handle: OnceLock::new(),
         }
+    }
+
+    /// A handle to the run, to control it from anywhere once it runs: stop,
+    /// start, restart, add or remove one player by path, read statuses, stop
+    /// or force the whole run. See [`Handle`].
+    ///
+    /// Every call gives a handle to the same run. A run with a handle keeps
+    /// a [`Monitor`] (the one given, else one of its own) for the statuses.
+    pub fn handle(&self) -> Handle {
+        self.handle.get_or_init(Handle::new).clone()
     }
 
     /// The signals that stop the run, for [`play_until_signal`](Runner::play_until_signal).
@@ -80,7 +97,7 @@ impl<P: Player> Runner<P> {
     /// or [`Error::Signal`] if the signals cannot be listened for.
     pub async fn play_until_signal(self) -> Result<(), Error> {
         let mut listener = Listener::new(&self.signals)?;
-        let stage = Stage::new(self.monitor);
+        let stage = Stage::new(self.monitor, self.handle.get());
         let mut play = std::pin::pin!(stage.play(self.player));
 
         tokio::select! {
@@ -118,7 +135,7 @@ impl<P: Player> Runner<P> {
     where
         F: Future<Output = ()>,
     {
-        let stage = Stage::new(self.monitor);
+        let stage = Stage::new(self.monitor, self.handle.get());
         let mut play = std::pin::pin!(stage.play(self.player));
         tokio::select! {
             biased;
@@ -188,10 +205,19 @@ where
 struct Stage {
     shutdown: Shutdown,
     monitor: Option<Monitor>,
+    registry: Option<Arc<Registry>>,
 }
 
 impl Stage {
-    fn new(monitor: Option<Monitor>) -> Self {
+    fn new(monitor: Option<Monitor>, handle: Option<&Handle>) -> Self {
+        if let Some(handle) = handle {
+            let (shutdown, registry, monitor) = handle.parts(monitor);
+            return Stage {
+                shutdown,
+                monitor: Some(monitor),
+                registry: Some(registry),
+            };
+        }
         // With no monitor, one is kept anyway when the end-of-run summary
         // would be logged.
         let monitor = monitor.or_else(|| {
@@ -200,6 +226,7 @@ impl Stage {
         Stage {
             shutdown: Shutdown::new(),
             monitor,
+            registry: None,
         }
     }
 
@@ -208,7 +235,12 @@ impl Stage {
         player: P,
     ) -> impl Future<Output = Result<(), Error>> + Send + 'static {
         let member = member_of(Access::Own(player), None, PlayerOptions::default());
-        play_root(member, self.shutdown.clone(), self.monitor.clone())
+        play_root(
+            member,
+            self.shutdown.clone(),
+            self.monitor.clone(),
+            self.registry.clone(),
+        )
     }
 }
 

@@ -97,7 +97,7 @@ pub(crate) fn spawn_player<P: Player>(
         });
     }
     let timeout = options.timeout.unwrap_or(parent.inherited_timeout);
-    let seat = Arc::new(Seat::child(parent, name, options.into_shared(), timeout));
+    let seat = Seat::child(parent, name, options.into_shared(), timeout);
     let released = seat.name.clone();
     let spawned = children.spawn(parent, attempt, async move {
         seat.emit(0, None, || EventKind::Starting);

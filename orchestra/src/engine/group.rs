@@ -136,13 +136,13 @@ pub(super) async fn conduct(
         .map(|(member, deps)| {
             let timeout = stop_timeout(member, default_timeout);
             Slot {
-                seat: Arc::new(Seat::member(
+                seat: Seat::member(
                     ctx.seat(),
                     member.name.clone(),
                     member.options.clone(),
                     timeout,
                     default_timeout,
-                )),
+                ),
                 progress: Progress::Waiting,
                 owned: matches!(
                     member.body,

@@ -9,6 +9,8 @@
 //!   before the run ends and aborted with the member.
 //! - [`member`]: what the engine runs ([`Member`]), players behind the
 //!   object-safe `DynPlayer`.
+//! - [`control`]: the orders a control handle sends one member;
+//!   [`command`] carries them out in its supervision loop.
 //! - [`child_player`]: players started at run time, as children of a run.
 //! - [`supervise`] runs one member: deferred start, the restart loop, backoff
 //!   and limits, panic capture, its tracing span; owned players on a task of
@@ -17,8 +19,10 @@
 //!   fan-out, ordered stop, per-member stop timeouts, stragglers.
 //! - this module: a [`Player`] as a member, and the top of a run.
 
-mod child_player;
+pub(crate) mod child_player;
 pub(crate) mod children;
+pub(crate) mod command;
+pub(crate) mod control;
 mod group;
 pub(crate) mod member;
 pub(crate) mod scope;
@@ -36,7 +40,7 @@ use crate::options::{DEFAULT_TIMEOUT, PlayerOptions};
 use crate::player::Player;
 use crate::status::Monitor;
 use member::{Access, Body, Group, Held, Member};
-use seat::{Root, Seat};
+use seat::{Registry, Root, Seat};
 use shutdown::Shutdown;
 
 /// `player` as a member of the engine, named `name` within its conductor
@@ -106,11 +110,16 @@ pub(crate) async fn play_root(
     member: Member<'static>,
     shutdown: Shutdown,
     monitor: Option<Monitor>,
+    registry: Option<Arc<Registry>>,
 ) -> Result<(), Error> {
     tracing::info!(target: "orchestra", "starting {}", member.describe());
     let listening = monitor.as_ref().map(Monitor::start_listeners);
 
-    let root = Arc::new(Root { shutdown, monitor });
+    let root = Arc::new(Root {
+        shutdown,
+        monitor,
+        registry,
+    });
     let mut top = Group {
         timeout: None,
         // The root's conductor runs in this future, not on a task of its

@@ -70,6 +70,17 @@ impl Children {
         true
     }
 
+    /// Starts a run afresh after one that was dropped before its end.
+    fn begin_run(&self) {
+        let mut abort = lock(&self.abort);
+        if abort.is_cancelled() {
+            *abort = CancellationToken::new();
+            self.tracker.reopen();
+            self.failed.store(false, Ordering::Release);
+            lock(&self.failure).take();
+        }
+    }
+
     /// Records a child's failure and wakes the run, which fails with it.
     fn fail(&self, seat: &Seat, error: Error) {
         let mut failure = lock(&self.failure);
@@ -149,6 +160,12 @@ pub(crate) async fn play_with_children<T>(
     seat: &Seat,
     play: impl Future<Output = T>,
 ) -> (Option<T>, Option<Error>) {
+    // A run dropped before its end (stopped by a handle at its stop
+    // timeout) aborts its children.
+    let mut cut = CutsChildren(seat, true);
+    if let Some(children) = seat.children.get() {
+        children.begin_run();
+    }
     let played = {
         let mut play = pin!(play);
         std::future::poll_fn(|cx| {
@@ -167,6 +184,7 @@ pub(crate) async fn play_with_children<T>(
         })
         .await
     };
+    cut.1 = false;
     match seat.children.get() {
         None => (played, None),
         Some(children) => {
@@ -174,6 +192,19 @@ pub(crate) async fn play_with_children<T>(
             // carry the room for a drain.
             let failure = Box::pin(children.drain(seat, played.is_none())).await;
             (played, failure)
+        }
+    }
+}
+
+/// Aborts the children of a run dropped before its end.
+struct CutsChildren<'s>(&'s Seat, bool);
+
+impl Drop for CutsChildren<'_> {
+    fn drop(&mut self) {
+        if self.1
+            && let Some(children) = self.0.children.get()
+        {
+            children.abort_all();
         }
     }
 }

@@ -1,14 +1,16 @@
 //! The engine's state of one member, shared by its runs and their
 //! contexts ([`Seat`]), and of the whole tree it belongs to ([`Root`]).
 
+use std::collections::HashMap;
 use std::sync::atomic::{AtomicBool, AtomicU32, Ordering};
-use std::sync::{Arc, OnceLock};
+use std::sync::{Arc, Mutex, OnceLock, PoisonError, Weak};
 use std::time::Duration;
 
 use futures_util::task::AtomicWaker;
 use tokio_util::sync::CancellationToken;
 
 use super::children::Children;
+use super::control::SeatControl;
 use super::shutdown::Shutdown;
 use crate::execution_id::ExecutionId;
 use crate::options::{DEFAULT_TIMEOUT, PlayerOptions};
@@ -21,6 +23,41 @@ pub(crate) struct Root {
     pub(crate) shutdown: Shutdown,
     /// Where status events go, if anyone watches.
     pub(crate) monitor: Option<Monitor>,
+    /// Every member by path, when the run has a control handle.
+    pub(crate) registry: Option<Arc<Registry>>,
+}
+
+/// Every member of a run by path, for a control handle: made only when the
+/// run has one.
+#[derive(Debug, Default)]
+pub(crate) struct Registry {
+    seats: Mutex<HashMap<Arc<str>, Weak<Seat>>>,
+}
+
+impl Registry {
+    /// The member at `path`, while its seat lives.
+    pub(crate) fn find(&self, path: &str) -> Option<Arc<Seat>> {
+        let seats = self.seats.lock().unwrap_or_else(PoisonError::into_inner);
+        seats.get(path).and_then(Weak::upgrade)
+    }
+
+    /// The paths of the members whose seats live, sorted.
+    pub(crate) fn paths(&self) -> Vec<Arc<str>> {
+        let seats = self.seats.lock().unwrap_or_else(PoisonError::into_inner);
+        let mut paths: Vec<Arc<str>> = seats
+            .iter()
+            .filter(|(_, seat)| seat.strong_count() > 0)
+            .map(|(path, _)| path.clone())
+            .collect();
+        paths.sort();
+        paths
+    }
+
+    fn register(&self, seat: &Arc<Seat>) {
+        let mut seats = self.seats.lock().unwrap_or_else(PoisonError::into_inner);
+        seats.retain(|_, seat| seat.strong_count() > 0);
+        seats.insert(seat.path().clone(), Arc::downgrade(seat));
+    }
 }
 
 impl Root {
@@ -74,6 +111,8 @@ pub(crate) struct Seat {
     pub(crate) child_failed: AtomicWaker,
     /// The member ended for good (or was aborted): nothing more is spawned.
     pub(crate) ended: AtomicBool,
+    /// Its commands, when the run has a control handle.
+    pub(crate) control: Option<Box<SeatControl>>,
 }
 
 impl Seat {
@@ -95,7 +134,7 @@ impl Seat {
         options: Arc<PlayerOptions>,
         stop_timeout: Duration,
         inherited_timeout: Duration,
-    ) -> Self {
+    ) -> Arc<Self> {
         Seat {
             options,
             inherited_timeout,
@@ -107,6 +146,7 @@ impl Seat {
                 parent.root.clone(),
             )
         }
+        .registered()
     }
 
     fn new(
@@ -130,6 +170,7 @@ impl Seat {
             children: OnceLock::new(),
             child_failed: AtomicWaker::new(),
             ended: AtomicBool::new(false),
+            control: None,
         }
     }
 
@@ -140,18 +181,39 @@ impl Seat {
         name: Arc<str>,
         options: Arc<PlayerOptions>,
         stop_timeout: Duration,
-    ) -> Self {
+    ) -> Arc<Self> {
         Seat {
             options,
             inherited_timeout: parent.inherited_timeout,
             ..Seat::new(
-                parent.token.child_token(),
+                parent.run_token().child_token(),
                 Some(parent.clone()),
                 name,
                 Some(stop_timeout),
                 parent.root.clone(),
             )
         }
+        .registered()
+    }
+
+    /// The seat, shared, and known to the run's control handle if it has one.
+    fn registered(mut self) -> Arc<Self> {
+        let Some(registry) = self.root.registry.clone() else {
+            return Arc::new(self);
+        };
+        self.control = Some(Box::new(SeatControl::new()));
+        let seat = Arc::new(self);
+        registry.register(&seat);
+        seat
+    }
+
+    /// The token of the member's current run: its stop token, or the run's
+    /// own under a control handle (what stops one run only).
+    pub(crate) fn run_token(&self) -> CancellationToken {
+        self.control
+            .as_ref()
+            .and_then(|control| control.run_token())
+            .unwrap_or_else(|| self.token.clone())
     }
 
     /// The children of the member's current run, made at the first call.

@@ -12,6 +12,8 @@ use tokio::task::JoinHandle;
 use tokio::time::{Instant, sleep};
 use tracing::Instrument;
 
+use super::command::{Commanded, parked, run_commanded};
+use super::control::Order;
 use super::member::{DynPlayer, Played};
 use super::scope::{EndsChildren, play_with_children};
 use super::seat::Seat;
@@ -58,6 +60,16 @@ pub(super) enum Outcome {
     Done,
     RestartNow(RestartNow),
     Failed(Error),
+}
+
+impl Outcome {
+    /// How a run stopped by a control handle ended, for its caller.
+    fn into_result(self) -> Result<(), Error> {
+        match self {
+            Outcome::Done | Outcome::RestartNow(_) => Ok(()),
+            Outcome::Failed(error) => Err(error),
+        }
+    }
 }
 
 /// How a run ended, from what `play` returned or its panic; the path is
@@ -119,6 +131,8 @@ impl<P: Player> DynPlayer for P {
 pub(super) async fn supervise(mut target: impl Target, seat: &Arc<Seat>) -> Result<(), Error> {
     // However the member ends (aborted too), its children end with it.
     let _children = EndsChildren(seat);
+    // A control handle's orders, if the run has one.
+    let mut commands = seat.control.as_ref().and_then(|c| c.take_receiver());
     let options = &*seat.options;
     if let Some(delay) = options.delay {
         tracing::debug!(player = %seat.path(), ?delay, "deferred start");
@@ -151,13 +165,36 @@ pub(super) async fn supervise(mut target: impl Target, seat: &Arc<Seat>) -> Resu
         seat.emit(attempt, id, || EventKind::Started);
         let started = Instant::now();
         let target = &mut target;
-        let outcome = async move {
+        let run = async move {
             tracing::info!("started");
             let (played, failure) = play_with_children(seat, target.play(ctx, seat)).await;
             with_children(played, failure)
         }
-        .instrument(span.clone())
-        .await;
+        .instrument(span.clone());
+        let outcome = match commands.as_mut() {
+            None => run.await,
+            Some(commands) => {
+                match run_commanded(seat, commands, run, Outcome::into_result).await {
+                    Commanded::Ended(outcome) => outcome,
+                    Commanded::Stopped {
+                        order,
+                        result,
+                        reply,
+                    } => {
+                        let _ = reply.send(end(seat, &span, attempt, id, result));
+                        let again = match order {
+                            Order::Restart => true,
+                            Order::Stop => parked(seat, commands).await,
+                            Order::Start | Order::Remove => false,
+                        };
+                        if again {
+                            continue;
+                        }
+                        return Ok(());
+                    }
+                }
+            }
+        };
 
         // Once asked to stop, nothing restarts; failures are still reported.
         let stopping = seat.token.is_cancelled();
