@@ -285,3 +285,30 @@ async fn a_player_reaches_the_handle_through_its_context() {
     handle.stop_all();
     run.await.unwrap().unwrap();
 }
+
+#[tokio::test(start_paused = true)]
+async fn an_added_members_failure_stops_its_conductor_gracefully_and_is_named() {
+    let (log, t0) = Log::new();
+    let monitor = Monitor::new();
+    let mut app = Conductor::named("app");
+    app.add("http", idle(&log, t0)).unwrap();
+    let (handle, run) = run(app, &monitor).await;
+
+    let failing = player_fn(|_ctx: Context| async {
+        sleep(secs(1)).await;
+        Err(BoxError::from("bad config"))
+    });
+    handle
+        .add("app", "plugin", failing, PlayerOptions::new())
+        .unwrap();
+
+    let error = run.await.unwrap().unwrap_err();
+    assert!(
+        matches!(&error, Error::Failed { path, .. } if &**path == "app/plugin"),
+        "{error:?}"
+    );
+    assert!(
+        log.at("app/http stopped").is_some(),
+        "its sibling was stopped gracefully"
+    );
+}

@@ -15,6 +15,7 @@ use tracing::Instrument;
 use super::children::{Children, TaskResult, lock};
 use super::seat::Seat;
 use crate::error::{Error, panic_message};
+use crate::options::DEFAULT_TIMEOUT;
 
 impl Children {
     /// Spawns `task` as a child of the run numbered `attempt` of the member
@@ -166,26 +167,40 @@ pub(crate) async fn play_with_children<T>(
     if let Some(children) = seat.children.get() {
         children.begin_run();
     }
-    let played = {
-        let mut play = pin!(play);
-        std::future::poll_fn(|cx| {
-            if let Poll::Ready(played) = play.as_mut().poll(cx) {
-                return Poll::Ready(Some(played));
+    let mut play = pin!(play);
+    let played = std::future::poll_fn(|cx| {
+        if let Poll::Ready(played) = play.as_mut().poll(cx) {
+            return Poll::Ready(Some(played));
+        }
+        seat.child_failed.register(cx.waker());
+        if seat
+            .children
+            .get()
+            .is_some_and(|children| children.has_failed())
+        {
+            return Poll::Ready(None);
+        }
+        Poll::Pending
+    })
+    .await;
+    // Under a control handle a run has a token of its own: a child's
+    // failure then stops the run gracefully, within the member's stop
+    // timeout (a conductor stops its members in order), rather than
+    // cutting it short.
+    let played = match played {
+        None => match seat.control.as_ref().and_then(|c| c.run_token()) {
+            Some(run) => {
+                run.cancel();
+                let timeout = seat.stop_timeout.unwrap_or(DEFAULT_TIMEOUT);
+                Box::pin(tokio::time::timeout(timeout, play.as_mut()))
+                    .await
+                    .ok()
             }
-            seat.child_failed.register(cx.waker());
-            if seat
-                .children
-                .get()
-                .is_some_and(|children| children.has_failed())
-            {
-                return Poll::Ready(None);
-            }
-            Poll::Pending
-        })
-        .await
+            None => None,
+        },
+        played => played,
     };
-    cut.1 = false;
-    match seat.children.get() {
+    let ended = match seat.children.get() {
         None => (played, None),
         Some(children) => {
             // Boxed: the task of a member that never spawns need not
@@ -193,7 +208,9 @@ pub(crate) async fn play_with_children<T>(
             let failure = Box::pin(children.drain(seat, played.is_none())).await;
             (played, failure)
         }
-    }
+    };
+    cut.1 = false;
+    ended
 }
 
 /// Aborts the children of a run dropped before its end.
