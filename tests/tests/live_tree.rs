@@ -112,9 +112,7 @@ async fn a_partial_shutdowns_panic_comes_back_through_the_handle() {
         player_fn(|ctx: Context| async move {
             let fragile = player_fn(|ctx: Context| async move {
                 ctx.cancelled().await;
-                let broken: Option<()> = None;
-                broken.expect("stop handler bug");
-                Ok(())
+                std::panic::panic_any("stop handler bug")
             });
             ctx.spawn_player("fragile", fragile, PlayerOptions::new())?;
             ctx.cancelled().await;
