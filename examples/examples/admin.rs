@@ -19,8 +19,8 @@ use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use axum::routing::{get, post};
 use orchestra::{
-    BoxError, Conductor, Context, Error, Exit, Handle, HttpServer, PlayExt, PlayerOptions,
-    Restart, player_fn,
+    BoxError, Conductor, Context, Error, Exit, Handle, HttpServer, PlayExt, PlayerOptions, Restart,
+    player_fn,
 };
 use tokio::net::TcpListener;
 
@@ -41,7 +41,10 @@ async fn players(State(handle): State<Handle>) -> String {
 /// (`stop`, `start`, `restart`), the rest the player's path.
 async fn order(State(handle): State<Handle>, Path(path): Path<String>) -> (StatusCode, String) {
     let Some((player, action)) = path.rsplit_once('/') else {
-        return (StatusCode::NOT_FOUND, "POST /players/<path>/<order>\n".into());
+        return (
+            StatusCode::NOT_FOUND,
+            "POST /players/<path>/<order>\n".into(),
+        );
     };
     let result = match action {
         "stop" => handle.stop(player).await,

@@ -19,7 +19,8 @@ use crate::status::EventKind;
 /// it is ([`path`](Context::path), [`attempt`](Context::attempt),
 /// [`execution_id`](Context::execution_id)), and lets it announce that it is
 /// ready to serve ([`ready`](Context::ready)), which starts the players
-/// ordered `after` it. Cloning is cheap: hand clones to helper tasks.
+/// ordered `after` it. Cloning is cheap: hand clones to the tasks it
+/// starts with [`spawn`](Context::spawn), which its run waits for.
 ///
 /// ```
 /// use orchestra::{BoxError, Context, Player};

@@ -270,3 +270,42 @@ async fn a_child_spawned_after_its_player_ended_is_not_run() {
     sleep(secs(1)).await;
     assert_eq!(ran.load(Ordering::SeqCst), 0);
 }
+
+#[tokio::test(start_paused = true)]
+async fn a_forced_stop_aborts_the_children_with_their_player() {
+    let dropped = Arc::new(AtomicUsize::new(0));
+    let guard = dropped.clone();
+    let mut app = Conductor::named("app");
+    app.add(
+        "parent",
+        player_fn(move |ctx: Context| {
+            let guard = DropCounter(guard.clone());
+            async move {
+                ctx.spawn(async move {
+                    let _guard = guard;
+                    std::future::pending::<()>().await;
+                });
+                ctx.cancelled().await;
+                Ok(())
+            }
+        }),
+    )
+    .unwrap();
+    let runner = app.runner();
+    let handle = runner.handle();
+    let run = tokio::spawn(runner.play_until(std::future::pending()));
+    sleep(secs(1)).await;
+    handle.stop_all();
+    sleep(secs(1)).await;
+    handle.force("the test");
+
+    let error = run.await.unwrap().unwrap_err();
+    assert!(
+        matches!(&error, Error::Forced { aborted, .. } if aborted.iter().any(|p| &**p == "app/parent")),
+        "{error:?}"
+    );
+    for _ in 0..4 {
+        tokio::task::yield_now().await;
+    }
+    assert_eq!(dropped.load(Ordering::SeqCst), 1, "the child was dropped");
+}

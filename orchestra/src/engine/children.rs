@@ -59,8 +59,10 @@ impl<E: Into<BoxError> + Send + 'static> TaskResult for Result<(), E> {
 #[derive(Default)]
 pub(crate) struct Children {
     pub(super) tracker: TaskTracker,
-    /// Cancelled to abort every child of the current run; replaced after use.
-    pub(super) abort: Mutex<CancellationToken>,
+    /// Cancelled to abort every child of the current run; replaced after
+    /// use. In an `Arc`: a child shares it without cloning the token (which
+    /// locks the token's node).
+    pub(super) abort: Mutex<Arc<CancellationToken>>,
     /// The first failure of a child in the current run.
     pub(super) failure: Mutex<Option<Error>>,
     pub(super) failed: AtomicBool,

@@ -3,13 +3,12 @@
 //! aborting them with the member (see `children` for the rules).
 
 use std::panic::AssertUnwindSafe;
-use std::pin::pin;
+use std::pin::{Pin, pin};
 use std::sync::Arc;
 use std::sync::atomic::Ordering;
 use std::task::Poll;
 
 use futures_util::FutureExt;
-use tokio_util::sync::CancellationToken;
 use tracing::Instrument;
 
 use super::children::{Children, TaskResult, lock};
@@ -75,7 +74,7 @@ impl Children {
     fn begin_run(&self) {
         let mut abort = lock(&self.abort);
         if abort.is_cancelled() {
-            *abort = CancellationToken::new();
+            *abort = Arc::default();
             self.tracker.reopen();
             self.failed.store(false, Ordering::Release);
             lock(&self.failure).take();
@@ -130,7 +129,7 @@ impl Children {
         {
             let mut abort = lock(&self.abort);
             if abort.is_cancelled() {
-                *abort = CancellationToken::new();
+                *abort = Arc::default();
             }
         }
         self.failed.store(false, Ordering::Release);
@@ -153,25 +152,42 @@ impl Children {
     }
 }
 
-/// Plays one run (`play`) of the member in `seat` with its children: until
-/// `play` has returned and every child has ended, or a child has failed.
-/// Gives what `play` returned (`None` if a child's failure cut it short),
-/// and the first failure of a child.
-pub(crate) async fn play_with_children<T>(
-    seat: &Seat,
-    play: impl Future<Output = T>,
-) -> (Option<T>, Option<Error>) {
-    // A run dropped before its end (stopped by a handle at its stop
-    // timeout) aborts its children.
-    let mut cut = CutsChildren(seat, true);
-    if let Some(children) = seat.children.get() {
-        children.begin_run();
+/// How one run (`play`) of the member in `seat` is played with its
+/// children, in the run's own future (a future of its own would take room
+/// in every member's task):
+///
+/// ```text
+/// let cut = CutsChildren::new(seat);
+/// let played = Watched::new(seat, play.as_mut()).await;
+/// let (played, failure) = match (played, seat.children.get()) {
+///     (Some(played), None) => (Some(played), None),
+///     (played, _) => Box::pin(after_play(seat, play, played)).await,
+/// };
+/// cut.disarm();
+/// ```
+///
+/// until `play` has returned and every child has ended, or a child has
+/// failed; `played` is `None` if a child's failure cut `play` short.
+/// `play`, until it returns (`Some`) or a child of the run fails (`None`).
+pub(crate) struct Watched<'a, F> {
+    seat: &'a Seat,
+    play: Pin<&'a mut F>,
+}
+
+impl<'a, F> Watched<'a, F> {
+    pub(crate) fn new(seat: &'a Seat, play: Pin<&'a mut F>) -> Self {
+        Watched { seat, play }
     }
-    let mut play = pin!(play);
-    let played = std::future::poll_fn(|cx| {
-        if let Poll::Ready(played) = play.as_mut().poll(cx) {
+}
+
+impl<F: Future> Future for Watched<'_, F> {
+    type Output = Option<F::Output>;
+
+    fn poll(mut self: Pin<&mut Self>, cx: &mut std::task::Context<'_>) -> Poll<Self::Output> {
+        if let Poll::Ready(played) = self.play.as_mut().poll(cx) {
             return Poll::Ready(Some(played));
         }
+        let seat = self.seat;
         seat.child_failed.register(cx.waker());
         if seat
             .children
@@ -181,8 +197,16 @@ pub(crate) async fn play_with_children<T>(
             return Poll::Ready(None);
         }
         Poll::Pending
-    })
-    .await;
+    }
+}
+
+/// What follows `play` in a run with children: a stop after a child's
+/// failure, and the drain.
+pub(crate) async fn after_play<T>(
+    seat: &Seat,
+    mut play: Pin<&mut impl Future<Output = T>>,
+    played: Option<T>,
+) -> (Option<T>, Option<Error>) {
     // Under a control handle a run has a token of its own: a child's
     // failure then stops the run gracefully, within the member's stop
     // timeout (a conductor stops its members in order), rather than
@@ -192,35 +216,41 @@ pub(crate) async fn play_with_children<T>(
             Some(run) => {
                 run.cancel();
                 let timeout = seat.stop_timeout.unwrap_or(DEFAULT_TIMEOUT);
-                Box::pin(tokio::time::timeout(timeout, play.as_mut()))
-                    .await
-                    .ok()
+                tokio::time::timeout(timeout, play.as_mut()).await.ok()
             }
             None => None,
         },
         played => played,
     };
-    let ended = match seat.children.get() {
-        None => (played, None),
-        Some(children) => {
-            // Boxed: the task of a member that never spawns need not
-            // carry the room for a drain.
-            let failure = Box::pin(children.drain(seat, played.is_none())).await;
-            (played, failure)
-        }
+    let failure = match seat.children.get() {
+        Some(children) => children.drain(seat, played.is_none()).await,
+        None => None,
     };
-    cut.1 = false;
-    ended
+    (played, failure)
 }
 
-/// Aborts the children of a run dropped before its end.
-struct CutsChildren<'s>(&'s Seat, bool);
+/// Aborts the children of a run dropped before its end (disarmed at the
+/// end).
+pub(crate) struct CutsChildren<'s>(&'s Seat);
+
+impl<'s> CutsChildren<'s> {
+    /// Starts a run: afresh after one that was dropped before its end.
+    pub(crate) fn new(seat: &'s Seat) -> Self {
+        if let Some(children) = seat.children.get() {
+            children.begin_run();
+        }
+        CutsChildren(seat)
+    }
+
+    /// The run ended: nothing to abort.
+    pub(crate) fn disarm(self) {
+        std::mem::forget(self);
+    }
+}
 
 impl Drop for CutsChildren<'_> {
     fn drop(&mut self) {
-        if self.1
-            && let Some(children) = self.0.children.get()
-        {
+        if let Some(children) = self.0.children.get() {
             children.abort_all();
         }
     }

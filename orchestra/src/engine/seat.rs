@@ -31,20 +31,29 @@ pub(crate) struct Root {
 /// run has one.
 #[derive(Debug, Default)]
 pub(crate) struct Registry {
-    seats: Mutex<HashMap<Arc<str>, Weak<Seat>>>,
+    seats: Mutex<Seats>,
+}
+
+#[derive(Debug, Default)]
+struct Seats {
+    by_path: HashMap<Arc<str>, Weak<Seat>>,
+    /// How many there were after the last sweep of dead seats: the next
+    /// comes when they have doubled, so that registering stays O(1).
+    swept: usize,
 }
 
 impl Registry {
     /// The member at `path`, while its seat lives.
     pub(crate) fn find(&self, path: &str) -> Option<Arc<Seat>> {
         let seats = self.seats.lock().unwrap_or_else(PoisonError::into_inner);
-        seats.get(path).and_then(Weak::upgrade)
+        seats.by_path.get(path).and_then(Weak::upgrade)
     }
 
     /// The paths of the members whose seats live, sorted.
     pub(crate) fn paths(&self) -> Vec<Arc<str>> {
         let seats = self.seats.lock().unwrap_or_else(PoisonError::into_inner);
         let mut paths: Vec<Arc<str>> = seats
+            .by_path
             .iter()
             .filter(|(_, seat)| seat.strong_count() > 0)
             .map(|(path, _)| path.clone())
@@ -55,8 +64,13 @@ impl Registry {
 
     fn register(&self, seat: &Arc<Seat>) {
         let mut seats = self.seats.lock().unwrap_or_else(PoisonError::into_inner);
-        seats.retain(|_, seat| seat.strong_count() > 0);
-        seats.insert(seat.path().clone(), Arc::downgrade(seat));
+        if seats.by_path.len() >= 2 * seats.swept.max(32) {
+            seats.by_path.retain(|_, seat| seat.strong_count() > 0);
+            seats.swept = seats.by_path.len();
+        }
+        seats
+            .by_path
+            .insert(seat.path().clone(), Arc::downgrade(seat));
     }
 }
 

@@ -15,7 +15,7 @@ use tracing::Instrument;
 use super::command::{Commanded, parked, run_commanded};
 use super::control::Order;
 use super::member::{DynPlayer, Played};
-use super::scope::{EndsChildren, play_with_children};
+use super::scope::{CutsChildren, EndsChildren, Watched, after_play};
 use super::seat::Seat;
 use crate::context::Context;
 pub(super) use crate::error::panic_message;
@@ -165,33 +165,16 @@ pub(super) async fn supervise(mut target: impl Target, seat: &Arc<Seat>) -> Resu
         seat.emit(attempt, id, || EventKind::Started);
         let started = Instant::now();
         let target = &mut target;
-        let run = async move {
-            tracing::info!("started");
-            let (played, failure) = play_with_children(seat, target.play(ctx, seat)).await;
-            with_children(played, failure)
-        }
-        .instrument(span.clone());
         let outcome = match commands.as_mut() {
-            None => run.await,
+            None => run(target, ctx, seat, &span).await,
+            // Boxed: the task of a member without a handle need not carry
+            // the room for a run under commands.
             Some(commands) => {
-                match run_commanded(seat, commands, run, Outcome::into_result).await {
-                    Commanded::Ended(outcome) => outcome,
-                    Commanded::Stopped {
-                        order,
-                        result,
-                        reply,
-                    } => {
-                        let _ = reply.send(end(seat, &span, attempt, id, result));
-                        let again = match order {
-                            Order::Restart => true,
-                            Order::Stop => parked(seat, commands).await,
-                            Order::Start | Order::Remove => false,
-                        };
-                        if again {
-                            continue;
-                        }
-                        return Ok(());
-                    }
+                let run = run(target, ctx, seat, &span);
+                match Box::pin(under_commands(seat, commands, run, &span, attempt, id)).await {
+                    Next::Judge(outcome) => outcome,
+                    Next::Run => continue,
+                    Next::End => return Ok(()),
                 }
             }
         };
@@ -240,6 +223,72 @@ pub(super) async fn supervise(mut target: impl Target, seat: &Arc<Seat>) -> Resu
             return Ok(());
         }
     }
+}
+
+/// What comes after a run under commands.
+enum Next {
+    /// It ended by itself: its outcome decides, as for any run.
+    Judge(Outcome),
+    /// It was stopped by an order, and is to run again.
+    Run,
+    /// It was stopped by an order, and ends for good.
+    End,
+}
+
+/// A run under a control handle's commands: an order to stop, restart or
+/// remove the member stops the run gracefully, and is answered with how it
+/// ended; a stopped member waits here for the order to start again.
+async fn under_commands(
+    seat: &Seat,
+    commands: &mut tokio::sync::mpsc::UnboundedReceiver<super::control::Command>,
+    run: impl Future<Output = Outcome>,
+    span: &tracing::Span,
+    attempt: u32,
+    id: Option<ExecutionId>,
+) -> Next {
+    match run_commanded(seat, commands, run, Outcome::into_result).await {
+        Commanded::Ended(outcome) => Next::Judge(outcome),
+        Commanded::Stopped {
+            order,
+            result,
+            reply,
+        } => {
+            let _ = reply.send(end(seat, span, attempt, id, result));
+            let again = match order {
+                Order::Restart => true,
+                Order::Stop => parked(seat, commands).await,
+                Order::Start | Order::Remove => false,
+            };
+            if again { Next::Run } else { Next::End }
+        }
+    }
+}
+
+/// One run of the member, with its children, inside its span. Made where it
+/// is awaited: a future bound to a variable and then awaited takes its room
+/// twice in the task.
+fn run<'r>(
+    target: &'r mut impl Target,
+    ctx: Context,
+    seat: &'r Seat,
+    span: &tracing::Span,
+) -> impl Future<Output = Outcome> + Send + 'r {
+    async move {
+        tracing::info!("started");
+        // The run's children: see `scope`.
+        let mut play = std::pin::pin!(target.play(ctx, seat));
+        let cut = CutsChildren::new(seat);
+        let played = Watched::new(seat, play.as_mut()).await;
+        let (played, failure) = match (played, seat.children.get()) {
+            (Some(played), None) => (Some(played), None),
+            // Boxed: the task of a member that never spawns need not
+            // carry the room for what follows.
+            (played, _) => Box::pin(after_play(seat, play, played)).await,
+        };
+        cut.disarm();
+        with_children(played, failure)
+    }
+    .instrument(span.clone())
 }
 
 /// How a run ended, with its children: the first child to fail fails a run
