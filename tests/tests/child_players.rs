@@ -11,16 +11,8 @@ use orchestra::{
     Backoff, BoxError, Conductor, Context, Error, EventKind, Monitor, PlayExt, PlayerOptions,
     Restart, player_fn,
 };
-use support::secs;
-use tokio::time::{Duration, sleep};
-
-fn kinds(monitor: &Monitor, path: &str) -> Vec<(Duration, EventKind)> {
-    monitor
-        .report()
-        .events(path)
-        .map(|e| (e.elapsed, e.kind.clone()))
-        .collect()
-}
+use support::{kinds, secs};
+use tokio::time::sleep;
 
 /// A player that starts `child` as `worker` and then waits for its stop.
 fn parent_of<F>(child: F, options: PlayerOptions) -> impl orchestra::Player

@@ -10,6 +10,23 @@ use orchestra::{BoxError, Conductor, Context, Error, PlayExt, PlayerOptions, Res
 use support::{DropCounter, alive_tasks, secs};
 use tokio::time::{Instant, sleep};
 
+/// Spawns a child that ignores every stop (counting its drop in `dropped`),
+/// then returns on its own stop.
+fn parent_of_a_deaf_child(dropped: &Arc<AtomicUsize>) -> impl orchestra::Player + use<> {
+    let guard = dropped.clone();
+    player_fn(move |ctx: Context| {
+        let guard = DropCounter(guard.clone());
+        async move {
+            ctx.spawn(async move {
+                let _guard = guard;
+                std::future::pending::<()>().await;
+            });
+            ctx.cancelled().await;
+            Ok(())
+        }
+    })
+}
+
 #[tokio::test(start_paused = true)]
 async fn a_hundred_children_in_flight_at_the_stop_all_finish_within_the_stop_timeout() {
     let finished = Arc::new(AtomicUsize::new(0));
@@ -64,24 +81,9 @@ async fn a_run_that_returned_waits_for_its_children() {
 #[tokio::test(start_paused = true)]
 async fn a_child_ignoring_cancellation_is_aborted_with_its_player_and_reported() {
     let dropped = Arc::new(AtomicUsize::new(0));
-    let guard = dropped.clone();
     let mut app = Conductor::named("app");
     app.timeout(secs(2));
-    app.add(
-        "parent",
-        player_fn(move |ctx: Context| {
-            let guard = DropCounter(guard.clone());
-            async move {
-                ctx.spawn(async move {
-                    let _guard = guard;
-                    std::future::pending::<()>().await;
-                });
-                ctx.cancelled().await;
-                Ok(())
-            }
-        }),
-    )
-    .unwrap();
+    app.add("parent", parent_of_a_deaf_child(&dropped)).unwrap();
     let tasks_before = alive_tasks();
     let t0 = Instant::now();
 
@@ -274,23 +276,8 @@ async fn a_child_spawned_after_its_player_ended_is_not_run() {
 #[tokio::test(start_paused = true)]
 async fn a_forced_stop_aborts_the_children_with_their_player() {
     let dropped = Arc::new(AtomicUsize::new(0));
-    let guard = dropped.clone();
     let mut app = Conductor::named("app");
-    app.add(
-        "parent",
-        player_fn(move |ctx: Context| {
-            let guard = DropCounter(guard.clone());
-            async move {
-                ctx.spawn(async move {
-                    let _guard = guard;
-                    std::future::pending::<()>().await;
-                });
-                ctx.cancelled().await;
-                Ok(())
-            }
-        }),
-    )
-    .unwrap();
+    app.add("parent", parent_of_a_deaf_child(&dropped)).unwrap();
     let runner = app.runner();
     let handle = runner.handle();
     let run = tokio::spawn(runner.play_until(std::future::pending()));

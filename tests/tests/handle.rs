@@ -11,7 +11,7 @@ use orchestra::{
     BoxError, Conductor, Context, Error, EventKind, Handle, Monitor, PlayExt, PlayerOptions, State,
     player_fn,
 };
-use support::{Log, idle, secs, stuck};
+use support::{Log, idle, kinds, secs, stuck};
 use tokio::task::JoinHandle;
 use tokio::time::{Duration, Instant, sleep};
 
@@ -23,14 +23,6 @@ async fn run(app: Conductor, monitor: &Monitor) -> (Handle, JoinHandle<Result<()
     let run = tokio::spawn(runner.play_until(std::future::pending()));
     sleep(Duration::from_millis(1)).await;
     (handle, run)
-}
-
-fn kinds(monitor: &Monitor, path: &str) -> Vec<(Duration, EventKind)> {
-    monitor
-        .report()
-        .events(path)
-        .map(|e| (e.elapsed, e.kind.clone()))
-        .collect()
 }
 
 #[tokio::test(start_paused = true)]

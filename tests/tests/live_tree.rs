@@ -12,7 +12,7 @@ use orchestra::{
     BoxError, Conductor, Context, Error, Handle, Monitor, PlayExt, Player, PlayerOptions, State,
     player_fn,
 };
-use support::{DropCounter, Log, millis, secs};
+use support::{Log, millis, secs, stuck};
 use tokio::task::JoinHandle;
 use tokio::time::{Instant, sleep};
 
@@ -133,19 +133,6 @@ async fn a_partial_shutdowns_panic_comes_back_through_the_handle() {
     run.await.unwrap().unwrap();
 }
 
-/// Ignores its stop; counts its drops.
-fn deaf(dropped: &Arc<AtomicUsize>) -> impl Player + use<> {
-    let dropped = dropped.clone();
-    player_fn(move |_ctx: Context| {
-        let guard = DropCounter(dropped.clone());
-        async move {
-            let _guard = guard;
-            std::future::pending::<()>().await;
-            Ok(())
-        }
-    })
-}
-
 #[tokio::test(start_paused = true)]
 async fn an_abort_is_recursive_and_runs_the_drop_guards_below() {
     let dropped = Arc::new(AtomicUsize::new(0));
@@ -157,7 +144,7 @@ async fn an_abort_is_recursive_and_runs_the_drop_guards_below() {
             let below = below.clone();
             async move {
                 // d1 itself returns at once; its child ignores every stop.
-                ctx.spawn_player("d2", deaf(&below), PlayerOptions::new())?;
+                ctx.spawn_player("d2", stuck(&below), PlayerOptions::new())?;
                 Ok(())
             }
         }),
@@ -187,7 +174,7 @@ async fn an_abort_is_recursive_and_runs_the_drop_guards_below() {
 async fn aborting_twice_is_safe_and_the_drop_guard_of_an_aborted_player_runs() {
     let dropped = Arc::new(AtomicUsize::new(0));
     let mut app = Conductor::named("app");
-    app.add("deaf", deaf(&dropped)).unwrap();
+    app.add("deaf", stuck(&dropped)).unwrap();
     let (handle, run) = run(app).await;
 
     handle.force("the first");

@@ -7,10 +7,11 @@ use std::time::Duration;
 
 use tokio::time::sleep;
 
+use super::command::timed_out;
 use super::seat::Seat;
 use super::supervise::{Typed, supervise};
 use crate::context::Context;
-use crate::error::{Error, Straggler};
+use crate::error::Error;
 use crate::options::PlayerOptions;
 use crate::player::Player;
 use crate::status::EventKind;
@@ -130,16 +131,7 @@ async fn play_child<P: Player>(
     tokio::select! {
         biased;
         // The stop first, so that `Stopping` is reported before the end.
-        () = expired => {
-            seat.emit(0, None, || EventKind::Aborted);
-            tracing::error!(target: "orchestra", player = %seat.path(), waited = ?timeout, "did not stop in time; aborted");
-            Err(Error::StopTimedOut {
-                stragglers: vec![Straggler {
-                    path: seat.path().clone(),
-                    waited: timeout,
-                }],
-            })
-        }
+        () = expired => Err(timed_out(seat, timeout)),
         result = supervise(Typed(player), seat) => result,
     }
 }

@@ -5,6 +5,7 @@
 
 use std::pin::pin;
 use std::sync::Arc;
+use std::time::Duration;
 
 use tokio::sync::{mpsc, oneshot};
 
@@ -60,16 +61,7 @@ pub(super) async fn run_commanded<T>(
     let timeout = seat.stop_timeout.unwrap_or(DEFAULT_TIMEOUT);
     let result = match tokio::time::timeout(timeout, run).await {
         Ok(ended) => result_of(ended),
-        Err(_) => {
-            seat.emit(0, None, || EventKind::Aborted);
-            tracing::error!(target: "orchestra", player = %seat.path(), waited = ?timeout, "did not stop in time; aborted");
-            Err(Error::StopTimedOut {
-                stragglers: vec![Straggler {
-                    path: seat.path().clone(),
-                    waited: timeout,
-                }],
-            })
-        }
+        Err(_) => Err(timed_out(seat, timeout)),
     };
     Commanded::Stopped {
         order: command.order,
@@ -98,6 +90,19 @@ pub(super) async fn parked(seat: &Seat, commands: &mut mpsc::UnboundedReceiver<C
         };
         let _ = command.reply.send(Ok(()));
         return again;
+    }
+}
+
+/// A member aborted `waited` after it was asked to stop: reported, logged,
+/// and named a straggler.
+pub(crate) fn timed_out(seat: &Seat, waited: Duration) -> Error {
+    seat.emit(0, None, || EventKind::Aborted);
+    tracing::error!(target: "orchestra", player = %seat.path(), ?waited, "did not stop in time; aborted");
+    Error::StopTimedOut {
+        stragglers: vec![Straggler {
+            path: seat.path().clone(),
+            waited,
+        }],
     }
 }
 

@@ -65,8 +65,13 @@ impl Children {
                 children.fail(&seat, error);
             }
         };
-        self.tracker
-            .spawn(child.instrument(tracing::Span::current()));
+        // Inside the current span, when there is one to be inside of.
+        let span = tracing::Span::current();
+        if span.is_disabled() {
+            self.tracker.spawn(child);
+        } else {
+            self.tracker.spawn(child.instrument(span));
+        }
         true
     }
 
