@@ -158,7 +158,7 @@ impl Context {
         let seat = &*self.seat;
         seat.ready.set();
         if seat.ready_run.swap(self.attempt, Ordering::AcqRel) != self.attempt {
-            tracing::debug!(player = %self.path(), "ready");
+            tracing::debug!(target: "orchestra", player = %self.path(), "ready");
             seat.emit(self.attempt, Some(self.execution_id), || EventKind::Ready);
         }
     }

@@ -199,7 +199,7 @@ impl Player for Systemd {
         loop {
             if !ready_sent && Health::of(&self.monitor).is_ready() {
                 sd_notify::notify(&[NotifyState::Ready])?;
-                tracing::debug!("systemd notified: ready");
+                tracing::debug!(target: "orchestra", "systemd notified: ready");
                 ready_sent = true;
             }
             tokio::select! {
@@ -217,7 +217,7 @@ impl Player for Systemd {
             }
         }
         sd_notify::notify(&[NotifyState::Stopping])?;
-        tracing::debug!("systemd notified: stopping");
+        tracing::debug!(target: "orchestra", "systemd notified: stopping");
         Ok(())
     }
 }

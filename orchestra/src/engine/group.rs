@@ -34,6 +34,23 @@ enum Exit {
     Aborted,
 }
 
+impl Exit {
+    /// How a member whose task did not give it back left.
+    fn lost(seat: &Seat, error: JoinError) -> Exit {
+        if !error.is_panic() {
+            // Aborted, or the runtime is shutting down.
+            return Exit::Aborted;
+        }
+        // Panics of `play` are caught inside; one elsewhere (in a player's
+        // `Drop`, say) loses the member but is reported.
+        Exit::Done(Err(Error::Panicked {
+            path: seat.path().clone(),
+            attempt: 0,
+            message: panic_message(&*error.into_panic()),
+        }))
+    }
+}
+
 #[derive(Clone, Copy, PartialEq, Eq)]
 enum Progress {
     /// Not started: waiting for the members it is ordered after.
@@ -139,6 +156,7 @@ pub(super) async fn conduct(
                 seat: Seat::member(
                     ctx.seat(),
                     member.name.clone(),
+                    matches!(member.body, Body::Group(_) | Body::Given(_)),
                     member.options.clone(),
                     timeout,
                     default_timeout,
@@ -212,7 +230,7 @@ pub(super) async fn conduct(
             Some((i, joined)) = sets.joining.next() => this.joined(i, joined),
             Some((i, exit)) = sets.running.next() => this.exited(i, exit),
             () = &mut cancelled, if !this.stopping => {
-                tracing::debug!(conductor = ctx.path(), "stop requested");
+                tracing::debug!(target: "orchestra", conductor = ctx.path(), "stop requested");
                 this.begin_stop();
             }
             () = &mut aborted, if !this.aborting => {
@@ -284,7 +302,7 @@ impl<'m, 'a: 'm> Conducting<'_, 'm, 'a> {
                     () = seat.ready.wait() => {}
                     () = sleep(grace) => {
                         if seat.ready.set() {
-                            tracing::debug!(player = %seat.path(), ?grace, "readiness grace over: counted as ready");
+                            tracing::debug!(target: "orchestra", player = %seat.path(), ?grace, "readiness grace over: counted as ready");
                             seat.emit(0, None, || EventKind::Ready);
                         }
                     }
@@ -353,15 +371,7 @@ impl<'m, 'a: 'm> Conducting<'_, 'm, 'a> {
                 }
                 Exit::Done(result)
             }
-            // Panics of `play` are caught inside; one elsewhere (in a
-            // player's `Drop`, say) loses the player but is reported.
-            Err(error) if error.is_panic() => Exit::Done(Err(Error::Panicked {
-                path: self.slots[i].seat.path().clone(),
-                attempt: 0,
-                message: panic_message(&*error.into_panic()),
-            })),
-            // Aborted, or the runtime is shutting down.
-            Err(_) => Exit::Aborted,
+            Err(error) => Exit::lost(&self.slots[i].seat, error),
         };
         if !left_behind {
             self.exited(i, exit);
@@ -391,8 +401,11 @@ impl<'m, 'a: 'm> Conducting<'_, 'm, 'a> {
             Exit::Done(Err(error)) => {
                 self.errors.push(error);
                 if !self.stopping {
-                    let path = &**self.slots[i].seat.path();
-                    tracing::warn!(player = %path, "stopping its siblings after its failure");
+                    let siblings = self.slots.iter().any(|s| s.progress != Progress::Exited);
+                    if siblings {
+                        let path = &**self.slots[i].seat.path();
+                        tracing::warn!(target: "orchestra", player = %path, "stopping its siblings after its failure");
+                    }
                     self.begin_stop();
                 }
             }
@@ -400,10 +413,10 @@ impl<'m, 'a: 'm> Conducting<'_, 'm, 'a> {
                 self.slots[i].seat.emit(0, None, || EventKind::Aborted);
                 let path = self.slots[i].seat.path().clone();
                 if let Some(reason) = self.root.shutdown.forced() {
-                    tracing::warn!(player = %path, %reason, "aborted: the stop was forced");
+                    tracing::warn!(target: "orchestra", player = %path, %reason, "aborted: the stop was forced");
                     self.aborted.push(path);
                 } else {
-                    tracing::error!(player = %path, ?waited, "did not stop in time; aborted");
+                    tracing::error!(target: "orchestra", player = %path, ?waited, "did not stop in time; aborted");
                     self.stragglers.push(Straggler { path, waited });
                 }
             }
@@ -476,6 +489,7 @@ impl<'m, 'a: 'm> Conducting<'_, 'm, 'a> {
             let deadline = match (slot.aborted_at, slot.stop_requested) {
                 (Some(aborted), _) if aborted + ABORT_GRACE <= now => {
                     tracing::error!(
+                        target: "orchestra",
                         player = %slot.seat.path(),
                         "aborted, but it is blocking its thread and cannot end before it yields; \
                          left behind so that the stop can go on"
@@ -580,12 +594,7 @@ async fn drive(
                     *slot = Some(group);
                     Exit::Done(result)
                 }
-                Err(error) if error.is_panic() => Exit::Done(Err(Error::Panicked {
-                    path: seat.path().clone(),
-                    attempt: 0,
-                    message: panic_message(&*error.into_panic()),
-                })),
-                Err(_) => Exit::Aborted,
+                Err(error) => Exit::lost(&seat, error),
             }
         }
     }

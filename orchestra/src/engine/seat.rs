@@ -84,10 +84,13 @@ impl Root {
         execution_id: Option<ExecutionId>,
         kind: impl FnOnce() -> EventKind,
     ) {
+        // Metrics count players; conductors are judged by theirs.
         #[cfg(feature = "metrics")]
         let kind = {
             let kind = kind();
-            crate::metrics::record(seat.path(), attempt, &kind);
+            if !seat.conductor {
+                crate::metrics::record(seat.path(), attempt, &kind);
+            }
             move || kind
         };
         if let Some(monitor) = &self.monitor {
@@ -104,6 +107,9 @@ pub(crate) struct Seat {
     /// The seat of the conductor above, if any.
     pub(crate) parent: Option<Arc<Seat>>,
     pub(crate) name: Arc<str>,
+    /// Whether the member is a conductor (else a player): a conductor has
+    /// no span and no metrics of its own.
+    pub(crate) conductor: bool,
     pub(crate) options: Arc<PlayerOptions>,
     /// How long the member has to return once asked to stop.
     pub(crate) stop_timeout: Option<Duration>,
@@ -133,18 +139,23 @@ impl Seat {
     /// The seat above the top member of a tree: its token is the run's stop.
     pub(crate) fn root(root: Arc<Root>) -> Self {
         let token = root.shutdown.stopping().clone();
-        Seat::new(token, None, Arc::from(""), None, root)
+        Seat::top(token, Arc::from(""), root)
     }
 
     /// The seat of a player run on its own, outside any conductor.
     pub(crate) fn standalone(name: &str, token: CancellationToken) -> Self {
-        Seat::new(token, None, Arc::from(name), None, Arc::default())
+        Seat::top(token, Arc::from(name), Arc::default())
+    }
+
+    fn top(token: CancellationToken, name: Arc<str>, root: Arc<Root>) -> Self {
+        Seat::new(token, None, name, false, None, root)
     }
 
     /// The seat of a member of the group whose seat is `parent`.
     pub(crate) fn member(
         parent: &Arc<Seat>,
         name: Arc<str>,
+        conductor: bool,
         options: Arc<PlayerOptions>,
         stop_timeout: Duration,
         inherited_timeout: Duration,
@@ -156,6 +167,7 @@ impl Seat {
                 CancellationToken::new(),
                 Some(parent.clone()),
                 name,
+                conductor,
                 Some(stop_timeout),
                 parent.root.clone(),
             )
@@ -167,6 +179,7 @@ impl Seat {
         token: CancellationToken,
         parent: Option<Arc<Seat>>,
         name: Arc<str>,
+        conductor: bool,
         stop_timeout: Option<Duration>,
         root: Arc<Root>,
     ) -> Self {
@@ -174,6 +187,7 @@ impl Seat {
             token,
             parent,
             name,
+            conductor,
             options: PlayerOptions::default().into_shared(),
             stop_timeout,
             inherited_timeout: DEFAULT_TIMEOUT,
@@ -193,6 +207,7 @@ impl Seat {
     pub(crate) fn child(
         parent: &Arc<Seat>,
         name: Arc<str>,
+        conductor: bool,
         options: Arc<PlayerOptions>,
         stop_timeout: Duration,
     ) -> Arc<Self> {
@@ -203,6 +218,7 @@ impl Seat {
                 parent.run_token().child_token(),
                 Some(parent.clone()),
                 name,
+                conductor,
                 Some(stop_timeout),
                 parent.root.clone(),
             )

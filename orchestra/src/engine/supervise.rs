@@ -2,6 +2,7 @@
 
 use std::any::Any;
 use std::collections::VecDeque;
+use std::fmt;
 use std::panic::AssertUnwindSafe;
 use std::pin::Pin;
 use std::sync::Arc;
@@ -135,7 +136,7 @@ pub(super) async fn supervise(mut target: impl Target, seat: &Arc<Seat>) -> Resu
     let mut commands = seat.control.as_ref().and_then(|c| c.take_receiver());
     let options = &*seat.options;
     if let Some(delay) = options.delay {
-        tracing::debug!(player = %seat.path(), ?delay, "deferred start");
+        tracing::debug!(target: "orchestra", player = %seat.path(), ?delay, "deferred start");
         seat.emit(0, None, || EventKind::Deferred { delay });
         if !wait(seat, delay).await {
             seat.emit(0, None, || EventKind::Stopped);
@@ -156,12 +157,19 @@ pub(super) async fn supervise(mut target: impl Target, seat: &Arc<Seat>) -> Resu
         attempt += 1;
         let ctx = Context::for_run(seat.clone(), attempt);
         let id = Some(ctx.execution_id());
-        let span = tracing::info_span!(
-            "player",
-            player = %seat.path(),
-            attempt,
-            execution_id = %ctx.execution_id(),
-        );
+        // A player's run has a span; a conductor's has none, so that its
+        // players' spans do not repeat its path.
+        let span = if seat.conductor {
+            tracing::Span::none()
+        } else {
+            tracing::info_span!(
+                target: "orchestra",
+                "player",
+                player = %seat.path(),
+                attempt,
+                execution_id = %ctx.execution_id(),
+            )
+        };
         seat.emit(attempt, id, || EventKind::Started);
         let started = Instant::now();
         let target = &mut target;
@@ -191,7 +199,9 @@ pub(super) async fn supervise(mut target: impl Target, seat: &Arc<Seat>) -> Resu
             _ if stopping => return end(seat, &span, attempt, id, Ok(())),
             Outcome::Done => (None, false),
             Outcome::RestartNow(request) => {
-                span.in_scope(|| tracing::info!(%request, "restarting at once"));
+                span.in_scope(|| {
+                    tracing::info!(target: "orchestra", conductor = whose(seat), %request, "restarting at once");
+                });
                 (None, true)
             }
             Outcome::Failed(error) => (Some(error), false),
@@ -210,8 +220,16 @@ pub(super) async fn supervise(mut target: impl Target, seat: &Arc<Seat>) -> Resu
             }
         };
         span.in_scope(|| match &failure {
-            Some(error) => tracing::warn!(error = %Chain(error), ?delay, "failed; restarting"),
-            None => tracing::info!(?delay, "returned; restarting"),
+            Some(error) => tracing::warn!(
+                target: "orchestra",
+                conductor = whose(seat),
+                error = %Cause(error, seat),
+                ?delay,
+                "failed; restarting"
+            ),
+            None => {
+                tracing::info!(target: "orchestra", conductor = whose(seat), ?delay, "returned; restarting");
+            }
         });
         seat.emit(attempt, id, || EventKind::BackingOff {
             error: failure.as_ref().map(|e| Chain(e).to_string()),
@@ -274,7 +292,9 @@ fn run<'r>(
     span: &tracing::Span,
 ) -> impl Future<Output = Outcome> + Send + 'r {
     async move {
-        tracing::info!("started");
+        if !seat.conductor {
+            tracing::info!(target: "orchestra", "started");
+        }
         // The run's children: see `scope`.
         let mut play = std::pin::pin!(target.play(ctx, seat));
         let cut = CutsChildren::new(seat);
@@ -328,8 +348,17 @@ fn end(
     result: Result<(), Error>,
 ) -> Result<(), Error> {
     span.in_scope(|| match &result {
-        Ok(()) => tracing::info!("stopped"),
-        Err(error) => tracing::error!(error = %Chain(error), "failed"),
+        Ok(()) if seat.conductor => {
+            tracing::debug!(target: "orchestra", conductor = %seat.path(), "stopped");
+        }
+        Ok(()) => tracing::info!(target: "orchestra", "stopped"),
+        // A conductor's failure is its players', which they logged; only
+        // its own restart limit is news.
+        Err(error @ Error::RestartLimit { .. }) if seat.conductor => {
+            tracing::error!(target: "orchestra", conductor = %seat.path(), error = %Cause(error, seat), "failed");
+        }
+        Err(_) if seat.conductor => {}
+        Err(error) => tracing::error!(target: "orchestra", error = %Cause(error, seat), "failed"),
     });
     seat.emit(attempt, id, || match &result {
         Ok(()) => EventKind::Stopped,
@@ -338,6 +367,37 @@ fn end(
         },
     });
     result
+}
+
+/// The member's path if it is a conductor, whose logs have no span to say it.
+fn whose(seat: &Seat) -> Option<&str> {
+    seat.conductor.then(|| &**seat.path())
+}
+
+/// An error of a member, for its logs: what its span already says (its
+/// path and attempt) left out.
+struct Cause<'e>(&'e Error, &'e Seat);
+
+impl fmt::Display for Cause<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let Cause(error, seat) = *self;
+        match error {
+            Error::Failed { path, source, .. } if **path == **seat.path() => {
+                write!(f, "{}", Chain(&**source))
+            }
+            Error::Panicked { path, message, .. } if **path == **seat.path() => {
+                write!(f, "panicked: {message}")
+            }
+            Error::RestartLimit { path, limit, last } if **path == **seat.path() => {
+                write!(f, "will not be restarted: {limit}")?;
+                match last {
+                    Some(last) => write!(f, "; last failure: {}", Cause(last, seat)),
+                    None => Ok(()),
+                }
+            }
+            error => write!(f, "{}", Chain(error)),
+        }
+    }
 }
 
 /// The backoff used when a player's options name none.
