@@ -181,7 +181,8 @@
 //! Its modules import only from the ones below them (`.ci/imports` checks
 //! it), bottom-up:
 //!
-//! 1. values: `error`, `restart`, `options`, `signal`, `describe`, `execution_id`;
+//! 1. values: `error`, `restart`, `options`, `signal`, `describe`, `execution_id`,
+//!    `time` (deadlines that never overflow);
 //! 2. watching a run: `status` (events, [`Monitor`]), `metrics`;
 //! 3. the engine's state: `engine::shutdown` (how a run ends, phase by
 //!    phase), `engine::children` and `engine::control` (a run's children,
@@ -225,6 +226,7 @@ mod server;
 mod signal;
 mod signals;
 mod status;
+mod time;
 
 pub use conductor::Conductor;
 pub use context::Context;

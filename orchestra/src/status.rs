@@ -10,6 +10,7 @@ use tokio::sync::broadcast;
 use tokio::time::Instant;
 
 use crate::execution_id::ExecutionId;
+use crate::time::later;
 
 /// One change in a player's life, with its time.
 #[derive(Debug, Clone)]
@@ -161,7 +162,7 @@ impl PlayerStatus {
                 if error.is_some() {
                     self.last_error.clone_from(error);
                 }
-                self.next_restart = Some(event.at + *delay);
+                self.next_restart = Some(later(event.at, *delay));
                 State::BackingOff
             }
             EventKind::Stopping if matches!(self.state, State::Stopped | State::Failed) => {

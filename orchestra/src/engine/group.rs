@@ -20,6 +20,7 @@ use crate::context::Context;
 use crate::error::{Error, Straggler};
 use crate::options::DEFAULT_GRACE;
 use crate::status::EventKind;
+use crate::time::later;
 
 /// How long an aborted task may take to end. A task aborts at its next
 /// `.await`; one blocking its thread cannot, and is left behind rather than
@@ -295,8 +296,8 @@ impl<'m, 'a: 'm> Conducting<'_, 'm, 'a> {
         // a monitor's view of readiness.
         if !slot.dependents.is_empty() || self.root.monitor.is_some() {
             let seat = slot.seat.clone();
-            let grace = member.options.delay.unwrap_or_default()
-                + member.options.grace.unwrap_or(DEFAULT_GRACE);
+            let grace = (member.options.delay.unwrap_or_default())
+                .saturating_add(member.options.grace.unwrap_or(DEFAULT_GRACE));
             sets.readying.push(Box::pin(async move {
                 tokio::select! {
                     () = seat.ready.wait() => {}
@@ -453,7 +454,7 @@ impl<'m, 'a: 'm> Conducting<'_, 'm, 'a> {
             slot.seat.token.cancel();
             slot.seat.emit(0, None, || EventKind::Stopping);
             if slot.owned {
-                let deadline = now + slot.timeout;
+                let deadline = later(now, slot.timeout);
                 if self.next_deadline.is_none_or(|next| deadline < next) {
                     self.next_deadline = Some(deadline);
                 }
@@ -469,7 +470,7 @@ impl<'m, 'a: 'm> Conducting<'_, 'm, 'a> {
         }
         joined.task.abort();
         slot.aborted_at = Some(now);
-        let deadline = now + ABORT_GRACE;
+        let deadline = later(now, ABORT_GRACE);
         if self.next_deadline.is_none_or(|next| deadline < next) {
             self.next_deadline = Some(deadline);
         }
@@ -487,7 +488,7 @@ impl<'m, 'a: 'm> Conducting<'_, 'm, 'a> {
                 continue;
             }
             let deadline = match (slot.aborted_at, slot.stop_requested) {
-                (Some(aborted), _) if aborted + ABORT_GRACE <= now => {
+                (Some(aborted), _) if later(aborted, ABORT_GRACE) <= now => {
                     tracing::error!(
                         target: "orchestra",
                         player = %slot.seat.path(),
@@ -497,12 +498,12 @@ impl<'m, 'a: 'm> Conducting<'_, 'm, 'a> {
                     self.exited(joined.i, Exit::Aborted);
                     continue;
                 }
-                (Some(aborted), _) => aborted + ABORT_GRACE,
-                (None, Some(requested)) if requested + slot.timeout <= now => {
+                (Some(aborted), _) => later(aborted, ABORT_GRACE),
+                (None, Some(requested)) if later(requested, slot.timeout) <= now => {
                     self.abort_task(joined, now);
                     continue;
                 }
-                (None, Some(requested)) => requested + slot.timeout,
+                (None, Some(requested)) => later(requested, slot.timeout),
                 (None, None) => continue,
             };
             if next.is_none_or(|next| deadline < next) {
