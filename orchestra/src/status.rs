@@ -63,8 +63,13 @@ pub enum EventKind {
         /// The error and its causes.
         error: String,
     },
-    /// It did not return in time, or the stop was forced, and it was aborted.
-    Aborted,
+    /// It was aborted: it did not return within its stop timeout, or the
+    /// stop was forced.
+    Aborted {
+        /// Why the stop was forced (such as `a second SIGINT`), when it
+        /// was; `None` when the player's stop timeout passed.
+        forced: Option<String>,
+    },
 }
 
 /// The state of a player, as of its last event.
@@ -174,8 +179,11 @@ impl PlayerStatus {
                 self.last_error = Some(error.clone());
                 State::Failed
             }
-            EventKind::Aborted => {
-                self.last_error = Some("aborted: it did not stop in time".into());
+            EventKind::Aborted { forced } => {
+                self.last_error = Some(match forced {
+                    Some(reason) => format!("aborted: the stop was forced ({reason})"),
+                    None => "aborted: it did not stop in time".into(),
+                });
                 State::Failed
             }
         };

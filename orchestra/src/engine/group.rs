@@ -411,9 +411,12 @@ impl<'m, 'a: 'm> Conducting<'_, 'm, 'a> {
                 }
             }
             Exit::Aborted => {
-                self.slots[i].seat.emit(0, None, || EventKind::Aborted);
+                let forced = self.root.shutdown.forced();
+                self.slots[i].seat.emit(0, None, || EventKind::Aborted {
+                    forced: forced.map(str::to_owned),
+                });
                 let path = self.slots[i].seat.path().clone();
-                if let Some(reason) = self.root.shutdown.forced() {
+                if let Some(reason) = forced {
                     tracing::warn!(target: "orchestra", player = %path, %reason, "aborted: the stop was forced");
                     self.aborted.push(path);
                 } else {

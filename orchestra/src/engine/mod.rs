@@ -138,3 +138,77 @@ pub(crate) async fn play_root(
     }
     result
 }
+
+#[cfg(test)]
+mod tests {
+    use std::time::Duration;
+
+    use super::*;
+    use crate::player::player_fn;
+    use crate::status::{EventKind, State};
+
+    /// A player that never returns, whatever it is asked.
+    fn stuck() -> impl Player {
+        player_fn(|_ctx: Context| std::future::pending())
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_forced_stop_reports_its_players_as_aborted_by_the_force() {
+        let shutdown = Shutdown::new();
+        let monitor = Monitor::new();
+        let member = member_of(Access::Own(stuck()), None, PlayerOptions::default());
+        let run = tokio::spawn(play_root(member, shutdown.clone(), Some(monitor.clone())));
+        tokio::task::yield_now().await;
+
+        shutdown.request();
+        tokio::time::sleep(Duration::from_secs(1)).await;
+        shutdown.force("a second SIGINT");
+        let result = run.await.unwrap();
+
+        assert!(matches!(result, Err(Error::Forced { .. })), "{result:?}");
+        let status = monitor.status("player").unwrap();
+        assert_eq!(status.state, State::Failed);
+        assert_eq!(
+            status.last_error.as_deref(),
+            Some("aborted: the stop was forced (a second SIGINT)")
+        );
+        assert!(
+            monitor.report().to_string().contains("the stop was forced"),
+            "{}",
+            monitor.report()
+        );
+        let last = monitor
+            .report()
+            .events("player")
+            .last()
+            .map(|e| e.kind.clone());
+        assert_eq!(
+            last,
+            Some(EventKind::Aborted {
+                forced: Some("a second SIGINT".into())
+            })
+        );
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_stop_timeout_reports_its_players_as_late() {
+        let shutdown = Shutdown::new();
+        let monitor = Monitor::new();
+        let member = member_of(Access::Own(stuck()), None, PlayerOptions::default());
+        let run = tokio::spawn(play_root(member, shutdown.clone(), Some(monitor.clone())));
+        tokio::task::yield_now().await;
+
+        shutdown.request();
+        let result = run.await.unwrap();
+
+        assert!(
+            matches!(result, Err(Error::StopTimedOut { .. })),
+            "{result:?}"
+        );
+        let status = monitor.status("player").unwrap();
+        assert_eq!(
+            status.last_error.as_deref(),
+            Some("aborted: it did not stop in time")
+        );
+    }
+}
