@@ -55,7 +55,8 @@
 //! - A player returning `Ok(())` is done; its siblings keep running. An error
 //!   or a panic stops every other player and is returned as an [`Error`] —
 //!   unless the player's [`Restart`] policy restarts it after a [`Backoff`]
-//!   delay, within its limits.
+//!   delay, within its limits. A panic in a player's `Drop` (at the end of
+//!   the run, or when it is aborted) is reported the same way.
 //! - Stopping cancels every player, in reverse `after` order; each has its
 //!   own stop timeout (the conductor's by default, 9 s at the top). A player
 //!   still running then is aborted and named in [`Error::StopTimedOut`]. No

@@ -13,11 +13,11 @@ use tokio::time::{Instant, sleep};
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::AbortOnDropHandle;
 
-use super::member::{Body, Group, Held, Member, Played};
+use super::member::{Body, Group, Held, Member, Played, path};
 use super::seat::{Root, Seat};
-use super::supervise::{Dyn, Outcome, Target, panic_message, supervise};
+use super::supervise::{Dyn, Outcome, Target, supervise};
 use crate::context::Context;
-use crate::error::{Error, Straggler};
+use crate::error::{Error, Straggler, panic_message};
 use crate::options::DEFAULT_GRACE;
 use crate::status::EventKind;
 use crate::time::later;
@@ -627,14 +627,6 @@ fn stop_timeout(member: &Member<'_>, default: Duration) -> Duration {
     member.options.timeout.or(own_default).unwrap_or(default)
 }
 
-fn join(prefix: &str, name: &str) -> Arc<str> {
-    if prefix.is_empty() {
-        Arc::from(name)
-    } else {
-        Arc::from(format!("{prefix}/{name}"))
-    }
-}
-
 /// Checks the members' options and resolves their `after` names to indices;
 /// every problem is reported, not only the first.
 fn resolve(members: &[Member<'_>], prefix: &str) -> Result<Vec<Vec<usize>>, Error> {
@@ -647,7 +639,7 @@ fn resolve(members: &[Member<'_>], prefix: &str) -> Result<Vec<Vec<usize>>, Erro
     };
     for member in members {
         if let Err(message) = member.options.validate() {
-            config(&join(prefix, &member.name), message);
+            config(&path(prefix, &member.name), message);
         }
     }
     let mut deps = vec![Vec::new(); members.len()];
@@ -661,12 +653,12 @@ fn resolve(members: &[Member<'_>], prefix: &str) -> Result<Vec<Vec<usize>>, Erro
             for after in &member.options.after {
                 match index.get(&**after) {
                     Some(&d) if d == i => config(
-                        &join(prefix, &member.name),
+                        &path(prefix, &member.name),
                         "it is ordered `after` itself".into(),
                     ),
                     Some(&d) => deps[i].push(d),
                     None => config(
-                        &join(prefix, &member.name),
+                        &path(prefix, &member.name),
                         format!(
                             "it is ordered `after` `{after}`, which is not a player of this conductor; its players are {}",
                             list(members.iter().map(|m| &*m.name))

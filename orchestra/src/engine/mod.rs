@@ -129,6 +129,11 @@ pub(crate) async fn play_root(
     let ctx = Context::for_run(Arc::new(Seat::root(root.clone())), 1);
     let forcing = root.shutdown.forcing().clone();
     let result = group::conduct(&mut top, &ctx, &forcing, DEFAULT_TIMEOUT).await;
+    // The players end here, at the end of the run: a panic in a `Drop` is
+    // one of its failures.
+    let dropped = top.dismiss("");
+    let errors = result.err().into_iter().chain(dropped).collect();
+    let result = Error::combine(errors).map_or(Ok(()), Err);
 
     if let Some(listening) = listening {
         listening.finish().await;
