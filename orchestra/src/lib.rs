@@ -63,8 +63,9 @@
 //!   task of a conductor outlives its run, save one that blocks its thread
 //!   and so cannot be aborted: after 1 s it is left behind, and logged.
 //! - [`play_until_signal`] runs a player until `SIGINT`/`SIGTERM`; a second
-//!   signal forces the stop ([`Error::Forced`]). [`play_until`] takes any
-//!   shutdown future.
+//!   signal forces the stop ([`Error::Forced`]), and ends the process within
+//!   a second whatever the players do. [`play_until`] takes any shutdown
+//!   future.
 //! - A [`Monitor`] attached through a [`Runner`] watches a run: statuses,
 //!   timestamped events, listeners, and a report at the end.
 //!
@@ -145,6 +146,20 @@
 //! duplicate names ([`Error::DuplicateName`]) are errors of their own. A run
 //! without a handle registers nothing. `cargo run --example admin` serves
 //! the list of players and these orders over HTTP.
+//!
+//! # A player that blocks its thread
+//!
+//! A player must `.await` to be stopped: one that blocks its thread (a
+//! `std::thread::sleep` loop, blocking I/O) can be neither cancelled nor
+//! aborted. On a multi-thread runtime the others stop around it: it is
+//! aborted at its stop timeout, left behind 1 s later, and the run returns
+//! [`Error::StopTimedOut`]; but the process cannot end while the thread is
+//! blocked (tokio's runtime waits for its threads when dropped). On a
+//! current-thread runtime (or with every worker blocked) nothing else runs,
+//! not even the graceful stop. Either way, with [`play_until_signal`], a
+//! second signal ends the process 1 s later with code 130. Run blocking work
+//! with `tokio::task::spawn_blocking`, and check `ctx.is_cancelled()`
+//! between its steps. See [`Runner::play_until_signal`].
 //!
 //! # Exit codes
 //!
@@ -228,6 +243,7 @@ mod signal;
 mod signals;
 mod status;
 mod time;
+mod watchdog;
 
 pub use conductor::Conductor;
 pub use context::Context;

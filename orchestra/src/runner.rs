@@ -14,6 +14,7 @@ use crate::options::PlayerOptions;
 use crate::player::Player;
 use crate::signals::{Listener, Signals};
 use crate::status::Monitor;
+use crate::watchdog::Watchdog;
 
 /// Runs a player (a conductor, typically) at the top of a program, with
 /// options: the signals that stop it, a [`Monitor`] watching it.
@@ -91,12 +92,38 @@ impl<P: Player> Runner<P> {
     /// running at once, and the result is [`Error::Forced`] naming them. If
     /// the player ends by itself first, its result is returned.
     ///
+    /// The second signal also ends the **process** within a second, whatever
+    /// the players do: a thread of its own (outside the runtime) hears it,
+    /// and if the process has not ended 1 s later, exits it with code 130
+    /// (as [`Exit`](crate::Exit) would for [`Error::Forced`]), running no
+    /// destructor. Only this method arms it: it is the process-level entry
+    /// point. After the first signal this stays armed even once this method
+    /// has returned, since a process whose runtime waits for a blocked
+    /// thread may never end by itself.
+    ///
+    /// # A player that blocks its thread
+    ///
+    /// A player that never reaches an `.await` (a `std::thread::sleep`
+    /// loop, a busy loop, blocking I/O) cannot be cancelled nor aborted:
+    ///
+    /// - on a **multi-thread** runtime, with other worker threads free, the
+    ///   stop goes on: at its stop timeout the player is aborted, left
+    ///   behind 1 s later (logged), and the run returns
+    ///   [`Error::StopTimedOut`]. The process then cannot end by itself:
+    ///   dropping tokio's runtime (at the end of `#[tokio::main]`) waits for
+    ///   the blocked worker thread. A second signal ends it (code 130).
+    /// - on a **current-thread** runtime, or a multi-thread one whose every
+    ///   worker is blocked, nothing else runs, not even the graceful stop the
+    ///   first signal asks for. The second signal ends the process 1 s later
+    ///   (code 130).
+    ///
     /// # Errors
     ///
     /// Whatever the run ended with, [`Error::Forced`] after a second signal,
     /// or [`Error::Signal`] if the signals cannot be listened for.
     pub async fn play_until_signal(self) -> Result<(), Error> {
         let mut listener = Listener::new(&self.signals)?;
+        let _watchdog = Watchdog::start(&self.signals);
         let stage = Stage::new(self.monitor, self.handle.get());
         let mut play = std::pin::pin!(stage.play(self.player));
 
@@ -127,6 +154,12 @@ impl<P: Player> Runner<P> {
     /// Runs the player until `shutdown` completes, then stops it gracefully
     /// and waits for it. If the player ends by itself first, its result is
     /// returned.
+    ///
+    /// There is no second signal here: the stop is never forced, and the
+    /// process is never exited. A player that blocks its thread holds the
+    /// stop up, as [`play_until_signal`](Runner::play_until_signal) explains,
+    /// until its stop timeout (multi-thread runtime), or for as long as it
+    /// blocks (current-thread runtime).
     ///
     /// # Errors
     ///

@@ -22,6 +22,12 @@ impl Moment for tokio::time::Instant {
     }
 }
 
+impl Moment for std::time::Instant {
+    fn checked_add(self, duration: Duration) -> Option<Self> {
+        std::time::Instant::checked_add(&self, duration)
+    }
+}
+
 impl Moment for SystemTime {
     fn checked_add(self, duration: Duration) -> Option<Self> {
         SystemTime::checked_add(&self, duration)

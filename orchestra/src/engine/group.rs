@@ -618,7 +618,7 @@ fn spawn_group(
 
 /// A member's stop timeout: its own, else (for a nested conductor) its
 /// conductor's, else its group's default.
-fn stop_timeout(member: &Member<'_>, default: Duration) -> Duration {
+pub(super) fn stop_timeout(member: &Member<'_>, default: Duration) -> Duration {
     let own_default = match &member.body {
         Body::Group(group) => group.timeout,
         Body::Given(group) => group.as_ref().and_then(|group| group.timeout),

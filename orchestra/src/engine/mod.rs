@@ -114,6 +114,7 @@ pub(crate) async fn play_root(
 ) -> Result<(), Error> {
     tracing::info!(target: "orchestra", "starting {}", member.describe());
     let listening = monitor.as_ref().map(Monitor::start_listeners);
+    let listening_bound = group::stop_timeout(&member, DEFAULT_TIMEOUT);
 
     let root = Arc::new(Root {
         shutdown,
@@ -136,7 +137,7 @@ pub(crate) async fn play_root(
     let result = Error::combine(errors).map_or(Ok(()), Err);
 
     if let Some(listening) = listening {
-        listening.finish().await;
+        listening.finish(listening_bound, &forcing).await;
     }
     if let Some(monitor) = &root.monitor {
         tracing::info!(target: "orchestra", "players at the end of the run:\n{}", monitor.report());
