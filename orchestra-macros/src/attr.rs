@@ -14,8 +14,8 @@ use crate::ctxt::Ctxt;
 use crate::key::{self, Attr, Key, Keys, Spanned, Value, take_value};
 use crate::message::{did_you_mean_hint, list};
 use crate::symbol::{
-    AFTER, BACKOFF, CONDUCTOR, CRATE, DELAY, GRACE, MAX_ATTEMPTS, MAX_RESTARTS, NAME, PLAYER,
-    RESTART, SKIP, STABLE_AFTER, TIMEOUT, WITHIN,
+    AFTER, BACKOFF, CONDUCTOR, CRATE, DELAY, GRACE, MAX_ATTEMPTS, MAX_RESTARTS, NAME, ON_RELOAD,
+    PLAYER, RESTART, SKIP, STABLE_AFTER, TIMEOUT, WITHIN,
 };
 
 /// `#[conductor(...)]` on the struct.
@@ -42,6 +42,7 @@ pub(crate) struct Player {
     pub(crate) after: Vec<Spanned<String>>,
     pub(crate) grace: Option<Spanned<Duration>>,
     pub(crate) stable_after: Option<Spanned<Duration>>,
+    pub(crate) on_reload: Option<Spanned<OnReload>>,
     pub(crate) skip: bool,
 }
 
@@ -58,6 +59,16 @@ const RESTARTS: &[(&str, Restart)] = &[
     ("on-failure", Restart::OnFailure),
     ("always", Restart::Always),
 ];
+
+/// What a player does on a reload; see `orchestra::OnReload`.
+#[derive(Clone, Copy, PartialEq, Eq)]
+pub(crate) enum OnReload {
+    Notify,
+    Restart,
+}
+
+const ON_RELOADS: &[(&str, OnReload)] =
+    &[("notify", OnReload::Notify), ("restart", OnReload::Restart)];
 
 /// `#[conductor(...)]` as it is read.
 #[derive(Default)]
@@ -93,6 +104,7 @@ struct PlayerAttrs {
     after: Attr<Vec<Spanned<String>>>,
     grace: Attr<Spanned<Duration>>,
     stable_after: Attr<Spanned<Duration>>,
+    on_reload: Attr<Spanned<OnReload>>,
     skip: Attr<()>,
 }
 
@@ -104,7 +116,9 @@ const PLAYER_KEYS: &Keys<PlayerAttrs> = &[
         a.timeout.set(cx, key, || key.duration(cx, value))
     }),
     (RESTART, |a, cx, key, value| {
-        a.restart.set(cx, key, || restart(cx, key, value))
+        a.restart.set(cx, key, || {
+            choice(cx, key, value, "restart policy", RESTARTS)
+        })
     }),
     (BACKOFF, |a, cx, key, value| {
         a.backoff.set(cx, key, || backoff::parse(cx, key, value))
@@ -129,6 +143,11 @@ const PLAYER_KEYS: &Keys<PlayerAttrs> = &[
     }),
     (STABLE_AFTER, |a, cx, key, value| {
         a.stable_after.set(cx, key, || key.duration(cx, value))
+    }),
+    (ON_RELOAD, |a, cx, key, value| {
+        a.on_reload.set(cx, key, || {
+            choice(cx, key, value, "`on_reload` action", ON_RELOADS)
+        })
     }),
     (SKIP, |a, cx, key, value| {
         a.skip.set(cx, key, || key.flag(cx, &value))
@@ -235,6 +254,7 @@ pub(crate) fn player(cx: &Ctxt, attrs: &[Attribute]) -> Player {
         after: a.after.get().unwrap_or_default(),
         grace: a.grace.get(),
         stable_after: a.stable_after.get(),
+        on_reload: a.on_reload.get(),
         skip: a.skip.get().is_some(),
     }
 }
@@ -275,20 +295,27 @@ impl PlayerAttrs {
     }
 }
 
-fn restart(cx: &Ctxt, key: Key, value: Value) -> Option<Spanned<Restart>> {
+/// One of the names of `choices`, a `what` (such as "restart policy").
+fn choice<T: Copy>(
+    cx: &Ctxt,
+    key: Key,
+    value: Value,
+    what: &str,
+    choices: &[(&str, T)],
+) -> Option<Spanned<T>> {
     let lit = key.string(cx, value)?;
     let written = lit.value();
-    if let Some((_, value)) = RESTARTS.iter().find(|(name, _)| *name == written) {
+    if let Some((_, value)) = choices.iter().find(|(name, _)| *name == written) {
         return Some(Spanned {
             value: *value,
             span: lit.span(),
         });
     }
-    let names = RESTARTS.iter().map(|(name, _)| *name);
+    let names = choices.iter().map(|(name, _)| *name);
     cx.error_spanned_by(
         &lit,
         format!(
-            "unknown restart policy `{written}`; {}expected one of {}",
+            "unknown {what} `{written}`; {}expected one of {}",
             did_you_mean_hint(&written, names.clone()),
             list(names)
         ),

@@ -198,7 +198,7 @@
 //! it), bottom-up:
 //!
 //! 1. values: `error`, `restart`, `options`, `signal`, `describe`, `execution_id`,
-//!    `time` (deadlines that never overflow);
+//!    `time` (deadlines that never overflow), `reload` (reload requests);
 //! 2. watching a run: `status` (events, [`Monitor`]), `metrics`;
 //! 3. the engine's state: `engine::shutdown` (how a run ends, phase by
 //!    phase), `engine::children` and `engine::control` (a run's children,
@@ -235,6 +235,7 @@ pub mod metrics;
 mod options;
 mod parse;
 mod player;
+mod reload;
 mod restart;
 mod runner;
 #[cfg(feature = "server")]
@@ -256,6 +257,7 @@ pub use exit::Exit;
 pub use options::PlayerOptions;
 pub use parse::ParseError;
 pub use player::{Player, PlayerClosure, PlayerFn, RestartNow, player_fn};
+pub use reload::{OnReload, Reloader};
 pub use restart::{Backoff, Restart};
 pub use runner::{PlayExt, Runner, describe, play_until, play_until_signal};
 #[cfg(feature = "server")]

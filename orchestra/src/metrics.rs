@@ -58,6 +58,7 @@ pub(crate) fn record(path: &str, attempt: u32, kind: &EventKind) {
         EventKind::Starting
         | EventKind::Deferred { .. }
         | EventKind::Ready
+        | EventKind::Reloading
         | EventKind::Stopping => {}
     }
 }

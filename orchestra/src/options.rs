@@ -3,6 +3,7 @@
 use std::sync::{Arc, OnceLock};
 use std::time::Duration;
 
+use crate::reload::OnReload;
 use crate::restart::{Backoff, Restart};
 
 /// How a player is run by its conductor: the same options as the
@@ -34,6 +35,7 @@ pub struct PlayerOptions {
     pub(crate) after: Vec<Arc<str>>,
     pub(crate) grace: Option<Duration>,
     pub(crate) stable_after: Option<Duration>,
+    pub(crate) on_reload: OnReload,
 }
 
 /// How long a player that never calls `ctx.ready()` keeps the players ordered
@@ -121,6 +123,15 @@ impl PlayerOptions {
         self.stable_after = Some(period);
         self
     }
+
+    /// What the player does when a reload is requested: keep running and
+    /// hear of it through `ctx.reload_requested()` (the default), or be
+    /// restarted gracefully ([`OnReload::Restart`]).
+    #[must_use]
+    pub fn on_reload(mut self, on_reload: OnReload) -> Self {
+        self.on_reload = on_reload;
+        self
+    }
 }
 
 impl PlayerOptions {
@@ -136,6 +147,7 @@ impl PlayerOptions {
             after,
             grace,
             stable_after,
+            on_reload,
         } = self;
         timeout.is_none()
             && *restart == Restart::Never
@@ -146,6 +158,7 @@ impl PlayerOptions {
             && after.is_empty()
             && grace.is_none()
             && stable_after.is_none()
+            && *on_reload == OnReload::Notify
     }
 
     /// The options in an `Arc`, one shared by every member that has the

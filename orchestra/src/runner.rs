@@ -12,6 +12,8 @@ use crate::engine::{member_of, play_root};
 use crate::error::Error;
 use crate::options::PlayerOptions;
 use crate::player::Player;
+use crate::reload::{Reloader, Reloads};
+use crate::signal::Signal;
 use crate::signals::{Listener, Signals};
 use crate::status::Monitor;
 use crate::watchdog::Watchdog;
@@ -48,16 +50,21 @@ pub struct Runner<P> {
     monitor: Option<Monitor>,
     /// Made when asked for: a run without one registers nothing.
     handle: OnceLock<Handle>,
+    reload_signals: Option<Signals>,
+    reloads: Reloads,
 }
 
 impl<P: Player> Runner<P> {
-    /// A runner with the defaults: `SIGINT` and `SIGTERM`, no monitor.
+    /// A runner with the defaults: `SIGINT` and `SIGTERM` stop, `SIGHUP`
+    /// reloads (on Unix), no monitor.
     pub fn new(player: P) -> Self {
         Runner {
             player,
             signals: Signals::default(),
             monitor: None,
             handle: OnceLock::new(),
+            reload_signals: Signals::reload_default(),
+            reloads: Reloads::default(),
         }
     }
 
@@ -69,6 +76,39 @@ impl<P: Player> Runner<P> {
     /// a [`Monitor`] (the one given, else one of its own) for the statuses.
     pub fn handle(&self) -> Handle {
         self.handle.get_or_init(Handle::new).clone()
+    }
+
+    /// The signals that request a reload, for
+    /// [`play_until_signal`](Runner::play_until_signal): `SIGHUP` by default
+    /// on Unix, none elsewhere. A reload restarts the players whose
+    /// [`OnReload`](crate::OnReload) is `Restart`, and completes
+    /// [`Context::reload_requested`](crate::Context::reload_requested) for
+    /// the others. A signal in both lists stops the run.
+    ///
+    /// ```
+    /// use orchestra::{player_fn, Context, Runner, Signal, Signals};
+    ///
+    /// let player = player_fn(|ctx: Context| async move { ctx.cancelled().await; Ok(()) });
+    /// let runner = Runner::new(player).reload_signals(Signals::new([Signal::User1])?);
+    /// # let _ = runner;
+    /// # Ok::<(), orchestra::Error>(())
+    /// ```
+    pub fn reload_signals(mut self, signals: Signals) -> Self {
+        self.reload_signals = Some(signals);
+        self
+    }
+
+    /// No signal requests a reload (a reload can still be requested through
+    /// [`reloader`](Runner::reloader)).
+    pub fn no_reload_signals(mut self) -> Self {
+        self.reload_signals = None;
+        self
+    }
+
+    /// A handle that requests reloads of this runner's run without a
+    /// signal: see [`Reloader`].
+    pub fn reloader(&self) -> Reloader {
+        Reloader(self.reloads.clone())
     }
 
     /// The signals that stop the run, for [`play_until_signal`](Runner::play_until_signal).
@@ -123,16 +163,28 @@ impl<P: Player> Runner<P> {
     /// or [`Error::Signal`] if the signals cannot be listened for.
     pub async fn play_until_signal(self) -> Result<(), Error> {
         let mut listener = Listener::new(&self.signals)?;
+        let mut reload_listener = self
+            .reload_signals
+            .as_ref()
+            .map(Listener::new)
+            .transpose()?;
         let _watchdog = Watchdog::start(&self.signals);
-        let stage = Stage::new(self.monitor, self.handle.get());
+        let stage = Stage::new(self.monitor, self.handle.get(), self.reloads);
         let mut play = std::pin::pin!(stage.play(self.player));
 
-        tokio::select! {
-            biased;
-            result = &mut play => return result,
-            signal = listener.next() => {
-                tracing::info!(target: "orchestra", %signal, "stopping gracefully; send it again to force");
-                stage.shutdown.request();
+        loop {
+            tokio::select! {
+                biased;
+                result = &mut play => return result,
+                signal = listener.next() => {
+                    tracing::info!(target: "orchestra", %signal, "stopping gracefully; send it again to force");
+                    stage.shutdown.request();
+                    break;
+                }
+                Some(signal) = next(&mut reload_listener) => {
+                    tracing::info!(target: "orchestra", %signal, "reload requested");
+                    stage.reloads.request();
+                }
             }
         }
         tokio::select! {
@@ -168,7 +220,7 @@ impl<P: Player> Runner<P> {
     where
         F: Future<Output = ()>,
     {
-        let stage = Stage::new(self.monitor, self.handle.get());
+        let stage = Stage::new(self.monitor, self.handle.get(), self.reloads);
         let mut play = std::pin::pin!(stage.play(self.player));
         tokio::select! {
             biased;
@@ -239,16 +291,18 @@ struct Stage {
     shutdown: Shutdown,
     monitor: Option<Monitor>,
     registry: Option<Arc<Registry>>,
+    reloads: Reloads,
 }
 
 impl Stage {
-    fn new(monitor: Option<Monitor>, handle: Option<&Handle>) -> Self {
+    fn new(monitor: Option<Monitor>, handle: Option<&Handle>, reloads: Reloads) -> Self {
         if let Some(handle) = handle {
             let (shutdown, registry, monitor) = handle.parts(monitor);
             return Stage {
                 shutdown,
                 monitor: Some(monitor),
                 registry: Some(registry),
+                reloads,
             };
         }
         // With no monitor, one is kept anyway when the end-of-run summary
@@ -260,6 +314,7 @@ impl Stage {
             shutdown: Shutdown::new(),
             monitor,
             registry: None,
+            reloads,
         }
     }
 
@@ -273,7 +328,16 @@ impl Stage {
             self.shutdown.clone(),
             self.monitor.clone(),
             self.registry.clone(),
+            self.reloads.clone(),
         )
+    }
+}
+
+/// The next signal of `listener`, if there is one; never otherwise.
+async fn next(listener: &mut Option<Listener>) -> Option<Signal> {
+    match listener {
+        Some(listener) => Some(listener.next().await),
+        None => std::future::pending().await,
     }
 }
 

@@ -55,6 +55,10 @@ pub enum EventKind {
         /// The delay before the next run.
         delay: Duration,
     },
+    /// A reload was requested and it is being restarted for it
+    /// ([`OnReload::Restart`](crate::OnReload::Restart)): its run was asked
+    /// to stop; the next starts once it returned.
+    Reloading,
     /// It was asked to stop.
     Stopping,
     /// It ended for good without error.
@@ -87,6 +91,8 @@ pub enum State {
     Ready,
     /// Waiting to be restarted.
     BackingOff,
+    /// Restarting for a reload: its run was asked to stop.
+    Reloading,
     /// Asked to stop, not returned yet.
     Stopping,
     /// Ended without error.
@@ -103,6 +109,7 @@ impl fmt::Display for State {
             State::Running => "running",
             State::Ready => "ready",
             State::BackingOff => "backing off",
+            State::Reloading => "reloading",
             State::Stopping => "stopping",
             State::Stopped => "stopped",
             State::Failed => "failed",
@@ -171,6 +178,7 @@ impl PlayerStatus {
                 self.next_restart = Some(later(event.at, *delay));
                 State::BackingOff
             }
+            EventKind::Reloading => State::Reloading,
             EventKind::Stopping if matches!(self.state, State::Stopped | State::Failed) => {
                 self.state
             }

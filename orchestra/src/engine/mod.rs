@@ -38,6 +38,7 @@ use crate::context::Context;
 use crate::error::{BoxError, Error};
 use crate::options::{DEFAULT_TIMEOUT, PlayerOptions};
 use crate::player::Player;
+use crate::reload::Reloads;
 use crate::status::Monitor;
 use member::{Access, Body, Group, Held, Member};
 use seat::{Registry, Root, Seat};
@@ -111,6 +112,7 @@ pub(crate) async fn play_root(
     shutdown: Shutdown,
     monitor: Option<Monitor>,
     registry: Option<Arc<Registry>>,
+    reloads: Reloads,
 ) -> Result<(), Error> {
     tracing::info!(target: "orchestra", "starting {}", member.describe());
     let listening = monitor.as_ref().map(Monitor::start_listeners);
@@ -120,6 +122,7 @@ pub(crate) async fn play_root(
         shutdown,
         monitor,
         registry,
+        reloads,
     });
     let mut top = Group {
         timeout: None,
@@ -163,7 +166,13 @@ mod tests {
         let shutdown = Shutdown::new();
         let monitor = Monitor::new();
         let member = member_of(Access::Own(stuck()), None, PlayerOptions::default());
-        let run = tokio::spawn(play_root(member, shutdown.clone(), Some(monitor.clone())));
+        let run = tokio::spawn(play_root(
+            member,
+            shutdown.clone(),
+            Some(monitor.clone()),
+            None,
+            Reloads::default(),
+        ));
         tokio::task::yield_now().await;
 
         shutdown.request();
@@ -201,7 +210,13 @@ mod tests {
         let shutdown = Shutdown::new();
         let monitor = Monitor::new();
         let member = member_of(Access::Own(stuck()), None, PlayerOptions::default());
-        let run = tokio::spawn(play_root(member, shutdown.clone(), Some(monitor.clone())));
+        let run = tokio::spawn(play_root(
+            member,
+            shutdown.clone(),
+            Some(monitor.clone()),
+            None,
+            Reloads::default(),
+        ));
         tokio::task::yield_now().await;
 
         shutdown.request();
