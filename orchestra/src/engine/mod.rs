@@ -161,21 +161,32 @@ mod tests {
         player_fn(|_ctx: Context| std::future::pending())
     }
 
-    #[tokio::test(start_paused = true)]
-    async fn a_forced_stop_reports_its_players_as_aborted_by_the_force() {
+    /// Runs a stuck player, watched, and asks it to stop.
+    async fn stop_stuck() -> (
+        Shutdown,
+        Monitor,
+        tokio::task::JoinHandle<Result<(), Error>>,
+    ) {
         let shutdown = Shutdown::new();
         let monitor = Monitor::new();
         let member = member_of(Access::Own(stuck()), None, PlayerOptions::default());
-        let run = tokio::spawn(play_root(
+        let root = play_root(
             member,
             shutdown.clone(),
             Some(monitor.clone()),
             None,
             Reloads::default(),
-        ));
+        );
+        let run = tokio::spawn(root);
         tokio::task::yield_now().await;
-
         shutdown.request();
+        (shutdown, monitor, run)
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_forced_stop_reports_its_players_as_aborted_by_the_force() {
+        let (shutdown, monitor, run) = stop_stuck().await;
+
         tokio::time::sleep(Duration::from_secs(1)).await;
         shutdown.force("a second SIGINT");
         let result = run.await.unwrap();
@@ -207,19 +218,8 @@ mod tests {
 
     #[tokio::test(start_paused = true)]
     async fn a_stop_timeout_reports_its_players_as_late() {
-        let shutdown = Shutdown::new();
-        let monitor = Monitor::new();
-        let member = member_of(Access::Own(stuck()), None, PlayerOptions::default());
-        let run = tokio::spawn(play_root(
-            member,
-            shutdown.clone(),
-            Some(monitor.clone()),
-            None,
-            Reloads::default(),
-        ));
-        tokio::task::yield_now().await;
+        let (_shutdown, monitor, run) = stop_stuck().await;
 
-        shutdown.request();
         let result = run.await.unwrap();
 
         assert!(
