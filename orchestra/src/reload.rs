@@ -106,22 +106,32 @@ impl Reloads {
 
 /// Requests reloads of a run without a signal (from a test, an admin
 /// endpoint, a file watcher): see [`Runner::reloader`](crate::Runner::reloader).
-/// Cloning shares it.
+/// Cloning shares it. A request reaches the players already started (a
+/// player started later reads its configuration as it starts).
 ///
 /// ```
 /// use orchestra::{player_fn, Context, Runner};
+/// use tokio::sync::oneshot;
 ///
 /// # #[tokio::main(flavor = "current_thread")]
 /// # async fn main() -> Result<(), orchestra::Error> {
-/// let player = player_fn(|ctx: Context| async move {
-///     ctx.reload_requested().await;
-///     Ok(()) // done once asked to reload, for the example
+/// let (started, running) = oneshot::channel();
+/// let mut started = Some(started);
+/// let player = player_fn(move |ctx: Context| {
+///     let started = started.take();
+///     async move {
+///         let _ = started.map(|s| s.send(()));
+///         ctx.reload_requested().await;
+///         Ok(()) // done once asked to reload, for the example
+///     }
 /// });
 /// let runner = Runner::new(player);
 /// let reloader = runner.reloader();
-/// let run = runner.play_until(std::future::pending());
+/// let run = tokio::spawn(runner.play_until(std::future::pending()));
+/// // A request is heard by the players started before it.
+/// let _ = running.await;
 /// reloader.reload();
-/// run.await?;
+/// run.await.expect("the run does not panic")?;
 /// # Ok(())
 /// # }
 /// ```

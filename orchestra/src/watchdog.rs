@@ -37,9 +37,10 @@ impl Watchdog {
                 tracing::warn!(target: "orchestra", %error, "no watchdog for a forced stop: cannot build its runtime");
             })
             .ok()?;
+        let runtime = Background(Some(runtime));
         // Listening from now on, so that no signal is missed.
         let listener = {
-            let _entered = runtime.enter();
+            let _entered = runtime.0.as_ref().map(tokio::runtime::Runtime::enter);
             Listener::new(signals)
         };
         let (run, ended) = oneshot::channel();
@@ -56,8 +57,21 @@ impl Watchdog {
     }
 }
 
+/// A runtime that, dropped, does not wait for its tasks: it may be dropped
+/// where blocking is not allowed (on the run's runtime, if the watchdog's
+/// thread cannot be started).
+struct Background(Option<tokio::runtime::Runtime>);
+
+impl Drop for Background {
+    fn drop(&mut self) {
+        if let Some(runtime) = self.0.take() {
+            runtime.shutdown_background();
+        }
+    }
+}
+
 fn watch(
-    runtime: &tokio::runtime::Runtime,
+    runtime: &Background,
     listener: Result<Listener, crate::error::Error>,
     mut ended: oneshot::Receiver<()>,
 ) {
@@ -68,6 +82,7 @@ fn watch(
             return;
         }
     };
+    let Some(runtime) = &runtime.0 else { return };
     let second = runtime.block_on(async {
         tokio::select! {
             _ = &mut ended => return false,
