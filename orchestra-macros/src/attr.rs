@@ -15,7 +15,7 @@ use crate::key::{self, Attr, Key, Keys, Spanned, Value, take_value};
 use crate::message::{did_you_mean_hint, list};
 use crate::symbol::{
     AFTER, BACKOFF, CONDUCTOR, CRATE, DELAY, GRACE, MAX_ATTEMPTS, MAX_RESTARTS, NAME, ON_EXIT,
-    PLAYER, RESTART, SKIP, STABLE_AFTER, STRATEGY, TIMEOUT, WITHIN,
+    ON_RELOAD, PLAYER, RESTART, SKIP, STABLE_AFTER, STRATEGY, TIMEOUT, WITHIN,
 };
 
 /// `#[conductor(...)]` on the struct.
@@ -48,6 +48,7 @@ pub(crate) struct Player {
     pub(crate) grace: Option<Spanned<Duration>>,
     pub(crate) stable_after: Option<Spanned<Duration>>,
     pub(crate) on_exit: Option<Spanned<OnExit>>,
+    pub(crate) on_reload: Option<Spanned<OnReload>>,
     pub(crate) skip: bool,
 }
 
@@ -92,6 +93,15 @@ const ON_EXITS: &[(&str, OnExit)] = &[
     ("stop", OnExit::Stop),
     ("continue", OnExit::Continue),
 ];
+/// What a player does on a reload; see `orchestra::OnReload`.
+#[derive(Clone, Copy, PartialEq, Eq)]
+pub(crate) enum OnReload {
+    Notify,
+    Restart,
+}
+
+const ON_RELOADS: &[(&str, OnReload)] =
+    &[("notify", OnReload::Notify), ("restart", OnReload::Restart)];
 
 /// `#[conductor(...)]` as it is read.
 #[derive(Default)]
@@ -141,6 +151,7 @@ struct PlayerAttrs {
     grace: Attr<Spanned<Duration>>,
     stable_after: Attr<Spanned<Duration>>,
     on_exit: Attr<Spanned<OnExit>>,
+    on_reload: Attr<Spanned<OnReload>>,
     skip: Attr<()>,
 }
 
@@ -152,7 +163,9 @@ const PLAYER_KEYS: &Keys<PlayerAttrs> = &[
         a.timeout.set(cx, key, || key.duration(cx, value))
     }),
     (RESTART, |a, cx, key, value| {
-        a.restart.set(cx, key, || restart(cx, key, value))
+        a.restart.set(cx, key, || {
+            choice(cx, key, value, "restart policy", RESTARTS)
+        })
     }),
     (BACKOFF, |a, cx, key, value| {
         a.backoff.set(cx, key, || backoff::parse(cx, key, value))
@@ -181,6 +194,11 @@ const PLAYER_KEYS: &Keys<PlayerAttrs> = &[
     (ON_EXIT, |a, cx, key, value| {
         a.on_exit
             .set(cx, key, || choice(cx, key, value, "on_exit", ON_EXITS))
+    }),
+    (ON_RELOAD, |a, cx, key, value| {
+        a.on_reload.set(cx, key, || {
+            choice(cx, key, value, "`on_reload` action", ON_RELOADS)
+        })
     }),
     (SKIP, |a, cx, key, value| {
         a.skip.set(cx, key, || key.flag(cx, &value))
@@ -292,6 +310,7 @@ pub(crate) fn player(cx: &Ctxt, attrs: &[Attribute]) -> Player {
         grace: a.grace.get(),
         stable_after: a.stable_after.get(),
         on_exit: a.on_exit.get(),
+        on_reload: a.on_reload.get(),
         skip: a.skip.get().is_some(),
     }
 }
@@ -337,27 +356,23 @@ fn check_window(cx: &Ctxt, max_restarts: &Attr<Spanned<u32>>, within: &Attr<Span
     }
 }
 
-fn restart(cx: &Ctxt, key: Key, value: Value) -> Option<Spanned<Restart>> {
-    choice(cx, key, value, "restart policy", RESTARTS)
-}
-
-/// One of the names in `table`, or an error that lists them.
+/// One of the names of `choices`, a `what` (such as "restart policy").
 fn choice<T: Copy>(
     cx: &Ctxt,
     key: Key,
     value: Value,
     what: &str,
-    table: &[(&'static str, T)],
+    choices: &[(&str, T)],
 ) -> Option<Spanned<T>> {
     let lit = key.string(cx, value)?;
     let written = lit.value();
-    if let Some((_, value)) = table.iter().find(|(name, _)| *name == written) {
+    if let Some((_, value)) = choices.iter().find(|(name, _)| *name == written) {
         return Some(Spanned {
             value: *value,
             span: lit.span(),
         });
     }
-    let names = table.iter().map(|(name, _)| *name);
+    let names = choices.iter().map(|(name, _)| *name);
     cx.error_spanned_by(
         &lit,
         format!(

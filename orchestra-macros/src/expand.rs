@@ -9,7 +9,7 @@ use quote::{ToTokens, format_ident, quote, quote_spanned};
 use syn::{DeriveInput, Ident, Type, WherePredicate, parse_quote};
 
 use crate::ast::{Field, Input};
-use crate::attr::{OnExit, Restart, Strategy};
+use crate::attr::{OnExit, OnReload, Restart, Strategy};
 use crate::backoff::{self, Backoff, Builtin, Kind};
 use crate::check;
 use crate::ctxt::Ctxt;
@@ -338,6 +338,13 @@ fn player_options(krate: &syn::Path, field: &Field<'_>) -> TokenStream {
     if let Some(grace) = &a.grace {
         let grace = duration(krate, grace.value);
         calls.push(quote!(.grace(#grace)));
+    }
+    if let Some(on_reload) = &a.on_reload {
+        let variant = match on_reload.value {
+            OnReload::Notify => quote!(Notify),
+            OnReload::Restart => quote!(Restart),
+        };
+        calls.push(quote!(.on_reload(#krate::OnReload::#variant)));
     }
     if let Some(stable) = &a.stable_after {
         let stable = duration(krate, stable.value);

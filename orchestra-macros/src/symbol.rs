@@ -47,6 +47,7 @@ pub(crate) const AFTER: Symbol = Symbol {
 };
 pub(crate) const GRACE: Symbol = symbol("grace", r#"grace = "1s""#);
 pub(crate) const STABLE_AFTER: Symbol = symbol("stable_after", r#"stable_after = "10s""#);
+pub(crate) const ON_RELOAD: Symbol = symbol("on_reload", r#"on_reload = "restart""#);
 pub(crate) const SKIP: Symbol = symbol("skip", "skip");
 pub(crate) const STRATEGY: Symbol = symbol("strategy", r#"strategy = "rest-for-one""#);
 pub(crate) const ON_EXIT: Symbol = symbol("on_exit", r#"on_exit = "stop""#);

@@ -8,6 +8,7 @@ use std::time::Duration;
 
 use tokio_util::sync::{CancellationToken, WaitForCancellationFuture};
 
+use crate::engine::children::TaskResult;
 use crate::engine::seat::{Root, Seat};
 use crate::error::Error;
 use crate::execution_id::ExecutionId;
@@ -19,7 +20,8 @@ use crate::status::EventKind;
 /// it is ([`path`](Context::path), [`attempt`](Context::attempt),
 /// [`execution_id`](Context::execution_id)), and lets it announce that it is
 /// ready to serve ([`ready`](Context::ready)), which starts the players
-/// ordered `after` it. Cloning is cheap: hand clones to helper tasks.
+/// ordered `after` it. Cloning is cheap: hand clones to the tasks it
+/// starts with [`spawn`](Context::spawn), which its run waits for.
 ///
 /// ```
 /// use orchestra::{BoxError, Context, Player};
@@ -43,11 +45,12 @@ use crate::status::EventKind;
 #[derive(Clone)]
 pub struct Context {
     seat: Arc<Seat>,
+    /// The run's own token, under a control handle (which can stop one run
+    /// only) or a group that restarts members with their siblings; else the
+    /// seat's stop token is the run's.
+    run: Option<CancellationToken>,
     attempt: u32,
     execution_id: ExecutionId,
-    /// The run's own token, when its group may end the run alone (for a
-    /// restart); otherwise the seat's is the run's.
-    run: Option<CancellationToken>,
 }
 
 impl Context {
@@ -77,23 +80,43 @@ impl Context {
         Context::in_run(seat, attempt, None)
     }
 
-    /// A context whose run ends when `run` is cancelled, if given.
-    pub(crate) fn in_run(seat: Arc<Seat>, attempt: u32, run: Option<CancellationToken>) -> Self {
+    /// A context whose run ends when `group_run` (the token its group may
+    /// cancel to restart it with a sibling) is cancelled, if given; a
+    /// control handle's run token is a child of it.
+    pub(crate) fn in_run(
+        seat: Arc<Seat>,
+        attempt: u32,
+        group_run: Option<CancellationToken>,
+    ) -> Self {
+        let run = match (&seat.control, group_run) {
+            (Some(control), group_run) => {
+                Some(control.begin_run(group_run.as_ref().unwrap_or(&seat.token)))
+            }
+            (None, group_run) => group_run,
+        };
         Context {
             seat,
+            run,
             attempt,
             execution_id: ExecutionId::next(),
-            run,
         }
     }
 
-    fn token(&self) -> &CancellationToken {
-        self.run.as_ref().unwrap_or(&self.seat.token)
+    /// Gives this run a stop token of its own (a child of its current one),
+    /// so that it can be stopped alone (to restart it on a reload); returns it.
+    pub(crate) fn stoppable_alone(&mut self) -> CancellationToken {
+        let run = self.token().child_token();
+        self.run = Some(run.clone());
+        run
     }
 
     /// Completes once the player is asked to stop. Cancel-safe.
     pub fn cancelled(&self) -> WaitForCancellationFuture<'_> {
         self.token().cancelled()
+    }
+
+    fn token(&self) -> &CancellationToken {
+        self.run.as_ref().unwrap_or(&self.seat.token)
     }
 
     /// Whether the player has been asked to stop.
@@ -105,6 +128,32 @@ impl Context {
     /// take a [`CancellationToken`] (cancelling it yourself stops nothing else).
     pub fn child_token(&self) -> CancellationToken {
         self.token().child_token()
+    }
+
+    /// Completes when a reload is requested (`SIGHUP` under
+    /// [`Runner::play_until_signal`](crate::Runner::play_until_signal), or
+    /// [`Reloader::reload`](crate::Reloader::reload)), for a player that
+    /// reloads in place (its configuration, its certificates). Cancel-safe:
+    /// loop on it. A request is heard once per player: one made while the
+    /// player was not waiting completes its next wait, and several made
+    /// meanwhile count as one.
+    ///
+    /// Outside a run ([`Context::new`]) no reload is ever requested.
+    ///
+    /// ```
+    /// # use orchestra::{BoxError, Context};
+    /// async fn play(ctx: Context) -> Result<(), BoxError> {
+    ///     ctx.ready();
+    ///     loop {
+    ///         tokio::select! {
+    ///             () = ctx.cancelled() => return Ok(()),
+    ///             () = ctx.reload_requested() => tracing::info!("reloading the configuration"),
+    ///         }
+    ///     }
+    /// }
+    /// ```
+    pub async fn reload_requested(&self) {
+        self.seat.reload_requested().await;
     }
 
     /// Runs `fut` until it completes or the player is asked to stop, whichever
@@ -267,6 +316,57 @@ impl Context {
     /// passed) for this player.
     pub fn is_ready(&self) -> bool {
         self.seat.ready.is_ready()
+    }
+
+    /// Runs `task` on a tokio task of its own as a child of this run: the
+    /// run counts as ended only once `play` has returned **and** every
+    /// child has ended (see *Work that lives inside a player* in the crate
+    /// docs).
+    ///
+    /// - The child runs inside the current span: the player's, when spawned
+    ///   from `play`. It observes the player's stop through a clone of the
+    ///   context ([`cancelled`](Context::cancelled)).
+    /// - Once the player is asked to stop, its children share its stop
+    ///   timeout: when the player is aborted (the timeout passed, or the
+    ///   stop was forced), the children still running are aborted with it
+    ///   at their next `.await`, and counted in the log.
+    /// - A child that returns an `Err` or panics fails the run as if `play`
+    ///   had returned that error (`Error::Failed` or `Error::Panicked`
+    ///   naming the player): `play` is dropped where it waits, the other
+    ///   children are aborted, and the player's restart policy applies.
+    /// - Spawned after the player ended for good, the task is not run.
+    ///
+    /// Nothing is allocated for the children of a player that never spawns.
+    ///
+    /// ```
+    /// use orchestra::{player_fn, BoxError, Context};
+    /// use tokio::sync::mpsc;
+    ///
+    /// async fn handle(job: u32, ctx: Context) -> Result<(), BoxError> {
+    ///     tracing::info!(job, attempt = ctx.attempt(), "handled");
+    ///     Ok(())
+    /// }
+    ///
+    /// # let (_tx, mut jobs) = mpsc::channel::<u32>(8);
+    /// let consumer = player_fn(move |ctx: Context| {
+    ///     # let (_tx, mut jobs) = mpsc::channel::<u32>(8);
+    ///     async move {
+    ///         while let Some(Some(job)) = ctx.run_until_cancelled(jobs.recv()).await {
+    ///             // Finished before the run ends, even when the stop comes
+    ///             // while it is in flight.
+    ///             ctx.spawn(handle(job, ctx.clone()));
+    ///         }
+    ///         Ok(())
+    ///     }
+    /// });
+    /// # drop(consumer);
+    /// ```
+    pub fn spawn<F>(&self, task: F)
+    where
+        F: Future + Send + 'static,
+        F::Output: TaskResult,
+    {
+        self.seat.children().spawn(&self.seat, self.attempt, task);
     }
 
     pub(crate) fn seat(&self) -> &Arc<Seat> {

@@ -4,6 +4,7 @@ use std::fmt::{self, Write as _};
 use std::time::Duration;
 
 use crate::options::PlayerOptions;
+use crate::reload::OnReload;
 use crate::restart::Restart;
 use crate::supervision::{OnExit, Strategy, Supervision};
 
@@ -187,6 +188,9 @@ impl Description {
         }
         if o.on_exit != OnExit::StopOnFailure {
             list.push(format!("on_exit = {}", o.on_exit));
+        }
+        if o.on_reload != OnReload::Notify {
+            list.push(format!("on_reload = {}", o.on_reload));
         }
         list
     }

@@ -38,7 +38,9 @@ impl Error {
             Error::Failed { .. }
             | Error::Panicked { .. }
             | Error::Unavailable { .. }
-            | Error::Dependency { .. } => FAILED,
+            | Error::Dependency { .. }
+            | Error::UnknownPlayer { .. }
+            | Error::Refused { .. } => FAILED,
             Error::RestartLimit { .. } => RESTART_LIMIT,
             Error::StopTimedOut { .. } => STOP_TIMED_OUT,
             Error::Forced { .. } => FORCED,
@@ -57,7 +59,7 @@ impl Error {
 /// | code | cause |
 /// |---|---|
 /// | 0 | the run ended cleanly (stopped by a signal, or every player done) |
-/// | 1 | a player failed or panicked ([`Error::Failed`], [`Error::Panicked`], [`Error::Unavailable`], [`Error::Dependency`]) |
+/// | 1 | a player failed or panicked ([`Error::Failed`], [`Error::Panicked`], [`Error::Unavailable`]); a player could not have a sibling's value ([`Error::Dependency`]); a handle's order refused ([`Error::UnknownPlayer`], [`Error::Refused`]) |
 /// | 2 | the run could not start: configuration ([`Error::Config`], [`Error::DuplicateName`], [`Error::NoSignals`]) or a signal that cannot be listened for ([`Error::Signal`]) |
 /// | 3 | players did not stop in time and were aborted ([`Error::StopTimedOut`]) |
 /// | 4 | a player reached a restart limit ([`Error::RestartLimit`]) |
@@ -208,6 +210,15 @@ mod tests {
                 1,
             ),
             (Error::Unavailable { path: "a".into() }, 1),
+            (Error::UnknownPlayer { path: "a".into() }, 1),
+            (
+                Error::Refused {
+                    path: "a".into(),
+                    action: "stop",
+                    reason: "the run is stopping".into(),
+                },
+                1,
+            ),
             (
                 Error::Config {
                     path: "a".into(),

@@ -3,6 +3,7 @@
 use std::sync::{Arc, OnceLock};
 use std::time::Duration;
 
+use crate::reload::OnReload;
 use crate::restart::{Backoff, Restart};
 use crate::supervision::OnExit;
 
@@ -36,6 +37,7 @@ pub struct PlayerOptions {
     pub(crate) grace: Option<Duration>,
     pub(crate) stable_after: Option<Duration>,
     pub(crate) on_exit: OnExit,
+    pub(crate) on_reload: OnReload,
 }
 
 /// How long a player that never calls `ctx.ready()` keeps the players ordered
@@ -137,6 +139,15 @@ impl PlayerOptions {
         self.on_exit = on_exit;
         self
     }
+
+    /// What the player does when a reload is requested: keep running and
+    /// hear of it through `ctx.reload_requested()` (the default), or be
+    /// restarted gracefully ([`OnReload::Restart`]).
+    #[must_use]
+    pub fn on_reload(mut self, on_reload: OnReload) -> Self {
+        self.on_reload = on_reload;
+        self
+    }
 }
 
 impl PlayerOptions {
@@ -153,6 +164,7 @@ impl PlayerOptions {
             grace,
             stable_after,
             on_exit,
+            on_reload,
         } = self;
         timeout.is_none()
             && *restart == Restart::Never
@@ -164,6 +176,7 @@ impl PlayerOptions {
             && grace.is_none()
             && stable_after.is_none()
             && *on_exit == OnExit::StopOnFailure
+            && *on_reload == OnReload::Notify
     }
 
     /// The options in an `Arc`, one shared by every member that has the

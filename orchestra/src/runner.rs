@@ -1,15 +1,22 @@
 //! Running a player at the top of a program: until a signal or any other
 //! shutdown trigger, optionally watched by a monitor.
 
+use std::sync::{Arc, OnceLock};
+
+use crate::control::Handle;
 use crate::describe::Description;
 use crate::engine::member::Access;
+use crate::engine::seat::Registry;
 use crate::engine::shutdown::Shutdown;
 use crate::engine::{member_of, play_root};
 use crate::error::Error;
 use crate::options::PlayerOptions;
 use crate::player::Player;
+use crate::reload::{Reloader, Reloads};
+use crate::signal::Signal;
 use crate::signals::{Listener, Signals};
 use crate::status::Monitor;
+use crate::watchdog::Watchdog;
 
 /// Runs a player (a conductor, typically) at the top of a program, with
 /// options: the signals that stop it, a [`Monitor`] watching it.
@@ -41,16 +48,67 @@ pub struct Runner<P> {
     player: P,
     signals: Signals,
     monitor: Option<Monitor>,
+    /// Made when asked for: a run without one registers nothing.
+    handle: OnceLock<Handle>,
+    reload_signals: Option<Signals>,
+    reloads: Reloads,
 }
 
 impl<P: Player> Runner<P> {
-    /// A runner with the defaults: `SIGINT` and `SIGTERM`, no monitor.
+    /// A runner with the defaults: `SIGINT` and `SIGTERM` stop, `SIGHUP`
+    /// reloads (on Unix), no monitor.
     pub fn new(player: P) -> Self {
         Runner {
             player,
             signals: Signals::default(),
             monitor: None,
+            handle: OnceLock::new(),
+            reload_signals: Signals::reload_default(),
+            reloads: Reloads::default(),
         }
+    }
+
+    /// A handle to the run, to control it from anywhere once it runs: stop,
+    /// start, restart, add or remove one player by path, read statuses, stop
+    /// or force the whole run. See [`Handle`].
+    ///
+    /// Every call gives a handle to the same run. A run with a handle keeps
+    /// a [`Monitor`] (the one given, else one of its own) for the statuses.
+    pub fn handle(&self) -> Handle {
+        self.handle.get_or_init(Handle::new).clone()
+    }
+
+    /// The signals that request a reload, for
+    /// [`play_until_signal`](Runner::play_until_signal): `SIGHUP` by default
+    /// on Unix, none elsewhere. A reload restarts the players whose
+    /// [`OnReload`](crate::OnReload) is `Restart`, and completes
+    /// [`Context::reload_requested`](crate::Context::reload_requested) for
+    /// the others. A signal in both lists stops the run.
+    ///
+    /// ```
+    /// use orchestra::{player_fn, Context, Runner, Signal, Signals};
+    ///
+    /// let player = player_fn(|ctx: Context| async move { ctx.cancelled().await; Ok(()) });
+    /// let runner = Runner::new(player).reload_signals(Signals::new([Signal::User1])?);
+    /// # let _ = runner;
+    /// # Ok::<(), orchestra::Error>(())
+    /// ```
+    pub fn reload_signals(mut self, signals: Signals) -> Self {
+        self.reload_signals = Some(signals);
+        self
+    }
+
+    /// No signal requests a reload (a reload can still be requested through
+    /// [`reloader`](Runner::reloader)).
+    pub fn no_reload_signals(mut self) -> Self {
+        self.reload_signals = None;
+        self
+    }
+
+    /// A handle that requests reloads of this runner's run without a
+    /// signal: see [`Reloader`].
+    pub fn reloader(&self) -> Reloader {
+        Reloader(self.reloads.clone())
     }
 
     /// The signals that stop the run, for [`play_until_signal`](Runner::play_until_signal).
@@ -74,21 +132,59 @@ impl<P: Player> Runner<P> {
     /// running at once, and the result is [`Error::Forced`] naming them. If
     /// the player ends by itself first, its result is returned.
     ///
+    /// The second signal also ends the **process** within a second, whatever
+    /// the players do: a thread of its own (outside the runtime) hears it,
+    /// and if the process has not ended 1 s later, exits it with code 130
+    /// (as [`Exit`](crate::Exit) would for [`Error::Forced`]), running no
+    /// destructor. Only this method arms it: it is the process-level entry
+    /// point. After the first signal this stays armed even once this method
+    /// has returned, since a process whose runtime waits for a blocked
+    /// thread may never end by itself.
+    ///
+    /// # A player that blocks its thread
+    ///
+    /// A player that never reaches an `.await` (a `std::thread::sleep`
+    /// loop, a busy loop, blocking I/O) cannot be cancelled nor aborted:
+    ///
+    /// - on a **multi-thread** runtime, with other worker threads free, the
+    ///   stop goes on: at its stop timeout the player is aborted, left
+    ///   behind 1 s later (logged), and the run returns
+    ///   [`Error::StopTimedOut`]. The process then cannot end by itself:
+    ///   dropping tokio's runtime (at the end of `#[tokio::main]`) waits for
+    ///   the blocked worker thread. A second signal ends it (code 130).
+    /// - on a **current-thread** runtime, or a multi-thread one whose every
+    ///   worker is blocked, nothing else runs, not even the graceful stop the
+    ///   first signal asks for. The second signal ends the process 1 s later
+    ///   (code 130).
+    ///
     /// # Errors
     ///
     /// Whatever the run ended with, [`Error::Forced`] after a second signal,
     /// or [`Error::Signal`] if the signals cannot be listened for.
     pub async fn play_until_signal(self) -> Result<(), Error> {
         let mut listener = Listener::new(&self.signals)?;
-        let stage = Stage::new(self.monitor);
+        let mut reload_listener = self
+            .reload_signals
+            .as_ref()
+            .map(Listener::new)
+            .transpose()?;
+        let _watchdog = Watchdog::start(&self.signals);
+        let stage = Stage::new(self.monitor, self.handle.get(), self.reloads);
         let mut play = std::pin::pin!(stage.play(self.player));
 
-        tokio::select! {
-            biased;
-            result = &mut play => return result,
-            signal = listener.next() => {
-                tracing::info!(target: "orchestra", %signal, "stopping gracefully; send it again to force");
-                stage.shutdown.request();
+        loop {
+            tokio::select! {
+                biased;
+                result = &mut play => return result,
+                signal = listener.next() => {
+                    tracing::info!(target: "orchestra", %signal, "stopping gracefully; send it again to force");
+                    stage.shutdown.request();
+                    break;
+                }
+                Some(signal) = next(&mut reload_listener) => {
+                    tracing::info!(target: "orchestra", %signal, "reload requested");
+                    stage.reloads.request();
+                }
             }
         }
         tokio::select! {
@@ -111,6 +207,12 @@ impl<P: Player> Runner<P> {
     /// and waits for it. If the player ends by itself first, its result is
     /// returned.
     ///
+    /// There is no second signal here: the stop is never forced, and the
+    /// process is never exited. A player that blocks its thread holds the
+    /// stop up, as [`play_until_signal`](Runner::play_until_signal) explains,
+    /// until its stop timeout (multi-thread runtime), or for as long as it
+    /// blocks (current-thread runtime).
+    ///
     /// # Errors
     ///
     /// Whatever the run ended with.
@@ -118,7 +220,7 @@ impl<P: Player> Runner<P> {
     where
         F: Future<Output = ()>,
     {
-        let stage = Stage::new(self.monitor);
+        let stage = Stage::new(self.monitor, self.handle.get(), self.reloads);
         let mut play = std::pin::pin!(stage.play(self.player));
         tokio::select! {
             biased;
@@ -188,10 +290,21 @@ where
 struct Stage {
     shutdown: Shutdown,
     monitor: Option<Monitor>,
+    registry: Option<Arc<Registry>>,
+    reloads: Reloads,
 }
 
 impl Stage {
-    fn new(monitor: Option<Monitor>) -> Self {
+    fn new(monitor: Option<Monitor>, handle: Option<&Handle>, reloads: Reloads) -> Self {
+        if let Some(handle) = handle {
+            let (shutdown, registry, monitor) = handle.parts(monitor);
+            return Stage {
+                shutdown,
+                monitor: Some(monitor),
+                registry: Some(registry),
+                reloads,
+            };
+        }
         // With no monitor, one is kept anyway when the end-of-run summary
         // would be logged.
         let monitor = monitor.or_else(|| {
@@ -200,6 +313,8 @@ impl Stage {
         Stage {
             shutdown: Shutdown::new(),
             monitor,
+            registry: None,
+            reloads,
         }
     }
 
@@ -208,7 +323,21 @@ impl Stage {
         player: P,
     ) -> impl Future<Output = Result<(), Error>> + Send + 'static {
         let member = member_of(Access::Own(player), None, PlayerOptions::default());
-        play_root(member, self.shutdown.clone(), self.monitor.clone())
+        play_root(
+            member,
+            self.shutdown.clone(),
+            self.monitor.clone(),
+            self.registry.clone(),
+            self.reloads.clone(),
+        )
+    }
+}
+
+/// The next signal of `listener`, if there is one; never otherwise.
+async fn next(listener: &mut Option<Listener>) -> Option<Signal> {
+    match listener {
+        Some(listener) => Some(listener.next().await),
+        None => std::future::pending().await,
     }
 }
 

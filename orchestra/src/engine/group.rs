@@ -15,15 +15,16 @@ use tokio::time::{Instant, sleep};
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::AbortOnDropHandle;
 
-use super::member::{Body, Group, Held, Member, Played};
-use super::seat::{Paused, Root, Seat};
+use super::member::{Body, Group, Held, Member, Played, path};
+use super::seat::{Grouped, Paused, Root, Seat};
 use super::strategy::{Members, Regroup, Step};
-use super::supervise::{Dyn, Outcome, Target, panic_message, supervise};
+use super::supervise::{Dyn, Outcome, Target, supervise};
 use crate::context::Context;
-use crate::error::{Chain, Error, Straggler};
+use crate::error::{Chain, Error, Straggler, panic_message};
 use crate::options::DEFAULT_GRACE;
 use crate::status::EventKind;
 use crate::supervision::OnExit;
+use crate::time::later;
 
 /// How long an aborted task may take to end. A task aborts at its next
 /// `.await`; one blocking its thread cannot, and is left behind rather than
@@ -164,18 +165,20 @@ pub(super) async fn conduct(
         .enumerate()
         .map(|(i, (member, deps))| {
             let timeout = stop_timeout(member, default_timeout);
-            let mut seat = Seat::member(
-                ctx.seat(),
-                member.name.clone(),
-                matches!(member.body, Body::Group(_) | Body::Given(_)),
-                member.options.clone(),
-                timeout,
-                default_timeout,
-            );
-            seat.link = regroup.as_ref().map(|r| Box::new(r.link(i, &seat.token)));
-            seat.runs_before = group.runs.get(i).copied().unwrap_or(0);
             Slot {
-                seat: Arc::new(seat),
+                seat: Seat::member(
+                    ctx.seat(),
+                    member.name.clone(),
+                    matches!(member.body, Body::Group(_) | Body::Given(_)),
+                    member.options.clone(),
+                    timeout,
+                    default_timeout,
+                    Grouped {
+                        index: i,
+                        runs_before: group.runs.get(i).copied().unwrap_or(0),
+                        to_group: regroup.as_ref().map(Regroup::sender),
+                    },
+                ),
                 progress: Progress::Waiting,
                 owned: matches!(
                     member.body,
@@ -367,7 +370,7 @@ impl<'m, 'a: 'm> Conducting<'_, 'm, 'a> {
                     let slot = &mut self.slots[i];
                     slot.restart_asked = Some(now);
                     if slot.owned {
-                        let deadline = now + slot.timeout;
+                        let deadline = later(now, slot.timeout);
                         if self.next_deadline.is_none_or(|next| deadline < next) {
                             self.next_deadline = Some(deadline);
                         }
@@ -442,7 +445,8 @@ impl<'m, 'a: 'm> Conducting<'_, 'm, 'a> {
         }
         let seat = slot.seat.clone();
         let options = &seat.options;
-        let grace = options.delay.unwrap_or_default() + options.grace.unwrap_or(DEFAULT_GRACE);
+        let grace = (options.delay.unwrap_or_default())
+            .saturating_add(options.grace.unwrap_or(DEFAULT_GRACE));
         sets.readying.push(Box::pin(async move {
             tokio::select! {
                 () = seat.ready.wait() => {}
@@ -541,9 +545,12 @@ impl<'m, 'a: 'm> Conducting<'_, 'm, 'a> {
                 }
             }
             Exit::Aborted => {
-                self.slots[i].seat.emit(0, None, || EventKind::Aborted);
+                let forced = self.root.shutdown.forced();
+                self.slots[i].seat.emit(0, None, || EventKind::Aborted {
+                    forced: forced.map(str::to_owned),
+                });
                 let path = self.slots[i].seat.path().clone();
-                if let Some(reason) = self.root.shutdown.forced() {
+                if let Some(reason) = forced {
                     tracing::warn!(target: "orchestra", player = %path, %reason, "aborted: the stop was forced");
                     self.aborted.push(path);
                 } else {
@@ -586,7 +593,7 @@ impl<'m, 'a: 'm> Conducting<'_, 'm, 'a> {
             slot.seat.token.cancel();
             slot.seat.emit(0, None, || EventKind::Stopping);
             if slot.owned {
-                let deadline = now + slot.timeout;
+                let deadline = later(now, slot.timeout);
                 if self.next_deadline.is_none_or(|next| deadline < next) {
                     self.next_deadline = Some(deadline);
                 }
@@ -602,7 +609,7 @@ impl<'m, 'a: 'm> Conducting<'_, 'm, 'a> {
         }
         joined.task.abort();
         slot.aborted_at = Some(now);
-        let deadline = now + ABORT_GRACE;
+        let deadline = later(now, ABORT_GRACE);
         if self.next_deadline.is_none_or(|next| deadline < next) {
             self.next_deadline = Some(deadline);
         }
@@ -622,7 +629,7 @@ impl<'m, 'a: 'm> Conducting<'_, 'm, 'a> {
             // Asked to stop, or to end its run for a restart: the same
             // stop timeout.
             let deadline = match (slot.aborted_at, slot.stop_requested.or(slot.restart_asked)) {
-                (Some(aborted), _) if aborted + ABORT_GRACE <= now => {
+                (Some(aborted), _) if later(aborted, ABORT_GRACE) <= now => {
                     tracing::error!(
                         target: "orchestra",
                         player = %slot.seat.path(),
@@ -632,12 +639,12 @@ impl<'m, 'a: 'm> Conducting<'_, 'm, 'a> {
                     self.exited(joined.i, Exit::Aborted);
                     continue;
                 }
-                (Some(aborted), _) => aborted + ABORT_GRACE,
-                (None, Some(requested)) if requested + slot.timeout <= now => {
+                (Some(aborted), _) => later(aborted, ABORT_GRACE),
+                (None, Some(requested)) if later(requested, slot.timeout) <= now => {
                     self.abort_task(joined, now);
                     continue;
                 }
-                (None, Some(requested)) => requested + slot.timeout,
+                (None, Some(requested)) => later(requested, slot.timeout),
                 (None, None) => continue,
             };
             if next.is_none_or(|next| deadline < next) {
@@ -749,21 +756,13 @@ fn spawn_group(
 
 /// A member's stop timeout: its own, else (for a nested conductor) its
 /// conductor's, else its group's default.
-fn stop_timeout(member: &Member<'_>, default: Duration) -> Duration {
+pub(super) fn stop_timeout(member: &Member<'_>, default: Duration) -> Duration {
     let own_default = match &member.body {
         Body::Group(group) => group.timeout,
         Body::Given(group) => group.as_ref().and_then(|group| group.timeout),
         Body::Player { .. } => None,
     };
     member.options.timeout.or(own_default).unwrap_or(default)
-}
-
-fn join(prefix: &str, name: &str) -> Arc<str> {
-    if prefix.is_empty() {
-        Arc::from(name)
-    } else {
-        Arc::from(format!("{prefix}/{name}"))
-    }
 }
 
 /// Checks the members' options and resolves their `after` names to indices;
@@ -787,7 +786,7 @@ fn resolve(group: &Group<'_>, prefix: &str) -> Result<Vec<Vec<usize>>, Error> {
     }
     for member in members.iter() {
         if let Err(message) = member.options.validate() {
-            config(&join(prefix, &member.name), message);
+            config(&path(prefix, &member.name), message);
         }
     }
     let mut deps = vec![Vec::new(); members.len()];
@@ -801,12 +800,12 @@ fn resolve(group: &Group<'_>, prefix: &str) -> Result<Vec<Vec<usize>>, Error> {
             for after in &member.options.after {
                 match index.get(&**after) {
                     Some(&d) if d == i => config(
-                        &join(prefix, &member.name),
+                        &path(prefix, &member.name),
                         "it is ordered `after` itself".into(),
                     ),
                     Some(&d) => deps[i].push(d),
                     None => config(
-                        &join(prefix, &member.name),
+                        &path(prefix, &member.name),
                         format!(
                             "it is ordered `after` `{after}`, which is not a player of this conductor; its players are {}",
                             list(members.iter().map(|m| &*m.name))

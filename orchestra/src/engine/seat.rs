@@ -1,17 +1,22 @@
 //! The engine's state of one member, shared by its runs and their
 //! contexts ([`Seat`]), and of the whole tree it belongs to ([`Root`]).
 
-use std::sync::atomic::{AtomicBool, AtomicU32, Ordering};
-use std::sync::{Arc, Mutex, OnceLock};
+use std::collections::HashMap;
+use std::sync::atomic::{AtomicBool, AtomicU32, AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, OnceLock, PoisonError, Weak};
 use std::time::Duration;
 
+use futures_util::task::AtomicWaker;
 use tokio_util::sync::CancellationToken;
 
+use super::children::Children;
+use super::control::SeatControl;
 use super::handoff::{HandOff, Members};
 use super::shutdown::Shutdown;
 use crate::error::Error;
 use crate::execution_id::ExecutionId;
 use crate::options::{DEFAULT_TIMEOUT, PlayerOptions};
+use crate::reload::Reloads;
 use crate::status::{EventKind, Monitor};
 
 /// State shared by every member of one tree of players: how it shuts down,
@@ -21,6 +26,57 @@ pub(crate) struct Root {
     pub(crate) shutdown: Shutdown,
     /// Where status events go, if anyone watches.
     pub(crate) monitor: Option<Monitor>,
+    /// Every member by path, when the run has a control handle.
+    pub(crate) registry: Option<Arc<Registry>>,
+    /// The reloads requested.
+    pub(crate) reloads: Reloads,
+}
+
+/// Every member of a run by path, for a control handle: made only when the
+/// run has one.
+#[derive(Debug, Default)]
+pub(crate) struct Registry {
+    seats: Mutex<Seats>,
+}
+
+#[derive(Debug, Default)]
+struct Seats {
+    by_path: HashMap<Arc<str>, Weak<Seat>>,
+    /// How many there were after the last sweep of dead seats: the next
+    /// comes when they have doubled, so that registering stays O(1).
+    swept: usize,
+}
+
+impl Registry {
+    /// The member at `path`, while its seat lives.
+    pub(crate) fn find(&self, path: &str) -> Option<Arc<Seat>> {
+        let seats = self.seats.lock().unwrap_or_else(PoisonError::into_inner);
+        seats.by_path.get(path).and_then(Weak::upgrade)
+    }
+
+    /// The paths of the members whose seats live, sorted.
+    pub(crate) fn paths(&self) -> Vec<Arc<str>> {
+        let seats = self.seats.lock().unwrap_or_else(PoisonError::into_inner);
+        let mut paths: Vec<Arc<str>> = seats
+            .by_path
+            .iter()
+            .filter(|(_, seat)| seat.strong_count() > 0)
+            .map(|(path, _)| path.clone())
+            .collect();
+        paths.sort();
+        paths
+    }
+
+    fn register(&self, seat: &Arc<Seat>) {
+        let mut seats = self.seats.lock().unwrap_or_else(PoisonError::into_inner);
+        if seats.by_path.len() >= 2 * seats.swept.max(32) {
+            seats.by_path.retain(|_, seat| seat.strong_count() > 0);
+            seats.swept = seats.by_path.len();
+        }
+        seats
+            .by_path
+            .insert(seat.path().clone(), Arc::downgrade(seat));
+    }
 }
 
 impl Root {
@@ -71,7 +127,19 @@ pub(crate) struct Seat {
     /// The last run that announced readiness (what a monitor reports once
     /// per run).
     pub(crate) ready_run: AtomicU32,
+    /// The last reload request the member heard of (a generation).
+    reloads_seen: AtomicU64,
     pub(crate) root: Arc<Root>,
+    /// The child tasks and players of its current run, made at the first
+    /// spawn, boxed: most members never spawn, and their seat need not
+    /// carry the room.
+    pub(crate) children: OnceLock<Box<Children>>,
+    /// Wakes the current run when one of its children fails.
+    pub(crate) child_failed: AtomicWaker,
+    /// The member ended for good (or was aborted): nothing more is spawned.
+    pub(crate) ended: AtomicBool,
+    /// Its commands, when the run has a control handle.
+    pub(crate) control: Option<Box<SeatControl>>,
     /// The runs it began in its group's earlier runs (its group was
     /// restarted as a whole): its attempts count on from there.
     pub(crate) runs_before: u32,
@@ -84,6 +152,15 @@ pub(crate) struct Seat {
     pub(crate) hand_off: HandOff,
     /// For a conductor: the members of its group's current run.
     pub(crate) members: Members<Seat>,
+}
+
+/// What a member's group gives its seat: its index, the runs it began in
+/// the group's earlier runs, and where to tell the group of its pauses if
+/// the group decides restarts.
+pub(crate) struct Grouped {
+    pub(crate) index: usize,
+    pub(crate) runs_before: u32,
+    pub(crate) to_group: Option<tokio::sync::mpsc::UnboundedSender<Paused>>,
 }
 
 /// A member's line to its group, when the group decides its restarts (a
@@ -181,24 +258,7 @@ impl Seat {
     }
 
     fn top(token: CancellationToken, name: Arc<str>, root: Arc<Root>) -> Self {
-        Seat {
-            token,
-            parent: None,
-            name,
-            conductor: false,
-            options: PlayerOptions::default().into_shared(),
-            stop_timeout: None,
-            inherited_timeout: DEFAULT_TIMEOUT,
-            path: OnceLock::new(),
-            ready: Readiness::default(),
-            ready_run: AtomicU32::new(0),
-            root,
-            runs_before: 0,
-            runs: AtomicU32::new(0),
-            link: None,
-            hand_off: HandOff::default(),
-            members: Members::default(),
-        }
+        Seat::new(token, None, name, false, None, root)
     }
 
     /// The seat of a member of the group whose seat is `parent`.
@@ -209,25 +269,108 @@ impl Seat {
         options: Arc<PlayerOptions>,
         stop_timeout: Duration,
         inherited_timeout: Duration,
+        grouped: Grouped,
+    ) -> Arc<Self> {
+        let token = CancellationToken::new();
+        let link =
+            (grouped.to_group).map(|to_group| Box::new(Link::new(grouped.index, &token, to_group)));
+        Seat {
+            options,
+            inherited_timeout,
+            runs_before: grouped.runs_before,
+            link,
+            ..Seat::new(
+                token,
+                Some(parent.clone()),
+                name,
+                conductor,
+                Some(stop_timeout),
+                parent.root.clone(),
+            )
+        }
+        .registered()
+    }
+
+    fn new(
+        token: CancellationToken,
+        parent: Option<Arc<Seat>>,
+        name: Arc<str>,
+        conductor: bool,
+        stop_timeout: Option<Duration>,
+        root: Arc<Root>,
     ) -> Self {
         Seat {
-            token: CancellationToken::new(),
-            parent: Some(parent.clone()),
+            token,
+            parent,
             name,
             conductor,
-            options,
-            stop_timeout: Some(stop_timeout),
-            inherited_timeout,
+            options: PlayerOptions::default().into_shared(),
+            stop_timeout,
+            inherited_timeout: DEFAULT_TIMEOUT,
             path: OnceLock::new(),
             ready: Readiness::default(),
             ready_run: AtomicU32::new(0),
-            root: parent.root.clone(),
+            reloads_seen: AtomicU64::new(root.reloads.generation()),
+            root,
+            children: OnceLock::new(),
+            child_failed: AtomicWaker::new(),
+            ended: AtomicBool::new(false),
+            control: None,
             runs_before: 0,
             runs: AtomicU32::new(0),
             link: None,
             hand_off: HandOff::default(),
             members: Members::default(),
         }
+    }
+
+    /// The seat of a child player started at run time by the member whose
+    /// seat is `parent`: asked to stop with it.
+    pub(crate) fn child(
+        parent: &Arc<Seat>,
+        name: Arc<str>,
+        conductor: bool,
+        options: Arc<PlayerOptions>,
+        stop_timeout: Duration,
+    ) -> Arc<Self> {
+        Seat {
+            options,
+            inherited_timeout: parent.inherited_timeout,
+            ..Seat::new(
+                parent.run_token().child_token(),
+                Some(parent.clone()),
+                name,
+                conductor,
+                Some(stop_timeout),
+                parent.root.clone(),
+            )
+        }
+        .registered()
+    }
+
+    /// The seat, shared, and known to the run's control handle if it has one.
+    fn registered(mut self) -> Arc<Self> {
+        let Some(registry) = self.root.registry.clone() else {
+            return Arc::new(self);
+        };
+        self.control = Some(Box::new(SeatControl::new()));
+        let seat = Arc::new(self);
+        registry.register(&seat);
+        seat
+    }
+
+    /// The token of the member's current run: its stop token, or the run's
+    /// own under a control handle (what stops one run only).
+    pub(crate) fn run_token(&self) -> CancellationToken {
+        self.control
+            .as_ref()
+            .and_then(|control| control.run_token())
+            .unwrap_or_else(|| self.token.clone())
+    }
+
+    /// The children of the member's current run, made at the first call.
+    pub(crate) fn children(&self) -> &Children {
+        self.children.get_or_init(Box::default)
     }
 
     /// The member's path from the root conductor, such as `app/jobs/mailer`.
@@ -238,6 +381,22 @@ impl Seat {
             }
             _ => self.name.clone(),
         })
+    }
+
+    /// Completes at the next reload request the member has not heard of
+    /// yet, and marks it heard. Cancel-safe.
+    pub(crate) async fn reload_requested(&self) {
+        loop {
+            let seen = self.reloads_seen.load(Ordering::Acquire);
+            let generation = self.root.reloads.past(seen).await;
+            if self
+                .reloads_seen
+                .compare_exchange(seen, generation, Ordering::AcqRel, Ordering::Acquire)
+                .is_ok()
+            {
+                return;
+            }
+        }
     }
 
     /// Reports a status event of this member.

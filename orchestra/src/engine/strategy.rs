@@ -16,9 +16,8 @@ use std::sync::Arc;
 
 use tokio::sync::mpsc::{UnboundedReceiver, UnboundedSender, unbounded_channel};
 use tokio::time::Instant;
-use tokio_util::sync::CancellationToken;
 
-use super::seat::{Link, Paused, Seat};
+use super::seat::{Paused, Seat};
 use crate::error::{Error, Limit};
 use crate::supervision::{Strategy, Supervision};
 
@@ -85,9 +84,9 @@ impl Regroup {
         Some((regroup, paused))
     }
 
-    /// The line of member `index`, whose seat's token is `token`.
-    pub(super) fn link(&self, index: usize, token: &CancellationToken) -> Link {
-        Link::new(index, token, self.sender.clone())
+    /// Where the members tell the group of their pauses.
+    pub(super) fn sender(&self) -> UnboundedSender<Paused> {
+        self.sender.clone()
     }
 
     /// A member's run ended and it waits for its gate: begins or extends

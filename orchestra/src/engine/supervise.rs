@@ -11,15 +11,21 @@ use std::time::Duration;
 use futures_util::FutureExt;
 use tokio::task::JoinHandle;
 use tokio::time::{Instant, sleep};
+use tokio_util::sync::CancellationToken;
 use tracing::Instrument;
 
+use super::command::{Commanded, parked, run_commanded};
+use super::control::Order;
 use super::member::{DynPlayer, Played};
+use super::scope::{CutsChildren, EndsChildren, Watched, after_play};
 use super::seat::{Link, Seat};
 use crate::context::Context;
+pub(super) use crate::error::panic_message;
 use crate::error::{BoxError, Chain, Error, Limit};
 use crate::execution_id::ExecutionId;
-use crate::options::{DEFAULT_STABLE_AFTER, PlayerOptions};
+use crate::options::{DEFAULT_STABLE_AFTER, DEFAULT_TIMEOUT, PlayerOptions};
 use crate::player::{Player, RestartNow};
+use crate::reload::OnReload;
 use crate::restart::{Backoff, Delays, Restart};
 use crate::status::EventKind;
 
@@ -57,6 +63,18 @@ pub(super) enum Outcome {
     Done,
     RestartNow(RestartNow),
     Failed(Error),
+    /// Stopped (or dropped) for a reload, to be run again at once.
+    Reloaded,
+}
+
+impl Outcome {
+    /// How a run stopped by a control handle ended, for its caller.
+    fn into_result(self) -> Result<(), Error> {
+        match self {
+            Outcome::Done | Outcome::RestartNow(_) | Outcome::Reloaded => Ok(()),
+            Outcome::Failed(error) => Err(error),
+        }
+    }
 }
 
 /// How a run ended, from what `play` returned or its panic; the path is
@@ -116,6 +134,10 @@ impl<P: Player> DynPlayer for P {
 /// Runs a member until it is done, its failure is final, or it is asked to
 /// stop; restarts it in between as its options say.
 pub(super) async fn supervise(mut target: impl Target, seat: &Arc<Seat>) -> Result<(), Error> {
+    // However the member ends (aborted too), its children end with it.
+    let _children = EndsChildren(seat);
+    // A control handle's orders, if the run has one.
+    let mut commands = seat.control.as_ref().and_then(|c| c.take_receiver());
     let options = &*seat.options;
     if let Some(delay) = options.delay {
         tracing::debug!(target: "orchestra", player = %seat.path(), ?delay, "deferred start");
@@ -132,8 +154,9 @@ pub(super) async fn supervise(mut target: impl Target, seat: &Arc<Seat>) -> Resu
     // Its attempts count on over its group's earlier runs; its limits start
     // over with each run of its group.
     let mut attempt = seat.runs_before;
-    // Runs its group ended to restart it with a sibling: they count
-    // against no limit of its own.
+    // Restarts for a reload, and runs its group ended to restart it with a
+    // sibling: they count towards no limit of its own.
+    let mut reloads = 0;
     let mut taken_along = 0;
     loop {
         // A stop that came as the backoff ended starts nothing more.
@@ -150,11 +173,15 @@ pub(super) async fn supervise(mut target: impl Target, seat: &Arc<Seat>) -> Resu
             seat.emit(attempt, None, || EventKind::Stopped);
             return Ok(());
         }
+        // What an earlier run handed over goes with it.
+        seat.hand_off.withdraw();
         attempt += 1;
         seat.runs
             .store(attempt, std::sync::atomic::Ordering::Relaxed);
-        let run = seat.link.as_deref().map(Link::run_token);
-        let ctx = Context::in_run(seat.clone(), attempt, run);
+        let group_run = seat.link.as_deref().map(Link::run_token);
+        let mut ctx = Context::in_run(seat.clone(), attempt, group_run);
+        // A run restarted on a reload can be stopped alone.
+        let reload = (options.on_reload == OnReload::Restart).then(|| ctx.stoppable_alone());
         let id = Some(ctx.execution_id());
         // A player's run has a span; a conductor's has none, so that its
         // players' spans do not repeat its path.
@@ -172,16 +199,35 @@ pub(super) async fn supervise(mut target: impl Target, seat: &Arc<Seat>) -> Resu
         seat.emit(attempt, id, || EventKind::Started);
         let started = Instant::now();
         let target = &mut target;
-        let outcome = async move {
-            if !seat.conductor {
-                tracing::info!(target: "orchestra", "started");
+        let outcome = match commands.as_mut() {
+            None => match &reload {
+                None => run(target, ctx, seat, &span).await,
+                // Boxed: the task of a member that does not restart on a
+                // reload need not carry the room for it.
+                Some(token) => {
+                    let run = run(target, ctx, seat, &span);
+                    Box::pin(reloadable(run, token, seat, attempt, id)).await
+                }
+            },
+            // Boxed: the task of a member without a handle need not carry
+            // the room for a run under commands.
+            Some(commands) => {
+                let run = run(target, ctx, seat, &span);
+                let next = match &reload {
+                    None => Box::pin(under_commands(seat, commands, run, &span, attempt, id)).await,
+                    Some(token) => {
+                        let run = reloadable(run, token, seat, attempt, id);
+                        Box::pin(under_commands(seat, commands, run, &span, attempt, id)).await
+                    }
+                };
+                match next {
+                    Next::Judge(outcome) => outcome,
+                    Next::Run => continue,
+                    Next::End => return Ok(()),
+                }
             }
-            target.play(ctx, seat).await
-        }
-        .instrument(span.clone())
-        .await;
+        };
 
-        // What the run handed over goes with it.
         seat.hand_off.withdraw();
         // Once asked to stop, nothing restarts; failures are still reported.
         let stopping = seat.token.is_cancelled();
@@ -221,6 +267,11 @@ pub(super) async fn supervise(mut target: impl Target, seat: &Arc<Seat>) -> Resu
                 return end(seat, &span, attempt, id, Ok(()));
             }
             _ if stopping => return end(seat, &span, attempt, id, Ok(())),
+            // Not a failure: no limit, no backoff.
+            Outcome::Reloaded => {
+                reloads += 1;
+                continue;
+            }
             Outcome::Done => (None, false),
             Outcome::RestartNow(request) => {
                 span.in_scope(|| {
@@ -232,18 +283,18 @@ pub(super) async fn supervise(mut target: impl Target, seat: &Arc<Seat>) -> Resu
         };
 
         let restarts = restarts.get_or_insert_with(|| Box::new(Restarts::new(options)));
-        let delay =
-            match restarts.next(attempt - seat.runs_before - taken_along, started, immediate) {
-                Ok(delay) => delay,
-                Err(limit) => {
-                    let error = Error::RestartLimit {
-                        path: seat.path().clone(),
-                        limit,
-                        last: failure.map(Box::new),
-                    };
-                    return end(seat, &span, attempt, id, Err(error));
-                }
-            };
+        let runs = attempt - seat.runs_before - reloads - taken_along;
+        let delay = match restarts.next(runs, started, immediate) {
+            Ok(delay) => delay,
+            Err(limit) => {
+                let error = Error::RestartLimit {
+                    path: seat.path().clone(),
+                    limit,
+                    last: failure.map(Box::new),
+                };
+                return end(seat, &span, attempt, id, Err(error));
+            }
+        };
         span.in_scope(|| match &failure {
             Some(error) => tracing::warn!(
                 target: "orchestra",
@@ -316,6 +367,121 @@ async fn clear_to_run(seat: &Seat, link: &Link) -> bool {
             }
         }
     }
+}
+
+/// What comes after a run under commands.
+enum Next {
+    /// It ended by itself: its outcome decides, as for any run.
+    Judge(Outcome),
+    /// It was stopped by an order, and is to run again.
+    Run,
+    /// It was stopped by an order, and ends for good.
+    End,
+}
+
+/// A run under a control handle's commands: an order to stop, restart or
+/// remove the member stops the run gracefully, and is answered with how it
+/// ended; a stopped member waits here for the order to start again.
+async fn under_commands(
+    seat: &Seat,
+    commands: &mut tokio::sync::mpsc::UnboundedReceiver<super::control::Command>,
+    run: impl Future<Output = Outcome>,
+    span: &tracing::Span,
+    attempt: u32,
+    id: Option<ExecutionId>,
+) -> Next {
+    match run_commanded(seat, commands, run, Outcome::into_result).await {
+        Commanded::Ended(outcome) => Next::Judge(outcome),
+        Commanded::Stopped {
+            order,
+            result,
+            reply,
+        } => {
+            let _ = reply.send(end(seat, span, attempt, id, result));
+            let again = match order {
+                Order::Restart => true,
+                Order::Stop => parked(seat, commands).await,
+                Order::Start | Order::Remove => false,
+            };
+            if again { Next::Run } else { Next::End }
+        }
+    }
+}
+
+/// One run of the member, with its children, inside its span. Made where it
+/// is awaited: a future bound to a variable and then awaited takes its room
+/// twice in the task.
+fn run<'r>(
+    target: &'r mut impl Target,
+    ctx: Context,
+    seat: &'r Seat,
+    span: &tracing::Span,
+) -> impl Future<Output = Outcome> + Send + 'r {
+    async move {
+        if !seat.conductor {
+            tracing::info!(target: "orchestra", "started");
+        }
+        // The run's children: see `scope`.
+        let mut play = std::pin::pin!(target.play(ctx, seat));
+        let cut = CutsChildren::new(seat);
+        let played = Watched::new(seat, play.as_mut()).await;
+        let (played, failure) = match (played, seat.children.get()) {
+            (Some(played), None) => (Some(played), None),
+            // Boxed: the task of a member that never spawns need not
+            // carry the room for what follows.
+            (played, _) => Box::pin(after_play(seat, play, played)).await,
+        };
+        cut.disarm();
+        with_children(played, failure)
+    }
+    .instrument(span.clone())
+}
+
+/// How a run ended, with its children: the first child to fail fails a run
+/// that did not fail itself (and cut `play` short: `played` is `None`).
+fn with_children(played: Option<Outcome>, failure: Option<Error>) -> Outcome {
+    match (played, failure) {
+        (Some(Outcome::Failed(error)), Some(child)) => {
+            tracing::warn!(error = %Chain(&child), "a child task failed too");
+            Outcome::Failed(error)
+        }
+        (_, Some(error)) => Outcome::Failed(error),
+        (played, None) => played.unwrap_or(Outcome::Done),
+    }
+}
+
+/// Runs `run` until it ends, or until a reload is requested: then cancels
+/// it through `token`, waits for it within the member's stop timeout (then
+/// drops it), and reports [`Outcome::Reloaded`].
+async fn reloadable(
+    run: impl Future<Output = Outcome>,
+    token: &CancellationToken,
+    seat: &Seat,
+    attempt: u32,
+    id: Option<ExecutionId>,
+) -> Outcome {
+    let mut run = std::pin::pin!(run);
+    tokio::select! {
+        outcome = &mut run => return outcome,
+        () = seat.reload_requested() => {}
+    }
+    tracing::info!(target: "orchestra", player = %seat.path(), attempt, "reload requested: restarting");
+    seat.emit(attempt, id, || EventKind::Reloading);
+    token.cancel();
+    let stop_timeout = seat.stop_timeout.unwrap_or(DEFAULT_TIMEOUT);
+    match tokio::time::timeout(stop_timeout, run).await {
+        Ok(Outcome::Failed(error)) => {
+            tracing::warn!(target: "orchestra", player = %seat.path(), error = %Chain(&error), "failed as it stopped for the reload");
+        }
+        Ok(_) => {}
+        Err(_) => tracing::warn!(
+            target: "orchestra",
+            player = %seat.path(),
+            ?stop_timeout,
+            "did not stop in time for the reload: dropped"
+        ),
+    }
+    Outcome::Reloaded
 }
 
 /// Waits `delay` unless the member is asked to stop first (`false` then).
@@ -444,16 +610,5 @@ impl<'o> Restarts<'o> {
             .get_or_insert_with(|| backoff.start())
             .next()
             .ok_or(Limit::BackoffExhausted)
-    }
-}
-
-/// The message of a panic payload.
-pub(super) fn panic_message(payload: &(dyn Any + Send)) -> String {
-    if let Some(message) = payload.downcast_ref::<&str>() {
-        (*message).to_owned()
-    } else if let Some(message) = payload.downcast_ref::<String>() {
-        message.clone()
-    } else {
-        "a panic payload that is not a string".to_owned()
     }
 }

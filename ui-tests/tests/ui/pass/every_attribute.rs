@@ -79,7 +79,7 @@ struct App {
         on_exit = "continue"
     )]
     deferred: Http,
-    #[player(after("web", "deferred"), on_exit = "stop")]
+    #[player(after("web", "deferred"), on_exit = "stop", on_reload = "restart")]
     last: Http,
     /// A field that is not a player.
     #[player(skip)]
@@ -125,7 +125,7 @@ service (timeout = 90s, strategy = rest-for-one, max_restarts = 10 within 60s)
 ├── custom (restart = on-failure, backoff = constant(delay = 5s)) : Http
 ├── custom_local (restart = on-failure, backoff = zero(max_times = 2)) : Http
 ├── deferred (delay = 1.5s, after = web, on_exit = continue) : Http
-├── last (after = web, after = deferred, on_exit = stop) : Http
+├── last (after = web, after = deferred, on_exit = stop, on_reload = restart) : Http
 └── plain : Http";
     assert_eq!(described, expected, "\n{described}");
 
