@@ -14,8 +14,8 @@ use crate::ctxt::Ctxt;
 use crate::key::{self, Attr, Key, Keys, Spanned, Value, take_value};
 use crate::message::{did_you_mean_hint, list};
 use crate::symbol::{
-    AFTER, BACKOFF, CONDUCTOR, CRATE, DELAY, GRACE, MAX_ATTEMPTS, MAX_RESTARTS, NAME, PLAYER,
-    RESTART, SKIP, STABLE_AFTER, TIMEOUT, WITHIN,
+    AFTER, BACKOFF, CONDUCTOR, CRATE, DELAY, DRAIN, GRACE, MAX_ATTEMPTS, MAX_RESTARTS, NAME,
+    PLAYER, RESTART, SKIP, STABLE_AFTER, TIMEOUT, WITHIN,
 };
 
 /// `#[conductor(...)]` on the struct.
@@ -23,6 +23,8 @@ use crate::symbol::{
 pub(crate) struct Conductor {
     pub(crate) name: Option<Spanned<String>>,
     pub(crate) timeout: Option<Spanned<Duration>>,
+    /// The drain phase before the stop, when the conductor runs at the top.
+    pub(crate) drain: Option<Spanned<Duration>>,
     pub(crate) krate: Option<syn::Path>,
 }
 
@@ -64,6 +66,7 @@ const RESTARTS: &[(&str, Restart)] = &[
 struct ConductorAttrs {
     name: Attr<Spanned<String>>,
     timeout: Attr<Spanned<Duration>>,
+    drain: Attr<Spanned<Duration>>,
     krate: Attr<syn::Path>,
 }
 
@@ -73,6 +76,9 @@ const CONDUCTOR_KEYS: &Keys<ConductorAttrs> = &[
     }),
     (TIMEOUT, |a, cx, key, value| {
         a.timeout.set(cx, key, || key.duration(cx, value))
+    }),
+    (DRAIN, |a, cx, key, value| {
+        a.drain.set(cx, key, || key.duration(cx, value))
     }),
     (CRATE, |a, cx, key, value| {
         a.krate.set(cx, key, || crate_value(cx, key, value))
@@ -153,6 +159,7 @@ pub(crate) fn conductor(cx: &Ctxt, attrs: &[Attribute]) -> Conductor {
     Conductor {
         name: a.name.get(),
         timeout: a.timeout.get(),
+        drain: a.drain.get(),
         krate: a.krate.get(),
     }
 }

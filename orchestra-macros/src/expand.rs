@@ -52,6 +52,10 @@ fn impl_player(input: &Input<'_>) -> TokenStream {
     let ident = input.ident;
     let name = &input.name;
     let timeout = optional_duration(&krate, input.attrs.timeout.as_ref().map(|t| t.value));
+    let drain = input.attrs.drain.as_ref().map(|drain| {
+        let drain = duration(&krate, drain.value);
+        quote!(.drain(#drain))
+    });
 
     let players: Vec<&Field<'_>> = input.players().collect();
     let members: Vec<&Ident> = players.iter().map(|f| f.member).collect();
@@ -134,6 +138,7 @@ fn impl_player(input: &Input<'_>) -> TokenStream {
                             #show,
                         },
                     )
+                    #drain
                 }
             }
 

@@ -32,6 +32,7 @@ pub(crate) const PLAYER: Symbol = symbol("player", r#"#[player(timeout = "5s")]"
 
 // The keys of `#[conductor(...)]` and `#[player(...)]`.
 pub(crate) const NAME: Symbol = symbol("name", r#"name = "http""#);
+pub(crate) const DRAIN: Symbol = symbol("drain", r#"drain = "5s""#);
 pub(crate) const TIMEOUT: Symbol = symbol("timeout", r#"timeout = "5s""#);
 pub(crate) const CRATE: Symbol = symbol("crate", r#"crate = "::orchestra""#);
 pub(crate) const RESTART: Symbol = symbol("restart", r#"restart = "on-failure""#);

@@ -37,6 +37,7 @@ enum Node {
     },
     Conductor {
         timeout: Option<Duration>,
+        drain: Option<Duration>,
         players: Vec<Description>,
     },
 }
@@ -54,12 +55,17 @@ impl Description {
         name: &str,
         options: PlayerOptions,
         timeout: Option<Duration>,
+        drain: Option<Duration>,
         players: Vec<Description>,
     ) -> Self {
         Description {
             name: name.to_owned(),
             options,
-            node: Node::Conductor { timeout, players },
+            node: Node::Conductor {
+                timeout,
+                drain,
+                players,
+            },
         }
     }
 
@@ -142,6 +148,12 @@ impl Description {
             && o.timeout.is_none()
         {
             list.push(format!("timeout = {timeout:?}"));
+        }
+        if let Node::Conductor {
+            drain: Some(drain), ..
+        } = self.node
+        {
+            list.push(format!("drain = {drain:?}"));
         }
         if let Some(timeout) = o.timeout {
             list.push(format!("timeout = {timeout:?}"));

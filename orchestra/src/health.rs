@@ -27,7 +27,7 @@ use tokio::sync::broadcast::error::RecvError;
 use crate::context::Context;
 use crate::error::BoxError;
 use crate::player::Player;
-use crate::status::{Monitor, PlayerStatus, State};
+use crate::status::{Monitor, PlayerStatus, RunPhase, State};
 
 /// Whether the players of a run are ready and alive, from their statuses.
 ///
@@ -35,6 +35,9 @@ use crate::status::{Monitor, PlayerStatus, State};
 ///   (or ran for its readiness grace, 1 s by default), or returned without
 ///   error. Nobody starting, backing off or stopping — so a stopping service
 ///   stops receiving traffic at once.
+/// - **Not ready** while the run drains or stops, after it ended, and
+///   before a run was given the monitor ("this monitor was never attached
+///   to a run": attach it with [`Runner::monitor`](crate::Runner::monitor)).
 /// - **Live** unless a player has failed for good.
 ///
 /// Conductors are judged by their players.
@@ -49,6 +52,8 @@ use crate::status::{Monitor, PlayerStatus, State};
 /// ```
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Health {
+    /// Why the run as a whole is not ready, whatever its players say.
+    run: Option<&'static str>,
     seen: bool,
     not_ready: Vec<(String, State)>,
     failed: Vec<String>,
@@ -67,7 +72,15 @@ impl Health {
             .iter()
             .filter(|s| !conductors.contains(&*s.path))
             .collect();
+        let run = match monitor.run_phase() {
+            RunPhase::Detached => Some("this monitor was never attached to a run"),
+            RunPhase::Running => None,
+            RunPhase::Draining => Some("draining"),
+            RunPhase::Stopping => Some("stopping"),
+            RunPhase::Ended => Some("the run has ended"),
+        };
         Health {
+            run,
             seen: !players.is_empty(),
             not_ready: players
                 .iter()
@@ -82,9 +95,10 @@ impl Health {
         }
     }
 
-    /// Whether every player is ready or done.
+    /// Whether the run is under way, not draining nor stopping, and every
+    /// player is ready or done.
     pub fn is_ready(&self) -> bool {
-        self.seen && self.not_ready.is_empty()
+        self.run.is_none() && self.seen && self.not_ready.is_empty()
     }
 
     /// Whether no player has failed for good.
@@ -106,6 +120,9 @@ impl Health {
 /// `ready`, or the players that are not and why.
 impl fmt::Display for Health {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        if let Some(reason) = self.run {
+            return write!(f, "not ready: {reason}");
+        }
         if !self.seen {
             return f.write_str("not ready: no player has started");
         }
@@ -168,7 +185,7 @@ pub fn router(monitor: &Monitor) -> Router {
 /// A player that keeps systemd informed (`Type=notify` services):
 /// `READY=1` once every player is ready, `WATCHDOG=1` at half the watchdog
 /// interval while they are alive (if `WatchdogSec=` is set), and `STOPPING=1`
-/// when the run stops. Outside systemd (no `NOTIFY_SOCKET`) it does nothing.
+/// when the run drains or stops (the watchdog goes on during a drain). Outside systemd (no `NOTIFY_SOCKET`) it does nothing.
 ///
 /// Add it to the conductor whose run `monitor` watches.
 #[derive(Debug, Clone)]
@@ -196,6 +213,7 @@ impl Player for Systemd {
             tick
         });
         let mut ready_sent = false;
+        let mut stopping_sent = false;
         loop {
             if !ready_sent && Health::of(&self.monitor).is_ready() {
                 sd_notify::notify(&[NotifyState::Ready])?;
@@ -203,7 +221,14 @@ impl Player for Systemd {
                 ready_sent = true;
             }
             tokio::select! {
+                biased;
                 () = ctx.cancelled() => break,
+                // The drain phase is the start of the stop, for systemd.
+                () = ctx.draining(), if !stopping_sent => {
+                    sd_notify::notify(&[NotifyState::Stopping])?;
+                    tracing::debug!("systemd notified: stopping (draining)");
+                    stopping_sent = true;
+                }
                 change = changes.recv() => {
                     if matches!(change, Err(RecvError::Closed)) {
                         break;
@@ -216,8 +241,10 @@ impl Player for Systemd {
                 }
             }
         }
-        sd_notify::notify(&[NotifyState::Stopping])?;
-        tracing::debug!("systemd notified: stopping");
+        if !stopping_sent {
+            sd_notify::notify(&[NotifyState::Stopping])?;
+            tracing::debug!("systemd notified: stopping");
+        }
         Ok(())
     }
 }

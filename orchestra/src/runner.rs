@@ -1,6 +1,10 @@
 //! Running a player at the top of a program: until a signal or any other
 //! shutdown trigger, optionally watched by a monitor.
 
+use std::time::Duration;
+
+use tokio::time::sleep;
+
 use crate::describe::Description;
 use crate::engine::member::Access;
 use crate::engine::shutdown::Shutdown;
@@ -9,7 +13,7 @@ use crate::error::Error;
 use crate::options::PlayerOptions;
 use crate::player::Player;
 use crate::signals::{Listener, Signals};
-use crate::status::Monitor;
+use crate::status::{Monitor, RunPhase};
 
 /// Runs a player (a conductor, typically) at the top of a program, with
 /// options: the signals that stop it, a [`Monitor`] watching it.
@@ -41,6 +45,7 @@ pub struct Runner<P> {
     player: P,
     signals: Signals,
     monitor: Option<Monitor>,
+    drain: Option<Duration>,
 }
 
 impl<P: Player> Runner<P> {
@@ -50,6 +55,7 @@ impl<P: Player> Runner<P> {
             player,
             signals: Signals::default(),
             monitor: None,
+            drain: None,
         }
     }
 
@@ -63,16 +69,50 @@ impl<P: Player> Runner<P> {
     ///
     /// A [`Monitor`] is a handle: pass a clone to keep one for reading.
     pub fn monitor(mut self, monitor: Monitor) -> Self {
+        monitor.attach();
         self.monitor = Some(monitor);
         self
     }
 
-    /// Runs the player until one of the signals, then stops it gracefully and
-    /// waits for it (Go orchestra's `PlayUntilSignal`).
+    /// Drains for `drain` before the graceful stop (the lame-duck time), in
+    /// place of the top conductor's `drain`.
     ///
-    /// A second signal during the graceful stop aborts every player still
-    /// running at once, and the result is [`Error::Forced`] naming them. If
-    /// the player ends by itself first, its result is returned.
+    /// On the first signal (or when the shutdown future completes) the run
+    /// enters its drain phase: every player keeps running, and sees it
+    /// ([`Context::draining`](crate::Context::draining)); the health probes
+    /// report not ready with the reason "draining", systemd is told
+    /// `STOPPING=1`, an `HttpServer` keeps serving but asks its clients to
+    /// reconnect elsewhere. Load balancers move traffic away meanwhile.
+    /// After `drain` the graceful stop runs as without one. A second signal
+    /// during the drain forces the stop at once.
+    ///
+    /// A zero drain is no drain. Without one nothing of this happens, and
+    /// nothing is paid for it.
+    ///
+    /// ```
+    /// use orchestra::{player_fn, Context, Runner};
+    /// use std::time::Duration;
+    ///
+    /// let player = player_fn(|ctx: Context| async move {
+    ///     ctx.cancelled().await;
+    ///     Ok(())
+    /// });
+    /// let runner = Runner::new(player).drain(Duration::from_secs(5));
+    /// # drop(runner);
+    /// ```
+    pub fn drain(mut self, drain: Duration) -> Self {
+        self.drain = Some(drain);
+        self
+    }
+
+    /// Runs the player until one of the signals, then stops it gracefully and
+    /// waits for it (Go orchestra's `PlayUntilSignal`); with a
+    /// [`drain`](Runner::drain), drains first.
+    ///
+    /// A second signal during the drain or the graceful stop aborts every
+    /// player still running at once, and the result is [`Error::Forced`]
+    /// naming them. If the player ends by itself first, its result is
+    /// returned.
     ///
     /// # Errors
     ///
@@ -80,36 +120,37 @@ impl<P: Player> Runner<P> {
     /// or [`Error::Signal`] if the signals cannot be listened for.
     pub async fn play_until_signal(self) -> Result<(), Error> {
         let mut listener = Listener::new(&self.signals)?;
-        let stage = Stage::new(self.monitor);
-        let mut play = std::pin::pin!(stage.play(self.player));
+        let (stage, play) = Stage::new(self.player, self.monitor, self.drain);
+        let mut play = std::pin::pin!(play);
 
-        tokio::select! {
+        let signal = tokio::select! {
             biased;
             result = &mut play => return result,
-            signal = listener.next() => {
-                tracing::info!(target: "orchestra", %signal, "stopping gracefully; send it again to force");
-                stage.shutdown.request();
-            }
-        }
-        tokio::select! {
+            signal = listener.next() => signal,
+        };
+        let mut stop = std::pin::pin!(stage.stop(&signal));
+        let signal = tokio::select! {
             biased;
-            result = &mut play => result,
-            signal = listener.next() => {
-                let reason = format!("a second {signal}");
-                tracing::warn!(target: "orchestra", %reason, "forcing the stop: aborting every player still running");
-                stage.shutdown.force(reason.clone());
-                // The engine aborts and awaits every task before returning.
-                match play.await {
-                    Err(error) => Err(error),
-                    Ok(()) => Err(Error::Forced { reason, aborted: Vec::new() }),
-                }
-            }
+            result = &mut play => return result,
+            signal = listener.next() => signal,
+            () = &mut stop => unreachable!("a stop never completes"),
+        };
+        let reason = format!("a second {signal}");
+        tracing::warn!(target: "orchestra", %reason, "forcing the stop: aborting every player still running");
+        stage.shutdown.force(reason.clone());
+        // The engine aborts and awaits every task before returning.
+        match play.await {
+            Err(error) => Err(error),
+            Ok(()) => Err(Error::Forced {
+                reason,
+                aborted: Vec::new(),
+            }),
         }
     }
 
     /// Runs the player until `shutdown` completes, then stops it gracefully
-    /// and waits for it. If the player ends by itself first, its result is
-    /// returned.
+    /// (after its [`drain`](Runner::drain), if any) and waits for it. If the
+    /// player ends by itself first, its result is returned.
     ///
     /// # Errors
     ///
@@ -118,14 +159,18 @@ impl<P: Player> Runner<P> {
     where
         F: Future<Output = ()>,
     {
-        let stage = Stage::new(self.monitor);
-        let mut play = std::pin::pin!(stage.play(self.player));
+        let (stage, play) = Stage::new(self.player, self.monitor, self.drain);
+        let mut play = std::pin::pin!(play);
         tokio::select! {
             biased;
             result = &mut play => return result,
-            () = shutdown => stage.shutdown.request(),
+            () = shutdown => {}
         }
-        play.await
+        tokio::select! {
+            biased;
+            result = &mut play => result,
+            () = stage.stop(&"the shutdown future") => unreachable!("a stop never completes"),
+        }
     }
 }
 
@@ -188,27 +233,60 @@ where
 struct Stage {
     shutdown: Shutdown,
     monitor: Option<Monitor>,
+    /// The drain phase before the stop, if any.
+    drain: Option<Duration>,
 }
 
 impl Stage {
-    fn new(monitor: Option<Monitor>) -> Self {
+    /// The stage of `player`'s run, and the run. `drain` is the runner's,
+    /// in place of the top conductor's.
+    fn new<P: Player>(
+        player: P,
+        monitor: Option<Monitor>,
+        drain: Option<Duration>,
+    ) -> (
+        Self,
+        impl Future<Output = Result<(), Error>> + Send + 'static,
+    ) {
         // With no monitor, one is kept anyway when the end-of-run summary
         // would be logged.
         let monitor = monitor.or_else(|| {
             tracing::enabled!(target: "orchestra", tracing::Level::INFO).then(Monitor::new)
         });
-        Stage {
+        let member = member_of(Access::Own(player), None, PlayerOptions::default());
+        let drain = drain
+            .or_else(|| member.drain_phase())
+            .filter(|drain| !drain.is_zero());
+        let stage = Stage {
             shutdown: Shutdown::new(),
             monitor,
-        }
+            drain,
+        };
+        let play = play_root(member, stage.shutdown.clone(), stage.monitor.clone());
+        (stage, play)
     }
 
-    fn play<P: Player>(
-        &self,
-        player: P,
-    ) -> impl Future<Output = Result<(), Error>> + Send + 'static {
-        let member = member_of(Access::Own(player), None, PlayerOptions::default());
-        play_root(member, self.shutdown.clone(), self.monitor.clone())
+    /// Drains (if the run has a drain phase), then asks every player to
+    /// stop; then never completes: the run's end is awaited beside it.
+    async fn stop(&self, cause: &(dyn std::fmt::Display + Sync)) {
+        if let Some(drain) = self.drain {
+            tracing::info!(target: "orchestra", %cause, ?drain, "draining, then stopping gracefully; send it again to force");
+            self.enter(RunPhase::Draining);
+            self.shutdown.drain();
+            sleep(drain).await;
+            tracing::info!(target: "orchestra", "drained; stopping gracefully");
+        } else {
+            tracing::info!(target: "orchestra", %cause, "stopping gracefully; send it again to force");
+        }
+        self.enter(RunPhase::Stopping);
+        self.shutdown.request();
+        std::future::pending().await
+    }
+
+    fn enter(&self, phase: RunPhase) {
+        if let Some(monitor) = &self.monitor {
+            monitor.enter(phase);
+        }
     }
 }
 

@@ -2,7 +2,7 @@
 
 use std::collections::{HashMap, VecDeque};
 use std::fmt;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicU8, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::{Duration, SystemTime};
 
@@ -229,6 +229,31 @@ struct Inner {
     notes: broadcast::Sender<Note>,
     listeners: Mutex<Vec<OnEvent>>,
     dropped: AtomicU64,
+    /// Where the run it watches is ([`RunPhase`]).
+    run: AtomicU8,
+}
+
+/// Where the run a monitor watches is, as health reads it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
+pub(crate) enum RunPhase {
+    /// No run was given the monitor.
+    Detached,
+    Running,
+    Draining,
+    Stopping,
+    /// The run returned.
+    Ended,
+}
+
+impl RunPhase {
+    #[cfg_attr(not(feature = "health"), allow(dead_code))]
+    const ALL: [RunPhase; 5] = [
+        RunPhase::Detached,
+        RunPhase::Running,
+        RunPhase::Draining,
+        RunPhase::Stopping,
+        RunPhase::Ended,
+    ];
 }
 
 #[derive(Clone)]
@@ -289,6 +314,7 @@ impl Monitor {
                 notes,
                 listeners: Mutex::new(Vec::new()),
                 dropped: AtomicU64::new(0),
+                run: AtomicU8::new(RunPhase::Detached as u8),
             }),
         }
     }
@@ -346,6 +372,32 @@ impl Monitor {
     /// How many events listeners lost because they fell behind.
     pub fn dropped(&self) -> u64 {
         self.inner.dropped.load(Ordering::Relaxed)
+    }
+
+    /// Where the watched run is.
+    #[cfg_attr(not(feature = "health"), allow(dead_code))]
+    pub(crate) fn run_phase(&self) -> RunPhase {
+        RunPhase::ALL[usize::from(self.inner.run.load(Ordering::Acquire))]
+    }
+
+    /// Marks the monitor as given to a run that has not started yet.
+    pub(crate) fn attach(&self) {
+        let _ = self.inner.run.compare_exchange(
+            RunPhase::Detached as u8,
+            RunPhase::Running as u8,
+            Ordering::AcqRel,
+            Ordering::Acquire,
+        );
+    }
+
+    /// Moves the watched run to `phase`: forward only, except that a new
+    /// run starts over at `Running`.
+    pub(crate) fn enter(&self, phase: RunPhase) {
+        if phase == RunPhase::Running {
+            self.inner.run.store(phase as u8, Ordering::Release);
+        } else {
+            self.inner.run.fetch_max(phase as u8, Ordering::AcqRel);
+        }
     }
 
     /// Records an event and sends it to subscribers.

@@ -636,6 +636,15 @@ fn resolve(members: &[Member<'_>], prefix: &str) -> Result<Vec<Vec<usize>>, Erro
         if let Err(message) = member.options.validate() {
             config(&join(prefix, &member.name), message);
         }
+        // The top group's prefix is empty: it holds the root conductor.
+        if !prefix.is_empty() && member.drain_phase().is_some() {
+            config(
+                &join(prefix, &member.name),
+                "a drain phase is the whole run's: set `drain` on the top conductor \
+                 or with `Runner::drain`, not on a nested conductor"
+                    .into(),
+            );
+        }
     }
     let mut deps = vec![Vec::new(); members.len()];
     if members.iter().any(|m| !m.options.after.is_empty()) {

@@ -79,10 +79,12 @@ pub(crate) enum Held<'a> {
     Borrowed(&'a mut (dyn DynPlayer + 'static)),
 }
 
-/// A conductor's members and its default stop timeout.
+/// A conductor's members, its default stop timeout, and its drain (read at
+/// the top of a run only).
 #[derive(Default)]
 pub(crate) struct Group<'a> {
     pub(crate) timeout: Option<Duration>,
+    pub(crate) drain: Option<Duration>,
     pub(crate) members: Vec<Member<'a>>,
 }
 
@@ -125,7 +127,32 @@ impl<'a> Member<'a> {
     /// is its default stop timeout for its members (inherited from above
     /// when `None`).
     pub fn conductor(name: &str, timeout: Option<Duration>, members: Vec<Member<'a>>) -> Self {
-        Member::of_group(Arc::from(name), Group { timeout, members })
+        Member::of_group(
+            Arc::from(name),
+            Group {
+                timeout,
+                drain: None,
+                members,
+            },
+        )
+    }
+
+    /// The conductor with a drain phase of `drain` before its stop, when it
+    /// runs at the top (`#[conductor(drain = "5s")]`).
+    pub fn drain(mut self, drain: Duration) -> Self {
+        if let Body::Group(group) = &mut self.body {
+            group.drain = Some(drain);
+        }
+        self
+    }
+
+    /// The drain phase the member asks for, if it is a conductor with one.
+    pub(crate) fn drain_phase(&self) -> Option<Duration> {
+        match &self.body {
+            Body::Group(group) => group.drain,
+            Body::Given(group) => group.as_ref().and_then(|group| group.drain),
+            Body::Player { .. } => None,
+        }
     }
 
     /// A conductor named `name` unless its own conductor names it.
@@ -219,6 +246,7 @@ impl Group<'_> {
             name,
             options,
             self.timeout,
+            self.drain,
             self.members.iter().map(Member::describe).collect(),
         )
     }
@@ -227,6 +255,7 @@ impl Group<'_> {
     pub(crate) fn shown<'b>(&self) -> Group<'b> {
         Group {
             timeout: self.timeout,
+            drain: self.drain,
             members: self.members.iter().map(Member::shown).collect(),
         }
     }

@@ -28,7 +28,7 @@ use crate::context::Context;
 use crate::error::{BoxError, Error};
 use crate::options::{DEFAULT_TIMEOUT, PlayerOptions};
 use crate::player::Player;
-use crate::status::Monitor;
+use crate::status::{Monitor, RunPhase};
 use member::{Access, Body, Group, Held, Member};
 use seat::{Root, Seat};
 use shutdown::Shutdown;
@@ -102,11 +102,15 @@ pub(crate) async fn play_root(
     monitor: Option<Monitor>,
 ) -> Result<(), Error> {
     tracing::info!(target: "orchestra", "starting {}", member.describe());
-    let listening = monitor.as_ref().map(Monitor::start_listeners);
+    let listening = monitor.as_ref().map(|monitor| {
+        monitor.enter(RunPhase::Running);
+        monitor.start_listeners()
+    });
 
     let root = Arc::new(Root { shutdown, monitor });
     let mut top = Group {
         timeout: None,
+        drain: None,
         // The root's conductor runs in this future, not on a task of its
         // own: it starts its players at the first poll.
         members: vec![member.lent()],
@@ -114,6 +118,9 @@ pub(crate) async fn play_root(
     let ctx = Context::for_run(Arc::new(Seat::root(root.clone())), 1);
     let forcing = root.shutdown.forcing().clone();
     let result = group::conduct(&mut top, &ctx, &forcing, DEFAULT_TIMEOUT).await;
+    if let Some(monitor) = &root.monitor {
+        monitor.enter(RunPhase::Ended);
+    }
 
     if let Some(listening) = listening {
         listening.finish().await;
