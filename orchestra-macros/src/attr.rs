@@ -15,7 +15,7 @@ use crate::key::{self, Attr, Key, Keys, Spanned, Value, take_value};
 use crate::message::{did_you_mean_hint, list};
 use crate::symbol::{
     AFTER, BACKOFF, CONDUCTOR, CRATE, DELAY, DRAIN, GRACE, MAX_ATTEMPTS, MAX_RESTARTS, NAME,
-    PLAYER, RESTART, SKIP, STABLE_AFTER, TIMEOUT, WITHIN,
+    PLAYER, READY_WITHIN, RESTART, SKIP, STABLE_AFTER, TIMEOUT, WITHIN,
 };
 
 /// `#[conductor(...)]` on the struct.
@@ -43,6 +43,7 @@ pub(crate) struct Player {
     /// The siblings this player starts after, each with its literal's span.
     pub(crate) after: Vec<Spanned<String>>,
     pub(crate) grace: Option<Spanned<Duration>>,
+    pub(crate) ready_within: Option<Spanned<Duration>>,
     pub(crate) stable_after: Option<Spanned<Duration>>,
     pub(crate) skip: bool,
 }
@@ -98,6 +99,7 @@ struct PlayerAttrs {
     delay: Attr<Spanned<Duration>>,
     after: Attr<Vec<Spanned<String>>>,
     grace: Attr<Spanned<Duration>>,
+    ready_within: Attr<Spanned<Duration>>,
     stable_after: Attr<Spanned<Duration>>,
     skip: Attr<()>,
 }
@@ -132,6 +134,9 @@ const PLAYER_KEYS: &Keys<PlayerAttrs> = &[
     }),
     (GRACE, |a, cx, key, value| {
         a.grace.set(cx, key, || key.duration(cx, value))
+    }),
+    (READY_WITHIN, |a, cx, key, value| {
+        a.ready_within.set(cx, key, || key.duration(cx, value))
     }),
     (STABLE_AFTER, |a, cx, key, value| {
         a.stable_after.set(cx, key, || key.duration(cx, value))
@@ -241,6 +246,7 @@ pub(crate) fn player(cx: &Ctxt, attrs: &[Attribute]) -> Player {
         delay: a.delay.get(),
         after: a.after.get().unwrap_or_default(),
         grace: a.grace.get(),
+        ready_within: a.ready_within.get(),
         stable_after: a.stable_after.get(),
         skip: a.skip.get().is_some(),
     }

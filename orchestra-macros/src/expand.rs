@@ -318,6 +318,10 @@ fn player_options(krate: &syn::Path, field: &Field<'_>) -> TokenStream {
         let grace = duration(krate, grace.value);
         calls.push(quote!(.grace(#grace)));
     }
+    if let Some(within) = &a.ready_within {
+        let within = duration(krate, within.value);
+        calls.push(quote!(.ready_within(#within)));
+    }
     if let Some(stable) = &a.stable_after {
         let stable = duration(krate, stable.value);
         calls.push(quote!(.stable_after(#stable)));

@@ -184,8 +184,8 @@ impl Context {
         }
     }
 
-    /// Whether [`ready`](Context::ready) was called (or the readiness grace
-    /// passed) for this player.
+    /// Whether [`ready`](Context::ready) was called for this player (by any
+    /// of its runs), or its readiness `grace` passed.
     pub fn is_ready(&self) -> bool {
         self.seat.ready.is_ready()
     }

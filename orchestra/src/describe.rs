@@ -179,6 +179,9 @@ impl Description {
         if let Some(grace) = o.grace {
             list.push(format!("grace = {grace:?}"));
         }
+        if let Some(within) = o.ready_within {
+            list.push(format!("ready_within = {within:?}"));
+        }
         if let Some(stable) = o.stable_after {
             list.push(format!("stable_after = {stable:?}"));
         }

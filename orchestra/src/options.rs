@@ -33,12 +33,9 @@ pub struct PlayerOptions {
     pub(crate) delay: Option<Duration>,
     pub(crate) after: Vec<Arc<str>>,
     pub(crate) grace: Option<Duration>,
+    pub(crate) ready_within: Option<Duration>,
     pub(crate) stable_after: Option<Duration>,
 }
-
-/// How long a player that never calls `ctx.ready()` keeps the players ordered
-/// after it waiting.
-pub(crate) const DEFAULT_GRACE: Duration = Duration::from_secs(1);
 
 /// The stop timeout when no conductor sets one (Go orchestra's default).
 pub(crate) const DEFAULT_TIMEOUT: Duration = Duration::from_secs(9);
@@ -97,9 +94,18 @@ impl PlayerOptions {
         self
     }
 
-    /// Starts the player only once the named sibling is ready (it called
-    /// `ctx.ready()`, finished, or ran for its readiness grace); stops it
+    /// Starts the player only once the named sibling is ready, and stops it
     /// before that sibling. Call again to depend on several.
+    ///
+    /// The sibling is ready once it calls `ctx.ready()`; there is no time
+    /// limit unless it sets a [`grace`](PlayerOptions::grace) (then counted
+    /// as ready when that passes, with a warning) or a
+    /// [`ready_within`](PlayerOptions::ready_within) (then its run fails). A
+    /// sibling that returns `Ok` for good (not restarted) counts as ready:
+    /// it did its part, such as a migration. One that fails for good stops
+    /// the conductor, as any failure does, and this player never starts. A
+    /// sibling that is restarted is waited for until one of its runs calls
+    /// `ctx.ready()`.
     #[must_use]
     pub fn after(mut self, sibling: &str) -> Self {
         self.after.push(Arc::from(sibling));
@@ -107,10 +113,20 @@ impl PlayerOptions {
     }
 
     /// How long players ordered after this one wait for it to call
-    /// `ctx.ready()` before they start anyway. 1 s by default.
+    /// `ctx.ready()` before they start anyway, with a warning that names
+    /// it. None by default: they wait for `ctx.ready()`.
     #[must_use]
     pub fn grace(mut self, grace: Duration) -> Self {
         self.grace = Some(grace);
+        self
+    }
+
+    /// How long each run has to call `ctx.ready()`: a run not ready by then
+    /// is cut and counts as failed ("not ready within …"), and its
+    /// [`restart`](PlayerOptions::restart) policy applies. None by default.
+    #[must_use]
+    pub fn ready_within(mut self, within: Duration) -> Self {
+        self.ready_within = Some(within);
         self
     }
 
@@ -135,6 +151,7 @@ impl PlayerOptions {
             delay,
             after,
             grace,
+            ready_within,
             stable_after,
         } = self;
         timeout.is_none()
@@ -145,6 +162,7 @@ impl PlayerOptions {
             && delay.is_none()
             && after.is_empty()
             && grace.is_none()
+            && ready_within.is_none()
             && stable_after.is_none()
     }
 
@@ -170,6 +188,9 @@ impl PlayerOptions {
             && within.is_zero()
         {
             return Err("the max_restarts window (`within`) must be longer than zero".into());
+        }
+        if self.ready_within.is_some_and(|d| d.is_zero()) {
+            return Err("ready_within must be longer than zero".into());
         }
         if self.stable_after.is_some_and(|d| d.is_zero()) {
             return Err("stable_after must be longer than zero".into());

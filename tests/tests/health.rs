@@ -8,7 +8,7 @@ use axum::body::Body;
 use axum::http::{Request, StatusCode};
 use http_body_util::BodyExt;
 use orchestra::health::{self, Health, Systemd};
-use orchestra::{Conductor, Context, Monitor, PlayExt, player_fn};
+use orchestra::{Conductor, Context, Monitor, PlayExt, PlayerOptions, player_fn};
 use tower::ServiceExt;
 
 async fn probe(monitor: &Monitor, path: &str) -> (StatusCode, String) {
@@ -41,12 +41,13 @@ async fn readiness_turns_200_once_every_player_is_ready() {
     let mut app = Conductor::named("app");
     app.add("http", ready_after(Duration::from_millis(100)))
         .expect("a new name");
-    app.add(
+    app.add_with(
         "silent",
         player_fn(|ctx: Context| async move {
             ctx.cancelled().await;
             Ok(())
         }),
+        PlayerOptions::new().grace(Duration::from_secs(1)),
     )
     .expect("a new name");
     let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
@@ -82,7 +83,7 @@ async fn readiness_turns_200_once_every_player_is_ready() {
     assert_eq!(
         probe(&monitor, "/readyz").await,
         (StatusCode::OK, "ready\n".into()),
-        "the silent player counts as ready after its 1 s grace"
+        "the silent player counts as ready after its 1 s grace (opt-in)"
     );
     assert_eq!(
         probe(&monitor, "/livez").await,

@@ -18,7 +18,6 @@ use super::seat::{Root, Seat};
 use super::supervise::{Dyn, Outcome, Target, panic_message, supervise};
 use crate::context::Context;
 use crate::error::{Error, Straggler};
-use crate::options::DEFAULT_GRACE;
 use crate::status::EventKind;
 
 /// How long an aborted task may take to end. A task aborts at its next
@@ -273,21 +272,28 @@ impl<'m, 'a: 'm> Conducting<'_, 'm, 'a> {
         let slot = &mut self.slots[i];
         slot.progress = Progress::Running;
         let timeout = slot.timeout;
-        // The grace matters to the members ordered after this one, and to
-        // a monitor's view of readiness.
-        if !slot.dependents.is_empty() || self.root.monitor.is_some() {
+        // Readiness is waited for by the members ordered after this one; a
+        // grace also shows in a monitor's view of readiness.
+        let grace = member.options.grace;
+        if !slot.dependents.is_empty() || (grace.is_some() && self.root.monitor.is_some()) {
             let seat = slot.seat.clone();
-            let grace = member.options.delay.unwrap_or_default()
-                + member.options.grace.unwrap_or(DEFAULT_GRACE);
+            let delay = member.options.delay.unwrap_or_default();
             sets.readying.push(Box::pin(async move {
-                tokio::select! {
-                    () = seat.ready.wait() => {}
-                    () = sleep(grace) => {
-                        if seat.ready.set() {
-                            tracing::debug!(player = %seat.path(), ?grace, "readiness grace over: counted as ready");
-                            seat.emit(0, None, || EventKind::Ready);
+                match grace {
+                    None => seat.ready.wait().await,
+                    Some(grace) => tokio::select! {
+                        () = seat.ready.wait() => {}
+                        () = sleep(delay.saturating_add(grace)) => {
+                            if seat.ready.set() {
+                                tracing::warn!(
+                                    player = %seat.path(),
+                                    ?grace,
+                                    "not ready within its readiness grace: counted as ready"
+                                );
+                                seat.emit(0, None, || EventKind::Ready);
+                            }
                         }
-                    }
+                    },
                 }
                 i
             }));

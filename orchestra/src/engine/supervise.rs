@@ -5,6 +5,7 @@ use std::collections::VecDeque;
 use std::panic::AssertUnwindSafe;
 use std::pin::Pin;
 use std::sync::Arc;
+use std::sync::atomic::Ordering;
 use std::time::Duration;
 
 use futures_util::FutureExt;
@@ -149,7 +150,10 @@ pub(super) async fn supervise(mut target: impl Target, seat: &Arc<Seat>) -> Resu
         let target = &mut target;
         let outcome = async move {
             tracing::info!("started");
-            target.play(ctx, seat).await
+            match options.ready_within {
+                None => target.play(ctx, seat).await,
+                Some(within) => ready_within(target.play(ctx, seat), seat, attempt, within).await,
+            }
         }
         .instrument(span.clone())
         .await;
@@ -198,6 +202,40 @@ pub(super) async fn supervise(mut target: impl Target, seat: &Arc<Seat>) -> Resu
             return Ok(());
         }
     }
+}
+
+/// Runs `play`, run number `attempt` of the member in `seat`: if the run
+/// has not called `ctx.ready()` within `within` (and was not asked to stop
+/// meanwhile), it is cut there (its future dropped) and counts as a failed
+/// run, which its restart policy handles.
+async fn ready_within(
+    play: impl Future<Output = Outcome>,
+    seat: &Seat,
+    attempt: u32,
+    within: Duration,
+) -> Outcome {
+    let mut play = std::pin::pin!(play);
+    // Boxed: the deadline is the few members' that set one.
+    tokio::select! {
+        biased;
+        outcome = &mut play => return outcome,
+        () = Box::pin(sleep(within)) => {}
+    }
+    if seat.ready_run.load(Ordering::Acquire) == attempt || seat.token.is_cancelled() {
+        return play.await;
+    }
+    tracing::warn!(
+        ?within,
+        "not ready within `ready_within`: the run counts as failed"
+    );
+    Outcome::Failed(Error::Failed {
+        path: seat.path().clone(),
+        attempt,
+        source: format!(
+            "not ready within {within:?} (`ready_within`): it did not call `ctx.ready()` in time"
+        )
+        .into(),
+    })
 }
 
 /// Waits `delay` unless the member is asked to stop first (`false` then).
