@@ -15,7 +15,7 @@ use crate::key::{self, Attr, Key, Keys, Spanned, Value, take_value};
 use crate::message::{did_you_mean_hint, list};
 use crate::symbol::{
     AFTER, BACKOFF, CONDUCTOR, CRATE, DELAY, DRAIN, GRACE, MAX_ATTEMPTS, MAX_RESTARTS, NAME,
-    PLAYER, READY_WITHIN, RESTART, SKIP, STABLE_AFTER, TIMEOUT, WITHIN,
+    PLAYER, READINESS, READY_WITHIN, RESTART, SKIP, STABLE_AFTER, TIMEOUT, WITHIN,
 };
 
 /// `#[conductor(...)]` on the struct.
@@ -44,6 +44,8 @@ pub(crate) struct Player {
     pub(crate) after: Vec<Spanned<String>>,
     pub(crate) grace: Option<Spanned<Duration>>,
     pub(crate) ready_within: Option<Spanned<Duration>>,
+    /// `readiness = "ignore"`: left out of the service's readiness.
+    pub(crate) ignore_readiness: bool,
     pub(crate) stable_after: Option<Spanned<Duration>>,
     pub(crate) skip: bool,
 }
@@ -100,6 +102,7 @@ struct PlayerAttrs {
     after: Attr<Vec<Spanned<String>>>,
     grace: Attr<Spanned<Duration>>,
     ready_within: Attr<Spanned<Duration>>,
+    readiness: Attr<bool>,
     stable_after: Attr<Spanned<Duration>>,
     skip: Attr<()>,
 }
@@ -137,6 +140,10 @@ const PLAYER_KEYS: &Keys<PlayerAttrs> = &[
     }),
     (READY_WITHIN, |a, cx, key, value| {
         a.ready_within.set(cx, key, || key.duration(cx, value))
+    }),
+    (READINESS, |a, cx, key, value| {
+        a.readiness
+            .set(cx, key, || ignore_readiness(cx, key, value))
     }),
     (STABLE_AFTER, |a, cx, key, value| {
         a.stable_after.set(cx, key, || key.duration(cx, value))
@@ -247,6 +254,7 @@ pub(crate) fn player(cx: &Ctxt, attrs: &[Attribute]) -> Player {
         after: a.after.get().unwrap_or_default(),
         grace: a.grace.get(),
         ready_within: a.ready_within.get(),
+        ignore_readiness: a.readiness.get().unwrap_or(false),
         stable_after: a.stable_after.get(),
         skip: a.skip.get().is_some(),
     }
@@ -307,6 +315,27 @@ fn restart(cx: &Ctxt, key: Key, value: Value) -> Option<Spanned<Restart>> {
         ),
     );
     None
+}
+
+/// `readiness = "ignore"` (true) or `"required"`, the default (false).
+fn ignore_readiness(cx: &Ctxt, key: Key, value: Value) -> Option<bool> {
+    const VALUES: [&str; 2] = ["ignore", "required"];
+    let lit = key.string(cx, value)?;
+    let written = lit.value();
+    match written.as_str() {
+        "ignore" => Some(true),
+        "required" => Some(false),
+        _ => {
+            cx.error_spanned_by(
+                &lit,
+                format!(
+                    "unknown readiness `{written}`; {}expected `ignore` (the player does not count for the service's readiness) or `required` (the default)",
+                    did_you_mean_hint(&written, VALUES.into_iter()),
+                ),
+            );
+            None
+        }
+    }
 }
 
 fn after(cx: &Ctxt, key: Key, value: Value) -> Vec<Spanned<String>> {

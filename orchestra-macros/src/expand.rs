@@ -322,6 +322,9 @@ fn player_options(krate: &syn::Path, field: &Field<'_>) -> TokenStream {
         let within = duration(krate, within.value);
         calls.push(quote!(.ready_within(#within)));
     }
+    if a.ignore_readiness {
+        calls.push(quote!(.ignore_readiness()));
+    }
     if let Some(stable) = &a.stable_after {
         let stable = duration(krate, stable.value);
         calls.push(quote!(.stable_after(#stable)));

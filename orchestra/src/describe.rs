@@ -182,6 +182,9 @@ impl Description {
         if let Some(within) = o.ready_within {
             list.push(format!("ready_within = {within:?}"));
         }
+        if o.ignore_readiness {
+            list.push("readiness = ignore".to_owned());
+        }
         if let Some(stable) = o.stable_after {
             list.push(format!("stable_after = {stable:?}"));
         }

@@ -32,9 +32,13 @@ use crate::status::{Monitor, PlayerStatus, RunPhase, State};
 /// Whether the players of a run are ready and alive, from their statuses.
 ///
 /// - **Ready** when every player is ready or done: it called `ctx.ready()`
-///   (or ran for its readiness grace, 1 s by default), or returned without
-///   error. Nobody starting, backing off or stopping — so a stopping service
-///   stops receiving traffic at once.
+///   (or ran for its opt-in readiness `grace`), or finished by itself
+///   without error (it did its part, as a migration does). Nobody starting,
+///   backing off, stopping, or stopped because it was asked to — so a
+///   stopping service stops receiving traffic at once. A player left out of
+///   readiness (`#[player(readiness = "ignore")]`,
+///   [`PlayerOptions::ignore_readiness`](crate::PlayerOptions::ignore_readiness))
+///   does not count, whatever its state.
 /// - **Not ready** while the run drains or stops, after it ended, and
 ///   before a run was given the monitor ("this monitor was never attached
 ///   to a run": attach it with [`Runner::monitor`](crate::Runner::monitor)).
@@ -72,6 +76,18 @@ impl Health {
             .iter()
             .filter(|s| !conductors.contains(&*s.path))
             .collect();
+        // Left out of readiness: these paths and every path below them.
+        let ignored: Vec<&str> = statuses
+            .iter()
+            .filter(|s| !s.counts_for_readiness)
+            .map(|s| &*s.path)
+            .collect();
+        let counts = |path: &str| {
+            !ignored.iter().any(|i| {
+                path.strip_prefix(i)
+                    .is_some_and(|rest| rest.is_empty() || rest.starts_with('/'))
+            })
+        };
         let run = match monitor.run_phase() {
             RunPhase::Detached => Some("this monitor was never attached to a run"),
             RunPhase::Running => None,
@@ -84,7 +100,7 @@ impl Health {
             seen: !players.is_empty(),
             not_ready: players
                 .iter()
-                .filter(|s| !matches!(s.state, State::Ready | State::Stopped))
+                .filter(|s| counts(&s.path) && !is_ready(s))
                 .map(|s| (s.path.to_string(), s.state))
                 .collect(),
             failed: players
@@ -114,6 +130,17 @@ impl Health {
     /// The players that failed for good.
     pub fn failed(&self) -> &[String] {
         &self.failed
+    }
+}
+
+/// Whether one player counts as ready: it is, or it finished by itself
+/// without error (it did its part, as a migration does). One stopped
+/// because it was asked to is not.
+fn is_ready(status: &PlayerStatus) -> bool {
+    match status.state {
+        State::Ready => true,
+        State::Stopped => !status.asked_to_stop,
+        _ => false,
     }
 }
 

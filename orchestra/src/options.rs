@@ -34,6 +34,7 @@ pub struct PlayerOptions {
     pub(crate) after: Vec<Arc<str>>,
     pub(crate) grace: Option<Duration>,
     pub(crate) ready_within: Option<Duration>,
+    pub(crate) ignore_readiness: bool,
     pub(crate) stable_after: Option<Duration>,
 }
 
@@ -130,6 +131,18 @@ impl PlayerOptions {
         self
     }
 
+    /// Leaves the player out of the service's readiness (the health probes
+    /// and systemd's `READY=1`): for a background player that may be
+    /// backing off without the service being unable to serve, such as a
+    /// cache warmer or a client of a flaky upstream. Its failure for good
+    /// still makes the service not live. On a conductor, it covers every
+    /// player below. `after` still waits for its `ctx.ready()`.
+    #[must_use]
+    pub fn ignore_readiness(mut self) -> Self {
+        self.ignore_readiness = true;
+        self
+    }
+
     /// How long a run must last for the backoff to start over from its first
     /// delay. 10 s by default.
     #[must_use]
@@ -152,6 +165,7 @@ impl PlayerOptions {
             after,
             grace,
             ready_within,
+            ignore_readiness,
             stable_after,
         } = self;
         timeout.is_none()
@@ -163,6 +177,7 @@ impl PlayerOptions {
             && after.is_empty()
             && grace.is_none()
             && ready_within.is_none()
+            && !ignore_readiness
             && stable_after.is_none()
     }
 

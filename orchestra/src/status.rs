@@ -123,6 +123,12 @@ pub struct PlayerStatus {
     pub next_restart: Option<SystemTime>,
     /// How many runs it began.
     pub runs: u32,
+    /// Whether its last run was asked to stop (so a `Stopped` player did
+    /// not finish by itself).
+    pub asked_to_stop: bool,
+    /// Whether it counts for the service's readiness (see
+    /// `PlayerOptions::ignore_readiness`).
+    pub counts_for_readiness: bool,
 }
 
 impl PlayerStatus {
@@ -136,6 +142,8 @@ impl PlayerStatus {
             last_error: None,
             next_restart: None,
             runs: 0,
+            asked_to_stop: false,
+            counts_for_readiness: true,
         }
     }
 
@@ -152,6 +160,7 @@ impl PlayerStatus {
             EventKind::Deferred { .. } => State::Deferred,
             EventKind::Started => {
                 self.runs += 1;
+                self.asked_to_stop = false;
                 self.started_at = Some(event.at);
                 State::Running
             }
@@ -167,7 +176,10 @@ impl PlayerStatus {
             EventKind::Stopping if matches!(self.state, State::Stopped | State::Failed) => {
                 self.state
             }
-            EventKind::Stopping => State::Stopping,
+            EventKind::Stopping => {
+                self.asked_to_stop = true;
+                State::Stopping
+            }
             EventKind::Stopped => State::Stopped,
             EventKind::Failed { error } => {
                 self.last_error = Some(error.clone());
@@ -372,6 +384,14 @@ impl Monitor {
     /// How many events listeners lost because they fell behind.
     pub fn dropped(&self) -> u64 {
         self.inner.dropped.load(Ordering::Relaxed)
+    }
+
+    /// Leaves the player at `path` (and any below it) out of readiness.
+    pub(crate) fn ignore_readiness(&self, path: &Arc<str>) {
+        let mut table = self.table();
+        if let Some(&i) = table.index.get(path) {
+            table.players[i].status.counts_for_readiness = false;
+        }
     }
 
     /// Where the watched run is.

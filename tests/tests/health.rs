@@ -188,3 +188,98 @@ fn systemd_is_told_ready_watchdog_and_stopping() {
         "{messages:?}"
     );
 }
+
+#[tokio::test(start_paused = true)]
+async fn a_player_left_out_of_readiness_does_not_make_the_service_unready() {
+    let monitor = Monitor::new();
+    let mut app = Conductor::named("app");
+    app.add("http", ready_after(Duration::ZERO))
+        .expect("a new name");
+    // Backs off for ever: a flaky upstream's client.
+    app.add_with(
+        "upstream",
+        player_fn(|_ctx: Context| async { Err("unreachable".into()) }),
+        PlayerOptions::new()
+            .restart(orchestra::Restart::Always)
+            .backoff(orchestra::Backoff::constant(Duration::from_secs(5)))
+            .ignore_readiness(),
+    )
+    .expect("a new name");
+    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+    let run = tokio::spawn(app.runner().monitor(monitor.clone()).play_until(async {
+        let _ = stopped.await;
+    }));
+    tokio::time::sleep(Duration::from_millis(100)).await;
+    assert_eq!(
+        monitor.status("app/upstream").map(|s| s.state),
+        Some(orchestra::State::BackingOff)
+    );
+    assert_eq!(
+        probe(&monitor, "/readyz").await,
+        (StatusCode::OK, "ready\n".into())
+    );
+    stop.send(()).expect("the run listens");
+    run.await.expect("no panic").expect("a clean stop");
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_player_done_by_itself_is_ready_and_one_stopped_on_request_is_not() {
+    let monitor = Monitor::new();
+    // `jobs` is restarted when one of its players fails; its `worker` is
+    // then stopped on request, and its `migrate` finished by itself.
+    let mut jobs = Conductor::named("jobs");
+    jobs.add("migrate", player_fn(|_ctx: Context| async { Ok(()) }))
+        .expect("a new name");
+    jobs.add("worker", ready_after(Duration::ZERO))
+        .expect("a new name");
+    jobs.add_with(
+        "flaky",
+        player_fn(|_ctx: Context| async {
+            tokio::time::sleep(Duration::from_secs(1)).await;
+            Err("lost its upstream".into())
+        }),
+        PlayerOptions::new().ignore_readiness(),
+    )
+    .expect("a new name");
+    let mut app = Conductor::named("app");
+    app.add_with(
+        "jobs",
+        jobs,
+        PlayerOptions::new()
+            .restart(orchestra::Restart::OnFailure)
+            .backoff(orchestra::Backoff::constant(Duration::from_secs(60))),
+    )
+    .expect("a new name");
+    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+    let run = tokio::spawn(app.runner().monitor(monitor.clone()).play_until(async {
+        let _ = stopped.await;
+    }));
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    assert_eq!(
+        probe(&monitor, "/readyz").await,
+        (StatusCode::OK, "ready\n".into()),
+        "`migrate` finished by itself: ready"
+    );
+    tokio::time::sleep(Duration::from_secs(1)).await;
+    assert_eq!(
+        probe(&monitor, "/readyz").await,
+        (
+            StatusCode::SERVICE_UNAVAILABLE,
+            "not ready: `app/jobs/worker` (stopped)\n".into()
+        ),
+        "`worker` was stopped because `flaky` failed"
+    );
+    stop.send(()).expect("the run listens");
+    run.await.expect("no panic").expect("a clean stop");
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_never_attached_monitor_says_so() {
+    assert_eq!(
+        probe(&Monitor::new(), "/readyz").await,
+        (
+            StatusCode::SERVICE_UNAVAILABLE,
+            "not ready: this monitor was never attached to a run\n".into()
+        )
+    );
+}

@@ -154,15 +154,18 @@ async fn a_grace_is_opt_in_and_starts_the_dependents_when_it_passes() {
 struct App {
     #[player(ready_within = "30s", grace = "5s")]
     db: Conductor,
+    #[player(readiness = "ignore")]
+    upstream: Conductor,
 }
 
 #[test]
 fn describe_shows_the_readiness_options() {
     let app = App {
         db: Conductor::named("db"),
+        upstream: Conductor::named("upstream"),
     };
     assert_eq!(
         format!("{:#}", app.describe()),
-        "app[db(grace = 5s, ready_within = 30s)[]]"
+        "app[db(grace = 5s, ready_within = 30s)[], upstream(readiness = ignore)[]]"
     );
 }

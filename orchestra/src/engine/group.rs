@@ -178,6 +178,11 @@ pub(super) async fn conduct(
 
     for slot in &this.slots {
         slot.seat.emit(0, None, || EventKind::Starting);
+        if slot.seat.options.ignore_readiness
+            && let Some(monitor) = &this.root.monitor
+        {
+            monitor.ignore_readiness(slot.seat.path());
+        }
     }
     let mut sets = Sets {
         joining: FuturesUnordered::new(),
