@@ -63,7 +63,13 @@
 //!   and so cannot be aborted: after 1 s it is left behind, and logged.
 //! - [`play_until_signal`] runs a player until `SIGINT`/`SIGTERM`; a second
 //!   signal forces the stop ([`Error::Forced`]). [`play_until`] takes any
-//!   shutdown future.
+//!   shutdown future. With a drain ([`Runner::drain`],
+//!   `#[conductor(drain = "5s")]`) the run first drains: players keep
+//!   running and see it ([`Context::draining`]), probes report not ready,
+//!   then the graceful stop runs.
+//! - `after = "db"` starts a player once `db` calls [`Context::ready`] (or
+//!   returns `Ok` for good); `grace` (opt-in, with a warning) and
+//!   `ready_within` (a deadline that fails the run) bound the wait.
 //! - A [`Monitor`] attached through a [`Runner`] watches a run: statuses,
 //!   timestamped events, listeners, and a report at the end.
 //!
