@@ -129,8 +129,10 @@ async fn systemd_child() {
         .expect("a new name");
     app.add("http", ready_after(Duration::from_millis(100)))
         .expect("a new name");
+    // STOPPING=1 comes at the start of the drain; the watchdog goes on.
     app.runner()
         .monitor(monitor.clone())
+        .drain(Duration::from_millis(400))
         .play_until(tokio::time::sleep(Duration::from_millis(600)))
         .await
         .expect("a clean stop");
@@ -144,20 +146,30 @@ fn systemd_is_told_ready_watchdog_and_stopping() {
     let _ = std::fs::remove_file(&socket_path);
     let socket = std::os::unix::net::UnixDatagram::bind(&socket_path).expect("a notify socket");
     socket
-        .set_read_timeout(Some(Duration::from_secs(60)))
+        .set_read_timeout(Some(Duration::from_millis(50)))
         .expect("a read timeout");
 
-    let child = std::process::Command::new(std::env::current_exe().expect("this test binary"))
+    let mut child = std::process::Command::new(std::env::current_exe().expect("this test binary"))
         .args(["--exact", "systemd_child", "--ignored", "--quiet"])
         .env("NOTIFY_SOCKET", &socket_path)
         .env("WATCHDOG_USEC", "200000")
-        .status()
+        .spawn()
         .expect("the child runs");
-    assert!(child.success(), "the child test failed");
-
-    socket.set_nonblocking(true).expect("a non-blocking socket");
+    // Read while the child runs: a datagram socket queues only a few
+    // messages (10 on Linux) before the sender blocks.
     let mut messages = Vec::new();
     let mut buffer = [0_u8; 256];
+    let deadline = std::time::Instant::now() + Duration::from_secs(60);
+    let status = loop {
+        if let Ok(n) = socket.recv(&mut buffer) {
+            messages.push(String::from_utf8_lossy(&buffer[..n]).trim().to_owned());
+        } else if let Some(status) = child.try_wait().expect("the child's status") {
+            break status;
+        }
+        assert!(std::time::Instant::now() < deadline, "the child hangs");
+    };
+    assert!(status.success(), "the child test failed");
+    socket.set_nonblocking(true).expect("a non-blocking socket");
     while let Ok(n) = socket.recv(&mut buffer) {
         messages.push(String::from_utf8_lossy(&buffer[..n]).trim().to_owned());
     }
@@ -172,6 +184,10 @@ fn systemd_is_told_ready_watchdog_and_stopping() {
     assert!(
         messages[stopping + 1..].iter().all(|m| m == "WATCHDOG=1"),
         "STOPPING=1 is the last state: {messages:?}"
+    );
+    assert!(
+        messages[stopping + 1..].len() >= 2,
+        "told at the start of the 400 ms drain, with the watchdog (100 ms) going on: {messages:?}"
     );
     assert_eq!(
         messages.iter().filter(|m| *m == "STOPPING=1").count(),
