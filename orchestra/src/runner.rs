@@ -129,11 +129,14 @@ impl<P: Player> Runner<P> {
             signal = listener.next() => signal,
         };
         let mut stop = std::pin::pin!(stage.stop(&signal));
-        let signal = tokio::select! {
-            biased;
-            result = &mut play => return result,
-            signal = listener.next() => signal,
-            () = &mut stop => unreachable!("a stop never completes"),
+        let mut stopping = false;
+        let signal = loop {
+            tokio::select! {
+                biased;
+                result = &mut play => return result,
+                signal = listener.next() => break signal,
+                () = &mut stop, if !stopping => stopping = true,
+            }
         };
         let reason = format!("a second {signal}");
         tracing::warn!(target: "orchestra", %reason, "forcing the stop: aborting every player still running");
@@ -169,7 +172,7 @@ impl<P: Player> Runner<P> {
         tokio::select! {
             biased;
             result = &mut play => result,
-            () = stage.stop(&"the shutdown future") => unreachable!("a stop never completes"),
+            () = stage.stop(&"the shutdown future") => play.await,
         }
     }
 }
@@ -267,7 +270,7 @@ impl Stage {
     }
 
     /// Drains (if the run has a drain phase), then asks every player to
-    /// stop; then never completes: the run's end is awaited beside it.
+    /// stop; the run's end is awaited beside it.
     async fn stop(&self, cause: &(dyn std::fmt::Display + Sync)) {
         if let Some(drain) = self.drain {
             tracing::info!(target: "orchestra", %cause, ?drain, "draining, then stopping gracefully; send it again to force");
@@ -280,7 +283,6 @@ impl Stage {
         }
         self.enter(RunPhase::Stopping);
         self.shutdown.request();
-        std::future::pending().await
     }
 
     fn enter(&self, phase: RunPhase) {
