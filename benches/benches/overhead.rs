@@ -1,6 +1,7 @@
 //! What orchestra costs over hand-written tokio code, and over
 //! tokio-graceful-shutdown: start and stop of N idle players, memory per idle
-//! player, restart throughput, in one run that prints every ratio.
+//! player, restart throughput, child tasks spawned and drained through a
+//! player's scope against a `TaskTracker`, in one run that prints every ratio.
 //!
 //! ```text
 //! cargo bench -p orchestra-bench --bench overhead             # the whole table
@@ -514,6 +515,51 @@ async fn orchestra_restarts(restarts: usize, budget: Duration) -> Duration {
     elapsed / u32::try_from(runs.max(1)).unwrap_or(u32::MAX)
 }
 
+// ---------------------------------------------------------------------------
+// Child tasks: spawning and draining N through a player's scope (`ctx.spawn`)
+// against the same player with a `TaskTracker` of its own.
+
+/// The body of every child task, whoever spawns it.
+async fn child(done: Arc<AtomicUsize>) {
+    tokio::task::yield_now().await;
+    done.fetch_add(1, Ordering::Relaxed);
+}
+
+/// One player in a conductor spawns `n` children, through its scope
+/// (`ctx.spawn`, the run draining them) or a `TaskTracker` of its own (closed
+/// and waited for before `play` returns); the time until the run has ended.
+async fn children_of_a_player(n: usize, scope: bool) -> Duration {
+    let done = Arc::new(AtomicUsize::new(0));
+    let counter = done.clone();
+    let mut conductor = Conductor::named("bench");
+    let spawner = player_fn(move |ctx: Context| {
+        let done = counter.clone();
+        async move {
+            if scope {
+                for _ in 0..n {
+                    ctx.spawn(child(done.clone()));
+                }
+            } else {
+                let tracker = TaskTracker::new();
+                for _ in 0..n {
+                    tracker.spawn(child(done.clone()));
+                }
+                tracker.close();
+                tracker.wait().await;
+            }
+            Ok(())
+        }
+    });
+    conductor.add("spawner", spawner).expect("a valid player");
+    let t0 = Instant::now();
+    orchestra::play_until(conductor, std::future::pending())
+        .await
+        .expect("the children succeed");
+    let elapsed = t0.elapsed();
+    assert_eq!(done.load(Ordering::Acquire), n, "every child ran");
+    elapsed
+}
+
 /// The floor: a bare loop calling the failing body again at once (no panic
 /// capture, no context, no backoff bookkeeping), yielding between runs.
 async fn bare_restarts(restarts: usize) -> Duration {
@@ -858,6 +904,41 @@ fn main() {
             1e6 / us(o[2]),
             us(b[2]),
             us(o[2]) / us(b[2]),
+        );
+    }
+
+    let children = if options.quick { 10_000 } else { 100_000 };
+    println!(
+        "\n## child tasks: {children} spawned through a player's scope (`ctx.spawn`) and drained, \
+         against the same player with a `TaskTracker` (7 interleaved pairs, medians; the bar: within 1.5×)\n"
+    );
+    for &flavour in &options.flavours {
+        let rt = flavour.runtime();
+        rt.block_on(children_of_a_player(children / 10, true));
+        // Interleaved, the ratio taken pair by pair: a machine whose load
+        // varies slows both sides of a pair alike.
+        let mut o = Vec::new();
+        let mut t = Vec::new();
+        let mut ratios = Vec::new();
+        for _ in 0..7 {
+            let orchestra = rt.block_on(children_of_a_player(children, true));
+            let tracker = rt.block_on(children_of_a_player(children, false));
+            ratios.push(orchestra.as_secs_f64() / tracker.as_secs_f64());
+            o.push(orchestra);
+            t.push(tracker);
+        }
+        o.sort();
+        t.sort();
+        ratios.sort_by(f64::total_cmp);
+        let ms = |d: Duration| d.as_secs_f64() * 1e3;
+        let ratio = ratios[3];
+        println!(
+            "{:<24} orchestra {:>8.2} ms; TaskTracker {:>8.2} ms; median ratio of the pairs {:.2}× {}",
+            flavour.label(),
+            ms(o[3]),
+            ms(t[3]),
+            ratio,
+            if ratio <= 1.5 { "ok" } else { "MISS" },
         );
     }
 

@@ -8,6 +8,7 @@ use std::time::Duration;
 
 use tokio_util::sync::{CancellationToken, WaitForCancellationFuture};
 
+use crate::engine::children::TaskResult;
 use crate::engine::seat::{Root, Seat};
 use crate::engine::shutdown::Phase;
 use crate::execution_id::ExecutionId;
@@ -19,7 +20,8 @@ use crate::status::EventKind;
 /// it is ([`path`](Context::path), [`attempt`](Context::attempt),
 /// [`execution_id`](Context::execution_id)), and lets it announce that it is
 /// ready to serve ([`ready`](Context::ready)), which starts the players
-/// ordered `after` it. Cloning is cheap: hand clones to helper tasks.
+/// ordered `after` it. Cloning is cheap: hand clones to the tasks it
+/// starts with [`spawn`](Context::spawn), which its run waits for.
 ///
 /// ```
 /// use orchestra::{BoxError, Context, Player};
@@ -43,6 +45,9 @@ use crate::status::EventKind;
 #[derive(Clone)]
 pub struct Context {
     seat: Arc<Seat>,
+    /// The run's own token, under a control handle (which can stop one run
+    /// only); else the seat's stop token is the run's.
+    run: Option<CancellationToken>,
     attempt: u32,
     execution_id: ExecutionId,
 }
@@ -71,8 +76,13 @@ impl Context {
     }
 
     pub(crate) fn for_run(seat: Arc<Seat>, attempt: u32) -> Self {
+        let run = seat
+            .control
+            .as_ref()
+            .map(|control| control.begin_run(&seat.token));
         Context {
             seat,
+            run,
             attempt,
             execution_id: ExecutionId::next(),
         }
@@ -80,12 +90,16 @@ impl Context {
 
     /// Completes once the player is asked to stop. Cancel-safe.
     pub fn cancelled(&self) -> WaitForCancellationFuture<'_> {
-        self.seat.token.cancelled()
+        self.token().cancelled()
+    }
+
+    fn token(&self) -> &CancellationToken {
+        self.run.as_ref().unwrap_or(&self.seat.token)
     }
 
     /// Whether the player has been asked to stop.
     pub fn is_cancelled(&self) -> bool {
-        self.seat.token.is_cancelled()
+        self.token().is_cancelled()
     }
 
     /// Completes once the run is draining (the lame-duck time before its
@@ -125,7 +139,7 @@ impl Context {
     /// A token cancelled when this player is asked to stop, for libraries that
     /// take a [`CancellationToken`] (cancelling it yourself stops nothing else).
     pub fn child_token(&self) -> CancellationToken {
-        self.seat.token.child_token()
+        self.token().child_token()
     }
 
     /// Runs `fut` until it completes or the player is asked to stop, whichever
@@ -142,7 +156,7 @@ impl Context {
     /// }
     /// ```
     pub async fn run_until_cancelled<F: Future>(&self, fut: F) -> Option<F::Output> {
-        self.seat.token.run_until_cancelled(fut).await
+        self.token().run_until_cancelled(fut).await
     }
 
     /// The player's path from the root conductor, such as `app/jobs/mailer`.
@@ -179,7 +193,7 @@ impl Context {
         let seat = &*self.seat;
         seat.ready.set();
         if seat.ready_run.swap(self.attempt, Ordering::AcqRel) != self.attempt {
-            tracing::debug!(player = %self.path(), "ready");
+            tracing::debug!(target: "orchestra", player = %self.path(), "ready");
             seat.emit(self.attempt, Some(self.execution_id), || EventKind::Ready);
         }
     }
@@ -188,6 +202,57 @@ impl Context {
     /// of its runs), or its readiness `grace` passed.
     pub fn is_ready(&self) -> bool {
         self.seat.ready.is_ready()
+    }
+
+    /// Runs `task` on a tokio task of its own as a child of this run: the
+    /// run counts as ended only once `play` has returned **and** every
+    /// child has ended (see *Work that lives inside a player* in the crate
+    /// docs).
+    ///
+    /// - The child runs inside the current span: the player's, when spawned
+    ///   from `play`. It observes the player's stop through a clone of the
+    ///   context ([`cancelled`](Context::cancelled)).
+    /// - Once the player is asked to stop, its children share its stop
+    ///   timeout: when the player is aborted (the timeout passed, or the
+    ///   stop was forced), the children still running are aborted with it
+    ///   at their next `.await`, and counted in the log.
+    /// - A child that returns an `Err` or panics fails the run as if `play`
+    ///   had returned that error (`Error::Failed` or `Error::Panicked`
+    ///   naming the player): `play` is dropped where it waits, the other
+    ///   children are aborted, and the player's restart policy applies.
+    /// - Spawned after the player ended for good, the task is not run.
+    ///
+    /// Nothing is allocated for the children of a player that never spawns.
+    ///
+    /// ```
+    /// use orchestra::{player_fn, BoxError, Context};
+    /// use tokio::sync::mpsc;
+    ///
+    /// async fn handle(job: u32, ctx: Context) -> Result<(), BoxError> {
+    ///     tracing::info!(job, attempt = ctx.attempt(), "handled");
+    ///     Ok(())
+    /// }
+    ///
+    /// # let (_tx, mut jobs) = mpsc::channel::<u32>(8);
+    /// let consumer = player_fn(move |ctx: Context| {
+    ///     # let (_tx, mut jobs) = mpsc::channel::<u32>(8);
+    ///     async move {
+    ///         while let Some(Some(job)) = ctx.run_until_cancelled(jobs.recv()).await {
+    ///             // Finished before the run ends, even when the stop comes
+    ///             // while it is in flight.
+    ///             ctx.spawn(handle(job, ctx.clone()));
+    ///         }
+    ///         Ok(())
+    ///     }
+    /// });
+    /// # drop(consumer);
+    /// ```
+    pub fn spawn<F>(&self, task: F)
+    where
+        F: Future + Send + 'static,
+        F::Output: TaskResult,
+    {
+        self.seat.children().spawn(&self.seat, self.attempt, task);
     }
 
     pub(crate) fn seat(&self) -> &Arc<Seat> {

@@ -120,6 +120,26 @@ pub enum Error {
         message: String,
     },
 
+    /// A [`Handle`](crate::Handle) was given a path that names no player of
+    /// the run.
+    #[error("no player `{path}` in this run")]
+    UnknownPlayer {
+        /// The path given.
+        path: Arc<str>,
+    },
+
+    /// A [`Handle`](crate::Handle) could not do what it was asked: the run
+    /// is stopping, the player has ended, it is running already…
+    #[error("cannot {action} `{path}`: {reason}")]
+    Refused {
+        /// The path of the player concerned.
+        path: Arc<str>,
+        /// What was asked: `stop`, `start`, `restart`, `remove`, `add to`.
+        action: &'static str,
+        /// Why it was refused.
+        reason: String,
+    },
+
     /// A [`Signals`](crate::Signals) list was empty, so nothing could stop the run.
     #[error(
         "no signal to stop on: the list of signals is empty; \
@@ -181,6 +201,8 @@ impl Error {
             | Error::Panicked { path, .. }
             | Error::RestartLimit { path, .. }
             | Error::Unavailable { path }
+            | Error::UnknownPlayer { path }
+            | Error::Refused { path, .. }
             | Error::Config { path, .. } => Some(path),
             _ => None,
         }
@@ -319,5 +341,16 @@ impl fmt::Display for Chain<'_> {
             source = cause.source();
         }
         Ok(())
+    }
+}
+
+/// The message of a panic payload.
+pub(crate) fn panic_message(payload: &(dyn std::any::Any + Send)) -> String {
+    if let Some(message) = payload.downcast_ref::<&str>() {
+        (*message).to_owned()
+    } else if let Some(message) = payload.downcast_ref::<String>() {
+        message.clone()
+    } else {
+        "a panic payload that is not a string".to_owned()
     }
 }

@@ -35,7 +35,11 @@ impl Error {
     /// ```
     pub fn exit_code(&self) -> u8 {
         match self {
-            Error::Failed { .. } | Error::Panicked { .. } | Error::Unavailable { .. } => FAILED,
+            Error::Failed { .. }
+            | Error::Panicked { .. }
+            | Error::Unavailable { .. }
+            | Error::UnknownPlayer { .. }
+            | Error::Refused { .. } => FAILED,
             Error::RestartLimit { .. } => RESTART_LIMIT,
             Error::StopTimedOut { .. } => STOP_TIMED_OUT,
             Error::Forced { .. } => FORCED,
@@ -54,7 +58,7 @@ impl Error {
 /// | code | cause |
 /// |---|---|
 /// | 0 | the run ended cleanly (stopped by a signal, or every player done) |
-/// | 1 | a player failed or panicked ([`Error::Failed`], [`Error::Panicked`], [`Error::Unavailable`]) |
+/// | 1 | a player failed or panicked ([`Error::Failed`], [`Error::Panicked`], [`Error::Unavailable`]); a handle's order refused ([`Error::UnknownPlayer`], [`Error::Refused`]) |
 /// | 2 | the run could not start: configuration ([`Error::Config`], [`Error::DuplicateName`], [`Error::NoSignals`]) or a signal that cannot be listened for ([`Error::Signal`]) |
 /// | 3 | players did not stop in time and were aborted ([`Error::StopTimedOut`]) |
 /// | 4 | a player reached a restart limit ([`Error::RestartLimit`]) |
@@ -205,6 +209,15 @@ mod tests {
                 1,
             ),
             (Error::Unavailable { path: "a".into() }, 1),
+            (Error::UnknownPlayer { path: "a".into() }, 1),
+            (
+                Error::Refused {
+                    path: "a".into(),
+                    action: "stop",
+                    reason: "the run is stopping".into(),
+                },
+                1,
+            ),
             (
                 Error::Config {
                     path: "a".into(),

@@ -244,7 +244,7 @@ impl Player for Systemd {
         loop {
             if !ready_sent && Health::of(&self.monitor).is_ready() {
                 sd_notify::notify(&[NotifyState::Ready])?;
-                tracing::debug!("systemd notified: ready");
+                tracing::debug!(target: "orchestra", "systemd notified: ready");
                 ready_sent = true;
             }
             tokio::select! {
@@ -253,7 +253,7 @@ impl Player for Systemd {
                 // The drain phase is the start of the stop, for systemd.
                 () = ctx.draining(), if !stopping_sent => {
                     sd_notify::notify(&[NotifyState::Stopping])?;
-                    tracing::debug!("systemd notified: stopping (draining)");
+                    tracing::debug!(target: "orchestra", "systemd notified: stopping (draining)");
                     stopping_sent = true;
                 }
                 change = changes.recv() => {
@@ -270,7 +270,7 @@ impl Player for Systemd {
         }
         if !stopping_sent {
             sd_notify::notify(&[NotifyState::Stopping])?;
-            tracing::debug!("systemd notified: stopping");
+            tracing::debug!(target: "orchestra", "systemd notified: stopping");
         }
         Ok(())
     }

@@ -73,6 +73,84 @@
 //! - A [`Monitor`] attached through a [`Runner`] watches a run: statuses,
 //!   timestamped events, listeners, and a report at the end.
 //!
+//! # Work that lives inside a player
+//!
+//! A player that hands work to tasks of its own (a consumer handling each
+//! message on a task, a server each connection) spawns them through its
+//! context rather than with `tokio::spawn`, so that they belong to its run:
+//!
+//! - [`Context::spawn`] runs a child task inside the player's span. The
+//!   run counts as ended only once `play` has returned **and** every child
+//!   has ended: on `SIGTERM`, the items in flight are finished, within the
+//!   player's stop timeout. A child observes the stop through a clone of
+//!   the context. When the player is aborted (its stop timeout passed, or
+//!   the stop was forced) its children are aborted with it, and counted in
+//!   the log.
+//! - A child that returns an `Err` or panics fails the run as if `play`
+//!   had returned that error, named by the player's path: `play` is dropped
+//!   where it waits (stopped gracefully instead, within its stop timeout,
+//!   when the run has a [`Handle`]), the other children are aborted, and the
+//!   player's restart policy decides what follows.
+//! - [`Context::spawn_player`] starts a child player at run time, at
+//!   `parent/name`, supervised like a declared member (restart policy,
+//!   backoff, limits, stop timeout, events, statuses, metrics). It is asked
+//!   to stop with its parent, whose run ends only once it has ended; its
+//!   final failure fails its parent's run. Started while its parent stops,
+//!   it runs already cancelled.
+//!
+//! A player that never spawns pays nothing for this: its children are
+//! allocated at the first spawn.
+//!
+//! ```
+//! use orchestra::{player_fn, BoxError, Context};
+//!
+//! let consumer = player_fn(|ctx: Context| async move {
+//!     let mut next = 0_u32;
+//!     while ctx.run_until_cancelled(tokio::task::yield_now()).await.is_some() {
+//!         next += 1;
+//!         let item = ctx.clone();
+//!         // Finished before the run ends, even when the stop comes first.
+//!         ctx.spawn(async move {
+//!             tracing::info!(player = item.path(), next, "handled");
+//!             Ok::<(), BoxError>(())
+//!         });
+//!         # if next == 3 { break; }
+//!     }
+//!     Ok(())
+//! });
+//! # drop(consumer);
+//! ```
+//!
+//! # Controlling a running service
+//!
+//! [`Runner::handle`], asked for before the run starts (or
+//! [`Context::handle`] inside it), gives a [`Handle`]: cloneable, `Send`,
+//! usable from anywhere — an admin endpoint, a test, another player. It
+//! names members by path:
+//!
+//! - [`Handle::stop`] stops one member gracefully, within its stop timeout,
+//!   and answers with how its run ended (its error, a panic, or
+//!   [`Error::StopTimedOut`]): the answer goes to the caller, not to the
+//!   conductor. A member stopped so is neither failed nor done: its
+//!   siblings keep running, and its conductor does not end because of it
+//!   (a conductor is done when each of its members returned by itself or
+//!   was removed); it waits for [`Handle::start`], or for its conductor's
+//!   stop.
+//! - [`Handle::restart`] stops its run and starts another at once;
+//!   [`Handle::remove`] stops it and ends it for good.
+//! - [`Handle::add`] starts a new member below a running one (a conductor,
+//!   typically), as [`Context::spawn_player`] does.
+//! - [`Handle::status`], [`Handle::is_running`] and [`Handle::players`]
+//!   read the run's [`Monitor`] (one is kept for a run with a handle);
+//!   [`Handle::stop_all`] and [`Handle::force`] stop the whole run, as a
+//!   first and a second signal would.
+//!
+//! Unknown paths ([`Error::UnknownPlayer`]), orders that cannot be carried
+//! out, such as an addition during the stop ([`Error::Refused`]), and
+//! duplicate names ([`Error::DuplicateName`]) are errors of their own. A run
+//! without a handle registers nothing. `cargo run --example admin` serves
+//! the list of players and these orders over HTTP.
+//!
 //! # Exit codes
 //!
 //! `main` returns the run's result as an [`Exit`]
@@ -112,20 +190,25 @@
 //! 1. values: `error`, `restart`, `options`, `signal`, `describe`, `execution_id`;
 //! 2. watching a run: `status` (events, [`Monitor`]), `metrics`;
 //! 3. the engine's state: `engine::shutdown` (how a run ends, phase by
-//!    phase), `engine::seat` (one member's state, shared by its runs);
+//!    phase), `engine::children` and `engine::control` (a run's children,
+//!    a member's orders), `engine::seat` (one member's state, shared by its
+//!    runs), `engine::scope` (spawning and draining a run's children);
 //! 4. [`Context`], a player's facade over its seat;
 //! 5. `engine::member` (the tree the engine runs), then [`Player`];
-//! 6. the engine proper: `engine::supervise` (one member: restarts, on a
-//!    task of its own), `engine::group` (start order, failure, stop), `engine`
-//!    (a player as a member, the top of a run);
-//! 7. what users call: [`Runner`], [`Conductor`](struct@Conductor), the
-//!    derive's support (`derived`), `health`, `server`.
+//! 6. the engine proper: `engine::command` (a handle's orders carried
+//!    out), `engine::supervise` (one member: restarts, on a task of its
+//!    own), `engine::child_player` (players started at run time),
+//!    `engine::group` (start order, failure, stop), `engine` (a player as a
+//!    member, the top of a run);
+//! 7. what users call: [`Runner`], [`Handle`], [`Conductor`](struct@Conductor),
+//!    the derive's support (`derived`), `health`, `server`.
 #![cfg_attr(docsrs, feature(doc_cfg))]
 #![warn(clippy::unwrap_used, clippy::print_stdout, clippy::print_stderr)]
 #![cfg_attr(test, allow(clippy::unwrap_used))]
 
 mod conductor;
 mod context;
+mod control;
 mod derived;
 mod describe;
 mod engine;
@@ -151,7 +234,9 @@ mod status;
 
 pub use conductor::Conductor;
 pub use context::Context;
+pub use control::Handle;
 pub use describe::Description;
+pub use engine::children::TaskResult;
 pub use error::{BoxError, Error, Limit, Straggler};
 pub use execution_id::ExecutionId;
 pub use exit::Exit;

@@ -1,7 +1,8 @@
 //! Counters and a gauge per player through the [`metrics`] facade
 //! (feature `metrics`).
 //!
-//! Every player path gets, as the label `player`:
+//! Every player path gets, as the label `player` (conductors get none: they
+//! are judged by their players):
 //!
 //! | name | kind | counts |
 //! |---|---|---|

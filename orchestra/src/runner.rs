@@ -1,12 +1,15 @@
 //! Running a player at the top of a program: until a signal or any other
 //! shutdown trigger, optionally watched by a monitor.
 
+use std::sync::{Arc, OnceLock};
 use std::time::Duration;
 
 use tokio::time::sleep;
 
+use crate::control::Handle;
 use crate::describe::Description;
 use crate::engine::member::Access;
+use crate::engine::seat::Registry;
 use crate::engine::shutdown::Shutdown;
 use crate::engine::{member_of, play_root};
 use crate::error::Error;
@@ -46,6 +49,8 @@ pub struct Runner<P> {
     signals: Signals,
     monitor: Option<Monitor>,
     drain: Option<Duration>,
+    /// Made when asked for: a run without one registers nothing.
+    handle: OnceLock<Handle>,
 }
 
 impl<P: Player> Runner<P> {
@@ -56,7 +61,18 @@ impl<P: Player> Runner<P> {
             signals: Signals::default(),
             monitor: None,
             drain: None,
+            handle: OnceLock::new(),
         }
+    }
+
+    /// A handle to the run, to control it from anywhere once it runs: stop,
+    /// start, restart, add or remove one player by path, read statuses, stop
+    /// or force the whole run. See [`Handle`].
+    ///
+    /// Every call gives a handle to the same run. A run with a handle keeps
+    /// a [`Monitor`] (the one given, else one of its own) for the statuses.
+    pub fn handle(&self) -> Handle {
+        self.handle.get_or_init(Handle::new).clone()
     }
 
     /// The signals that stop the run, for [`play_until_signal`](Runner::play_until_signal).
@@ -120,7 +136,7 @@ impl<P: Player> Runner<P> {
     /// or [`Error::Signal`] if the signals cannot be listened for.
     pub async fn play_until_signal(self) -> Result<(), Error> {
         let mut listener = Listener::new(&self.signals)?;
-        let (stage, play) = Stage::new(self.player, self.monitor, self.drain);
+        let (stage, play) = Stage::new(self.player, self.monitor, self.handle.get(), self.drain);
         let mut play = std::pin::pin!(play);
 
         let signal = tokio::select! {
@@ -162,7 +178,7 @@ impl<P: Player> Runner<P> {
     where
         F: Future<Output = ()>,
     {
-        let (stage, play) = Stage::new(self.player, self.monitor, self.drain);
+        let (stage, play) = Stage::new(self.player, self.monitor, self.handle.get(), self.drain);
         let mut play = std::pin::pin!(play);
         tokio::select! {
             biased;
@@ -240,32 +256,47 @@ struct Stage {
     drain: Option<Duration>,
 }
 
+/// What a run is made of: its shutdown, its monitor, its registry of
+/// members (when a handle controls it).
+type Parts = (Shutdown, Option<Monitor>, Option<Arc<Registry>>);
+
 impl Stage {
     /// The stage of `player`'s run, and the run. `drain` is the runner's,
     /// in place of the top conductor's.
     fn new<P: Player>(
         player: P,
         monitor: Option<Monitor>,
+        handle: Option<&Handle>,
         drain: Option<Duration>,
     ) -> (
         Self,
         impl Future<Output = Result<(), Error>> + Send + 'static,
     ) {
-        // With no monitor, one is kept anyway when the end-of-run summary
-        // would be logged.
-        let monitor = monitor.or_else(|| {
-            tracing::enabled!(target: "orchestra", tracing::Level::INFO).then(Monitor::new)
-        });
+        let (shutdown, monitor, registry): Parts = match handle {
+            Some(handle) => {
+                let (shutdown, registry, monitor) = handle.parts(monitor);
+                (shutdown, Some(monitor), Some(registry))
+            }
+            // With no monitor, one is kept anyway when the end-of-run
+            // summary would be logged.
+            None => (
+                Shutdown::new(),
+                monitor.or_else(|| {
+                    tracing::enabled!(target: "orchestra", tracing::Level::INFO).then(Monitor::new)
+                }),
+                None,
+            ),
+        };
         let member = member_of(Access::Own(player), None, PlayerOptions::default());
         let drain = drain
             .or_else(|| member.drain_phase())
             .filter(|drain| !drain.is_zero());
+        let play = play_root(member, shutdown.clone(), monitor.clone(), registry);
         let stage = Stage {
-            shutdown: Shutdown::new(),
+            shutdown,
             monitor,
             drain,
         };
-        let play = play_root(member, stage.shutdown.clone(), stage.monitor.clone());
         (stage, play)
     }
 

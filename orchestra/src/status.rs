@@ -489,7 +489,7 @@ impl Monitor {
                             Ok(Note::End) | Err(broadcast::error::RecvError::Closed) => break,
                             Err(broadcast::error::RecvError::Lagged(n)) => {
                                 monitor.inner.dropped.fetch_add(n, Ordering::Relaxed);
-                                tracing::warn!(dropped = n, "a monitor listener fell behind and lost events");
+                                tracing::warn!(target: "orchestra", dropped = n, "a monitor listener fell behind and lost events");
                             }
                         }
                     }

@@ -33,6 +33,23 @@ enum Exit {
     Aborted,
 }
 
+impl Exit {
+    /// How a member whose task did not give it back left.
+    fn lost(seat: &Seat, error: JoinError) -> Exit {
+        if !error.is_panic() {
+            // Aborted, or the runtime is shutting down.
+            return Exit::Aborted;
+        }
+        // Panics of `play` are caught inside; one elsewhere (in a player's
+        // `Drop`, say) loses the member but is reported.
+        Exit::Done(Err(Error::Panicked {
+            path: seat.path().clone(),
+            attempt: 0,
+            message: panic_message(&*error.into_panic()),
+        }))
+    }
+}
+
 #[derive(Clone, Copy, PartialEq, Eq)]
 enum Progress {
     /// Not started: waiting for the members it is ordered after.
@@ -135,13 +152,14 @@ pub(super) async fn conduct(
         .map(|(member, deps)| {
             let timeout = stop_timeout(member, default_timeout);
             Slot {
-                seat: Arc::new(Seat::member(
+                seat: Seat::member(
                     ctx.seat(),
                     member.name.clone(),
+                    matches!(member.body, Body::Group(_) | Body::Given(_)),
                     member.options.clone(),
                     timeout,
                     default_timeout,
-                )),
+                ),
                 progress: Progress::Waiting,
                 owned: matches!(
                     member.body,
@@ -216,7 +234,7 @@ pub(super) async fn conduct(
             Some((i, joined)) = sets.joining.next() => this.joined(i, joined),
             Some((i, exit)) = sets.running.next() => this.exited(i, exit),
             () = &mut cancelled, if !this.stopping => {
-                tracing::debug!(conductor = ctx.path(), "stop requested");
+                tracing::debug!(target: "orchestra", conductor = ctx.path(), "stop requested");
                 this.begin_stop();
             }
             () = &mut aborted, if !this.aborting => {
@@ -291,6 +309,7 @@ impl<'m, 'a: 'm> Conducting<'_, 'm, 'a> {
                         () = sleep(delay.saturating_add(grace)) => {
                             if seat.ready.set() {
                                 tracing::warn!(
+                                    target: "orchestra",
                                     player = %seat.path(),
                                     ?grace,
                                     "not ready within its readiness grace: counted as ready"
@@ -364,15 +383,7 @@ impl<'m, 'a: 'm> Conducting<'_, 'm, 'a> {
                 }
                 Exit::Done(result)
             }
-            // Panics of `play` are caught inside; one elsewhere (in a
-            // player's `Drop`, say) loses the player but is reported.
-            Err(error) if error.is_panic() => Exit::Done(Err(Error::Panicked {
-                path: self.slots[i].seat.path().clone(),
-                attempt: 0,
-                message: panic_message(&*error.into_panic()),
-            })),
-            // Aborted, or the runtime is shutting down.
-            Err(_) => Exit::Aborted,
+            Err(error) => Exit::lost(&self.slots[i].seat, error),
         };
         if !left_behind {
             self.exited(i, exit);
@@ -402,8 +413,11 @@ impl<'m, 'a: 'm> Conducting<'_, 'm, 'a> {
             Exit::Done(Err(error)) => {
                 self.errors.push(error);
                 if !self.stopping {
-                    let path = &**self.slots[i].seat.path();
-                    tracing::warn!(player = %path, "stopping its siblings after its failure");
+                    let siblings = self.slots.iter().any(|s| s.progress != Progress::Exited);
+                    if siblings {
+                        let path = &**self.slots[i].seat.path();
+                        tracing::warn!(target: "orchestra", player = %path, "stopping its siblings after its failure");
+                    }
                     self.begin_stop();
                 }
             }
@@ -411,10 +425,10 @@ impl<'m, 'a: 'm> Conducting<'_, 'm, 'a> {
                 self.slots[i].seat.emit(0, None, || EventKind::Aborted);
                 let path = self.slots[i].seat.path().clone();
                 if let Some(reason) = self.root.shutdown.forced() {
-                    tracing::warn!(player = %path, %reason, "aborted: the stop was forced");
+                    tracing::warn!(target: "orchestra", player = %path, %reason, "aborted: the stop was forced");
                     self.aborted.push(path);
                 } else {
-                    tracing::error!(player = %path, ?waited, "did not stop in time; aborted");
+                    tracing::error!(target: "orchestra", player = %path, ?waited, "did not stop in time; aborted");
                     self.stragglers.push(Straggler { path, waited });
                 }
             }
@@ -487,6 +501,7 @@ impl<'m, 'a: 'm> Conducting<'_, 'm, 'a> {
             let deadline = match (slot.aborted_at, slot.stop_requested) {
                 (Some(aborted), _) if aborted + ABORT_GRACE <= now => {
                     tracing::error!(
+                        target: "orchestra",
                         player = %slot.seat.path(),
                         "aborted, but it is blocking its thread and cannot end before it yields; \
                          left behind so that the stop can go on"
@@ -591,12 +606,7 @@ async fn drive(
                     *slot = Some(group);
                     Exit::Done(result)
                 }
-                Err(error) if error.is_panic() => Exit::Done(Err(Error::Panicked {
-                    path: seat.path().clone(),
-                    attempt: 0,
-                    message: panic_message(&*error.into_panic()),
-                })),
-                Err(_) => Exit::Aborted,
+                Err(error) => Exit::lost(&seat, error),
             }
         }
     }

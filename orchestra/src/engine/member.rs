@@ -89,21 +89,35 @@ pub(crate) struct Group<'a> {
 }
 
 /// Drops the tree below one level at a time: conductors nest to any depth,
-/// and a recursive drop would need stack in proportion.
+/// and a recursive drop would need stack in proportion. Only conductors
+/// are moved; players drop in place, as in a plain `Vec`.
 impl Drop for Group<'_> {
     fn drop(&mut self) {
-        let mut below = std::mem::take(&mut self.members);
-        while let Some(mut member) = below.pop() {
-            match &mut member.body {
-                Body::Group(group) => below.append(&mut group.members),
+        let mut conductors = Vec::new();
+        take_conductors(&mut self.members, &mut conductors);
+        while let Some(mut conductor) = conductors.pop() {
+            match &mut conductor.body {
+                Body::Group(group) => take_conductors(&mut group.members, &mut conductors),
                 Body::Given(Some(group)) => {
-                    // Not `append`: these members are `'static`, `below`'s
-                    // may borrow.
-                    #[allow(clippy::extend_with_drain)]
-                    below.extend(group.members.drain(..));
+                    let mut given = Vec::new();
+                    take_conductors(&mut group.members, &mut given);
+                    conductors.extend(given);
                 }
-                _ => {}
+                Body::Player { .. } | Body::Given(None) => {}
             }
+            // Drops now, with players only below it.
+        }
+    }
+}
+
+/// Moves the conductors among `members` to `conductors`.
+fn take_conductors<'a>(members: &mut Vec<Member<'a>>, conductors: &mut Vec<Member<'a>>) {
+    let mut i = 0;
+    while i < members.len() {
+        if let Body::Group(_) | Body::Given(Some(_)) = members[i].body {
+            conductors.push(members.swap_remove(i));
+        } else {
+            i += 1;
         }
     }
 }

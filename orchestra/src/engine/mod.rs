@@ -5,8 +5,13 @@
 //! - [`seat`]: the state of one member shared by its runs ([`Seat`]), and
 //!   of the whole tree ([`Root`](seat::Root)); [`Context`] is a facade over
 //!   a seat.
+//! - [`children`], [`scope`]: the child tasks and players of a member's run, drained
+//!   before the run ends and aborted with the member.
 //! - [`member`]: what the engine runs ([`Member`]), players behind the
 //!   object-safe `DynPlayer`.
+//! - [`control`]: the orders a control handle sends one member;
+//!   [`command`] carries them out in its supervision loop.
+//! - [`child_player`]: players started at run time, as children of a run.
 //! - [`supervise`] runs one member: deferred start, the restart loop, backoff
 //!   and limits, panic capture, its tracing span; owned players on a task of
 //!   their own (`spawn_leaf`).
@@ -14,8 +19,13 @@
 //!   fan-out, ordered stop, per-member stop timeouts, stragglers.
 //! - this module: a [`Player`] as a member, and the top of a run.
 
+pub(crate) mod child_player;
+pub(crate) mod children;
+pub(crate) mod command;
+pub(crate) mod control;
 mod group;
 pub(crate) mod member;
+pub(crate) mod scope;
 pub(crate) mod seat;
 pub(crate) mod shutdown;
 mod supervise;
@@ -30,7 +40,7 @@ use crate::options::{DEFAULT_TIMEOUT, PlayerOptions};
 use crate::player::Player;
 use crate::status::{Monitor, RunPhase};
 use member::{Access, Body, Group, Held, Member};
-use seat::{Root, Seat};
+use seat::{Registry, Root, Seat};
 use shutdown::Shutdown;
 
 /// `player` as a member of the engine, named `name` within its conductor
@@ -100,6 +110,7 @@ pub(crate) async fn play_root(
     member: Member<'static>,
     shutdown: Shutdown,
     monitor: Option<Monitor>,
+    registry: Option<Arc<Registry>>,
 ) -> Result<(), Error> {
     tracing::info!(target: "orchestra", "starting {}", member.describe());
     let listening = monitor.as_ref().map(|monitor| {
@@ -107,7 +118,11 @@ pub(crate) async fn play_root(
         monitor.start_listeners()
     });
 
-    let root = Arc::new(Root { shutdown, monitor });
+    let root = Arc::new(Root {
+        shutdown,
+        monitor,
+        registry,
+    });
     let mut top = Group {
         timeout: None,
         drain: None,

@@ -1,12 +1,16 @@
 //! The engine's state of one member, shared by its runs and their
 //! contexts ([`Seat`]), and of the whole tree it belongs to ([`Root`]).
 
+use std::collections::HashMap;
 use std::sync::atomic::{AtomicBool, AtomicU32, Ordering};
-use std::sync::{Arc, OnceLock};
+use std::sync::{Arc, Mutex, OnceLock, PoisonError, Weak};
 use std::time::Duration;
 
+use futures_util::task::AtomicWaker;
 use tokio_util::sync::CancellationToken;
 
+use super::children::Children;
+use super::control::SeatControl;
 use super::shutdown::Shutdown;
 use crate::execution_id::ExecutionId;
 use crate::options::{DEFAULT_TIMEOUT, PlayerOptions};
@@ -19,6 +23,55 @@ pub(crate) struct Root {
     pub(crate) shutdown: Shutdown,
     /// Where status events go, if anyone watches.
     pub(crate) monitor: Option<Monitor>,
+    /// Every member by path, when the run has a control handle.
+    pub(crate) registry: Option<Arc<Registry>>,
+}
+
+/// Every member of a run by path, for a control handle: made only when the
+/// run has one.
+#[derive(Debug, Default)]
+pub(crate) struct Registry {
+    seats: Mutex<Seats>,
+}
+
+#[derive(Debug, Default)]
+struct Seats {
+    by_path: HashMap<Arc<str>, Weak<Seat>>,
+    /// How many there were after the last sweep of dead seats: the next
+    /// comes when they have doubled, so that registering stays O(1).
+    swept: usize,
+}
+
+impl Registry {
+    /// The member at `path`, while its seat lives.
+    pub(crate) fn find(&self, path: &str) -> Option<Arc<Seat>> {
+        let seats = self.seats.lock().unwrap_or_else(PoisonError::into_inner);
+        seats.by_path.get(path).and_then(Weak::upgrade)
+    }
+
+    /// The paths of the members whose seats live, sorted.
+    pub(crate) fn paths(&self) -> Vec<Arc<str>> {
+        let seats = self.seats.lock().unwrap_or_else(PoisonError::into_inner);
+        let mut paths: Vec<Arc<str>> = seats
+            .by_path
+            .iter()
+            .filter(|(_, seat)| seat.strong_count() > 0)
+            .map(|(path, _)| path.clone())
+            .collect();
+        paths.sort();
+        paths
+    }
+
+    fn register(&self, seat: &Arc<Seat>) {
+        let mut seats = self.seats.lock().unwrap_or_else(PoisonError::into_inner);
+        if seats.by_path.len() >= 2 * seats.swept.max(32) {
+            seats.by_path.retain(|_, seat| seat.strong_count() > 0);
+            seats.swept = seats.by_path.len();
+        }
+        seats
+            .by_path
+            .insert(seat.path().clone(), Arc::downgrade(seat));
+    }
 }
 
 impl Root {
@@ -31,10 +84,13 @@ impl Root {
         execution_id: Option<ExecutionId>,
         kind: impl FnOnce() -> EventKind,
     ) {
+        // Metrics count players; conductors are judged by theirs.
         #[cfg(feature = "metrics")]
         let kind = {
             let kind = kind();
-            crate::metrics::record(seat.path(), attempt, &kind);
+            if !seat.conductor {
+                crate::metrics::record(seat.path(), attempt, &kind);
+            }
             move || kind
         };
         if let Some(monitor) = &self.monitor {
@@ -51,6 +107,9 @@ pub(crate) struct Seat {
     /// The seat of the conductor above, if any.
     pub(crate) parent: Option<Arc<Seat>>,
     pub(crate) name: Arc<str>,
+    /// Whether the member is a conductor (else a player): a conductor has
+    /// no span and no metrics of its own.
+    pub(crate) conductor: bool,
     pub(crate) options: Arc<PlayerOptions>,
     /// How long the member has to return once asked to stop.
     pub(crate) stop_timeout: Option<Duration>,
@@ -64,28 +123,43 @@ pub(crate) struct Seat {
     /// per run).
     pub(crate) ready_run: AtomicU32,
     pub(crate) root: Arc<Root>,
+    /// The child tasks and players of its current run, made at the first
+    /// spawn, boxed: most members never spawn, and their seat need not
+    /// carry the room.
+    pub(crate) children: OnceLock<Box<Children>>,
+    /// Wakes the current run when one of its children fails.
+    pub(crate) child_failed: AtomicWaker,
+    /// The member ended for good (or was aborted): nothing more is spawned.
+    pub(crate) ended: AtomicBool,
+    /// Its commands, when the run has a control handle.
+    pub(crate) control: Option<Box<SeatControl>>,
 }
 
 impl Seat {
     /// The seat above the top member of a tree: its token is the run's stop.
     pub(crate) fn root(root: Arc<Root>) -> Self {
         let token = root.shutdown.stopping().clone();
-        Seat::new(token, None, Arc::from(""), None, root)
+        Seat::top(token, Arc::from(""), root)
     }
 
     /// The seat of a player run on its own, outside any conductor.
     pub(crate) fn standalone(name: &str, token: CancellationToken) -> Self {
-        Seat::new(token, None, Arc::from(name), None, Arc::default())
+        Seat::top(token, Arc::from(name), Arc::default())
+    }
+
+    fn top(token: CancellationToken, name: Arc<str>, root: Arc<Root>) -> Self {
+        Seat::new(token, None, name, false, None, root)
     }
 
     /// The seat of a member of the group whose seat is `parent`.
     pub(crate) fn member(
         parent: &Arc<Seat>,
         name: Arc<str>,
+        conductor: bool,
         options: Arc<PlayerOptions>,
         stop_timeout: Duration,
         inherited_timeout: Duration,
-    ) -> Self {
+    ) -> Arc<Self> {
         Seat {
             options,
             inherited_timeout,
@@ -93,16 +167,19 @@ impl Seat {
                 CancellationToken::new(),
                 Some(parent.clone()),
                 name,
+                conductor,
                 Some(stop_timeout),
                 parent.root.clone(),
             )
         }
+        .registered()
     }
 
     fn new(
         token: CancellationToken,
         parent: Option<Arc<Seat>>,
         name: Arc<str>,
+        conductor: bool,
         stop_timeout: Option<Duration>,
         root: Arc<Root>,
     ) -> Self {
@@ -110,6 +187,7 @@ impl Seat {
             token,
             parent,
             name,
+            conductor,
             options: PlayerOptions::default().into_shared(),
             stop_timeout,
             inherited_timeout: DEFAULT_TIMEOUT,
@@ -117,7 +195,60 @@ impl Seat {
             ready: Readiness::default(),
             ready_run: AtomicU32::new(0),
             root,
+            children: OnceLock::new(),
+            child_failed: AtomicWaker::new(),
+            ended: AtomicBool::new(false),
+            control: None,
         }
+    }
+
+    /// The seat of a child player started at run time by the member whose
+    /// seat is `parent`: asked to stop with it.
+    pub(crate) fn child(
+        parent: &Arc<Seat>,
+        name: Arc<str>,
+        conductor: bool,
+        options: Arc<PlayerOptions>,
+        stop_timeout: Duration,
+    ) -> Arc<Self> {
+        Seat {
+            options,
+            inherited_timeout: parent.inherited_timeout,
+            ..Seat::new(
+                parent.run_token().child_token(),
+                Some(parent.clone()),
+                name,
+                conductor,
+                Some(stop_timeout),
+                parent.root.clone(),
+            )
+        }
+        .registered()
+    }
+
+    /// The seat, shared, and known to the run's control handle if it has one.
+    fn registered(mut self) -> Arc<Self> {
+        let Some(registry) = self.root.registry.clone() else {
+            return Arc::new(self);
+        };
+        self.control = Some(Box::new(SeatControl::new()));
+        let seat = Arc::new(self);
+        registry.register(&seat);
+        seat
+    }
+
+    /// The token of the member's current run: its stop token, or the run's
+    /// own under a control handle (what stops one run only).
+    pub(crate) fn run_token(&self) -> CancellationToken {
+        self.control
+            .as_ref()
+            .and_then(|control| control.run_token())
+            .unwrap_or_else(|| self.token.clone())
+    }
+
+    /// The children of the member's current run, made at the first call.
+    pub(crate) fn children(&self) -> &Children {
+        self.children.get_or_init(Box::default)
     }
 
     /// The member's path from the root conductor, such as `app/jobs/mailer`.

@@ -2,6 +2,7 @@
 
 use std::any::Any;
 use std::collections::VecDeque;
+use std::fmt;
 use std::panic::AssertUnwindSafe;
 use std::pin::Pin;
 use std::sync::Arc;
@@ -13,9 +14,13 @@ use tokio::task::JoinHandle;
 use tokio::time::{Instant, sleep};
 use tracing::Instrument;
 
+use super::command::{Commanded, parked, run_commanded};
+use super::control::Order;
 use super::member::{DynPlayer, Played};
+use super::scope::{CutsChildren, EndsChildren, Watched, after_play};
 use super::seat::Seat;
 use crate::context::Context;
+pub(super) use crate::error::panic_message;
 use crate::error::{BoxError, Chain, Error, Limit};
 use crate::execution_id::ExecutionId;
 use crate::options::{DEFAULT_STABLE_AFTER, PlayerOptions};
@@ -57,6 +62,16 @@ pub(super) enum Outcome {
     Done,
     RestartNow(RestartNow),
     Failed(Error),
+}
+
+impl Outcome {
+    /// How a run stopped by a control handle ended, for its caller.
+    fn into_result(self) -> Result<(), Error> {
+        match self {
+            Outcome::Done | Outcome::RestartNow(_) => Ok(()),
+            Outcome::Failed(error) => Err(error),
+        }
+    }
 }
 
 /// How a run ended, from what `play` returned or its panic; the path is
@@ -116,9 +131,13 @@ impl<P: Player> DynPlayer for P {
 /// Runs a member until it is done, its failure is final, or it is asked to
 /// stop; restarts it in between as its options say.
 pub(super) async fn supervise(mut target: impl Target, seat: &Arc<Seat>) -> Result<(), Error> {
+    // However the member ends (aborted too), its children end with it.
+    let _children = EndsChildren(seat);
+    // A control handle's orders, if the run has one.
+    let mut commands = seat.control.as_ref().and_then(|c| c.take_receiver());
     let options = &*seat.options;
     if let Some(delay) = options.delay {
-        tracing::debug!(player = %seat.path(), ?delay, "deferred start");
+        tracing::debug!(target: "orchestra", player = %seat.path(), ?delay, "deferred start");
         seat.emit(0, None, || EventKind::Deferred { delay });
         if !wait(seat, delay).await {
             seat.emit(0, None, || EventKind::Stopped);
@@ -139,24 +158,35 @@ pub(super) async fn supervise(mut target: impl Target, seat: &Arc<Seat>) -> Resu
         attempt += 1;
         let ctx = Context::for_run(seat.clone(), attempt);
         let id = Some(ctx.execution_id());
-        let span = tracing::info_span!(
-            "player",
-            player = %seat.path(),
-            attempt,
-            execution_id = %ctx.execution_id(),
-        );
+        // A player's run has a span; a conductor's has none, so that its
+        // players' spans do not repeat its path.
+        let span = if seat.conductor {
+            tracing::Span::none()
+        } else {
+            tracing::info_span!(
+                target: "orchestra",
+                "player",
+                player = %seat.path(),
+                attempt,
+                execution_id = %ctx.execution_id(),
+            )
+        };
         seat.emit(attempt, id, || EventKind::Started);
         let started = Instant::now();
         let target = &mut target;
-        let outcome = async move {
-            tracing::info!("started");
-            match options.ready_within {
-                None => target.play(ctx, seat).await,
-                Some(within) => ready_within(target.play(ctx, seat), seat, attempt, within).await,
+        let outcome = match commands.as_mut() {
+            None => run(target, ctx, seat, &span).await,
+            // Boxed: the task of a member without a handle need not carry
+            // the room for a run under commands.
+            Some(commands) => {
+                let run = run(target, ctx, seat, &span);
+                match Box::pin(under_commands(seat, commands, run, &span, attempt, id)).await {
+                    Next::Judge(outcome) => outcome,
+                    Next::Run => continue,
+                    Next::End => return Ok(()),
+                }
             }
-        }
-        .instrument(span.clone())
-        .await;
+        };
 
         // Once asked to stop, nothing restarts; failures are still reported.
         let stopping = seat.token.is_cancelled();
@@ -170,7 +200,9 @@ pub(super) async fn supervise(mut target: impl Target, seat: &Arc<Seat>) -> Resu
             _ if stopping => return end(seat, &span, attempt, id, Ok(())),
             Outcome::Done => (None, false),
             Outcome::RestartNow(request) => {
-                span.in_scope(|| tracing::info!(%request, "restarting at once"));
+                span.in_scope(|| {
+                    tracing::info!(target: "orchestra", conductor = whose(seat), %request, "restarting at once");
+                });
                 (None, true)
             }
             Outcome::Failed(error) => (Some(error), false),
@@ -189,8 +221,16 @@ pub(super) async fn supervise(mut target: impl Target, seat: &Arc<Seat>) -> Resu
             }
         };
         span.in_scope(|| match &failure {
-            Some(error) => tracing::warn!(error = %Chain(error), ?delay, "failed; restarting"),
-            None => tracing::info!(?delay, "returned; restarting"),
+            Some(error) => tracing::warn!(
+                target: "orchestra",
+                conductor = whose(seat),
+                error = %Cause(error, seat),
+                ?delay,
+                "failed; restarting"
+            ),
+            None => {
+                tracing::info!(target: "orchestra", conductor = whose(seat), ?delay, "returned; restarting");
+            }
         });
         seat.emit(attempt, id, || EventKind::BackingOff {
             error: failure.as_ref().map(|e| Chain(e).to_string()),
@@ -204,16 +244,96 @@ pub(super) async fn supervise(mut target: impl Target, seat: &Arc<Seat>) -> Resu
     }
 }
 
-/// Runs `play`, run number `attempt` of the member in `seat`: if the run
-/// has not called `ctx.ready()` within `within` (and was not asked to stop
-/// meanwhile), it is cut there (its future dropped) and counts as a failed
-/// run, which its restart policy handles.
-async fn ready_within(
-    play: impl Future<Output = Outcome>,
+/// What comes after a run under commands.
+enum Next {
+    /// It ended by itself: its outcome decides, as for any run.
+    Judge(Outcome),
+    /// It was stopped by an order, and is to run again.
+    Run,
+    /// It was stopped by an order, and ends for good.
+    End,
+}
+
+/// A run under a control handle's commands: an order to stop, restart or
+/// remove the member stops the run gracefully, and is answered with how it
+/// ended; a stopped member waits here for the order to start again.
+async fn under_commands(
     seat: &Seat,
+    commands: &mut tokio::sync::mpsc::UnboundedReceiver<super::control::Command>,
+    run: impl Future<Output = Outcome>,
+    span: &tracing::Span,
     attempt: u32,
-    within: Duration,
-) -> Outcome {
+    id: Option<ExecutionId>,
+) -> Next {
+    match run_commanded(seat, commands, run, Outcome::into_result).await {
+        Commanded::Ended(outcome) => Next::Judge(outcome),
+        Commanded::Stopped {
+            order,
+            result,
+            reply,
+        } => {
+            let _ = reply.send(end(seat, span, attempt, id, result));
+            let again = match order {
+                Order::Restart => true,
+                Order::Stop => parked(seat, commands).await,
+                Order::Start | Order::Remove => false,
+            };
+            if again { Next::Run } else { Next::End }
+        }
+    }
+}
+
+/// One run of the member, with its children, inside its span. Made where it
+/// is awaited: a future bound to a variable and then awaited takes its room
+/// twice in the task.
+fn run<'r>(
+    target: &'r mut impl Target,
+    ctx: Context,
+    seat: &'r Seat,
+    span: &tracing::Span,
+) -> impl Future<Output = Outcome> + Send + 'r {
+    async move {
+        if !seat.conductor {
+            tracing::info!(target: "orchestra", "started");
+        }
+        // The run's children: see `scope`.
+        let attempt = ctx.attempt();
+        let mut play = std::pin::pin!(ready_within(target.play(ctx, seat), seat, attempt));
+        let cut = CutsChildren::new(seat);
+        let played = Watched::new(seat, play.as_mut()).await;
+        let (played, failure) = match (played, seat.children.get()) {
+            (Some(played), None) => (Some(played), None),
+            // Boxed: the task of a member that never spawns need not
+            // carry the room for what follows.
+            (played, _) => Box::pin(after_play(seat, play, played)).await,
+        };
+        cut.disarm();
+        with_children(played, failure)
+    }
+    .instrument(span.clone())
+}
+
+/// How a run ended, with its children: the first child to fail fails a run
+/// that did not fail itself (and cut `play` short: `played` is `None`).
+fn with_children(played: Option<Outcome>, failure: Option<Error>) -> Outcome {
+    match (played, failure) {
+        (Some(Outcome::Failed(error)), Some(child)) => {
+            tracing::warn!(error = %Chain(&child), "a child task failed too");
+            Outcome::Failed(error)
+        }
+        (_, Some(error)) => Outcome::Failed(error),
+        (played, None) => played.unwrap_or(Outcome::Done),
+    }
+}
+
+/// Runs `play`, run number `attempt` of the member in `seat`: with a
+/// `ready_within`, if the run has not called `ctx.ready()` by then (and was
+/// not asked to stop meanwhile), it is cut there (its future dropped) and
+/// counts as a failed run, which its restart policy handles.
+async fn ready_within(play: impl Future<Output = Outcome>, seat: &Seat, attempt: u32) -> Outcome {
+    let Some(within) = seat.options.ready_within else {
+        return play.await;
+    };
     let mut play = std::pin::pin!(play);
     // Boxed: the deadline is the few members' that set one.
     tokio::select! {
@@ -225,6 +345,7 @@ async fn ready_within(
         return play.await;
     }
     tracing::warn!(
+        target: "orchestra",
         ?within,
         "not ready within `ready_within`: the run counts as failed"
     );
@@ -262,8 +383,17 @@ fn end(
     result: Result<(), Error>,
 ) -> Result<(), Error> {
     span.in_scope(|| match &result {
-        Ok(()) => tracing::info!("stopped"),
-        Err(error) => tracing::error!(error = %Chain(error), "failed"),
+        Ok(()) if seat.conductor => {
+            tracing::debug!(target: "orchestra", conductor = %seat.path(), "stopped");
+        }
+        Ok(()) => tracing::info!(target: "orchestra", "stopped"),
+        // A conductor's failure is its players', which they logged; only
+        // its own restart limit is news.
+        Err(error @ Error::RestartLimit { .. }) if seat.conductor => {
+            tracing::error!(target: "orchestra", conductor = %seat.path(), error = %Cause(error, seat), "failed");
+        }
+        Err(_) if seat.conductor => {}
+        Err(error) => tracing::error!(target: "orchestra", error = %Cause(error, seat), "failed"),
     });
     seat.emit(attempt, id, || match &result {
         Ok(()) => EventKind::Stopped,
@@ -272,6 +402,37 @@ fn end(
         },
     });
     result
+}
+
+/// The member's path if it is a conductor, whose logs have no span to say it.
+fn whose(seat: &Seat) -> Option<&str> {
+    seat.conductor.then(|| &**seat.path())
+}
+
+/// An error of a member, for its logs: what its span already says (its
+/// path and attempt) left out.
+struct Cause<'e>(&'e Error, &'e Seat);
+
+impl fmt::Display for Cause<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let Cause(error, seat) = *self;
+        match error {
+            Error::Failed { path, source, .. } if **path == **seat.path() => {
+                write!(f, "{}", Chain(&**source))
+            }
+            Error::Panicked { path, message, .. } if **path == **seat.path() => {
+                write!(f, "panicked: {message}")
+            }
+            Error::RestartLimit { path, limit, last } if **path == **seat.path() => {
+                write!(f, "will not be restarted: {limit}")?;
+                match last {
+                    Some(last) => write!(f, "; last failure: {}", Cause(last, seat)),
+                    None => Ok(()),
+                }
+            }
+            error => write!(f, "{}", Chain(error)),
+        }
+    }
 }
 
 /// The backoff used when a player's options name none.
@@ -324,16 +485,5 @@ impl<'o> Restarts<'o> {
             .get_or_insert_with(|| backoff.start())
             .next()
             .ok_or(Limit::BackoffExhausted)
-    }
-}
-
-/// The message of a panic payload.
-pub(super) fn panic_message(payload: &(dyn Any + Send)) -> String {
-    if let Some(message) = payload.downcast_ref::<&str>() {
-        (*message).to_owned()
-    } else if let Some(message) = payload.downcast_ref::<String>() {
-        message.clone()
-    } else {
-        "a panic payload that is not a string".to_owned()
     }
 }

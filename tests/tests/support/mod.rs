@@ -10,7 +10,7 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use orchestra::{BoxError, Context, Player, player_fn};
+use orchestra::{BoxError, Context, EventKind, Monitor, Player, player_fn};
 use tokio::time::Instant;
 
 /// An ordered record of what players did, with the paused clock's time.
@@ -135,4 +135,13 @@ pub fn secs(s: u64) -> Duration {
 
 pub fn millis(ms: u64) -> Duration {
     Duration::from_millis(ms)
+}
+
+/// The events of the player at `path` a monitor saw, with their times.
+pub fn kinds(monitor: &Monitor, path: &str) -> Vec<(Duration, EventKind)> {
+    monitor
+        .report()
+        .events(path)
+        .map(|e| (e.elapsed, e.kind.clone()))
+        .collect()
 }
