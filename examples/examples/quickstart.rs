@@ -6,7 +6,9 @@
 //! ```
 //!
 //! Press Ctrl-C to stop gracefully (the worker drains its queue first);
-//! press it twice to force the stop (exit code 130).
+//! press it twice to force the stop (exit code 130). Send `SIGHUP`
+//! (`kill -HUP <pid>`) to reload: the ticker is restarted, the others keep
+//! running.
 
 use std::time::Duration;
 
@@ -104,6 +106,8 @@ impl Player for Flaky {
 #[derive(Conductor)]
 #[conductor(name = "app", timeout = "5s")]
 struct App {
+    /// Restarted on a reload (`SIGHUP`): its count starts over.
+    #[player(on_reload = "restart")]
     ticker: Ticker,
     worker: Worker,
     /// Starts once the worker is ready; stops before it.

@@ -1,98 +1,15 @@
 //! The quickstart as a process: SIGINT stops it cleanly; a second SIGINT
-//! during the graceful stop forces it.
+//! during the graceful stop forces it; SIGHUP restarts the ticker only.
 
 #![cfg(unix)]
 
-use std::io::{BufRead, BufReader};
-use std::path::PathBuf;
-use std::process::{Child, Command, Stdio};
-use std::sync::mpsc;
-use std::time::Duration;
+mod support;
 
-/// Generous bound for a line to appear: a hang guard, not a speed assert.
-const PATIENCE: Duration = Duration::from_secs(60);
-
-/// `target/<profile>/examples/quickstart`, built by `cargo test` before the tests run.
-fn quickstart() -> PathBuf {
-    let mut path = std::env::current_exe().expect("the test binary's path");
-    path.pop();
-    if path.ends_with("deps") {
-        path.pop();
-    }
-    path.join("examples").join("quickstart")
-}
-
-struct Running {
-    child: Child,
-    lines: mpsc::Receiver<String>,
-    seen: Vec<String>,
-}
-
-impl Running {
-    fn start() -> Self {
-        let mut child = Command::new(quickstart())
-            .env("RUST_LOG", "info")
-            .stdout(Stdio::piped())
-            .stderr(Stdio::null())
-            .spawn()
-            .expect("the quickstart example is built by `cargo test`");
-        let stdout = child.stdout.take().expect("piped stdout");
-        let (tx, lines) = mpsc::channel();
-        std::thread::spawn(move || {
-            for line in BufReader::new(stdout).lines().map_while(Result::ok) {
-                if tx.send(line).is_err() {
-                    break;
-                }
-            }
-        });
-        Running {
-            child,
-            lines,
-            seen: Vec::new(),
-        }
-    }
-
-    /// Waits for a line containing every one of `needles`.
-    fn wait_for(&mut self, needles: &[&str]) {
-        loop {
-            match self.lines.recv_timeout(PATIENCE) {
-                Ok(line) => {
-                    let found = needles.iter().all(|n| line.contains(n));
-                    self.seen.push(line);
-                    if found {
-                        return;
-                    }
-                }
-                Err(_) => {
-                    let _ = self.child.kill();
-                    panic!(
-                        "no line with {needles:?}; output so far:\n{}",
-                        self.seen.join("\n")
-                    );
-                }
-            }
-        }
-    }
-
-    fn interrupt(&self) {
-        let status = Command::new("kill")
-            .args(["-INT", &self.child.id().to_string()])
-            .status()
-            .expect("kill runs");
-        assert!(status.success());
-    }
-
-    /// Waits for the exit; returns its code and the whole output.
-    fn exit(mut self) -> (Option<i32>, String) {
-        let status = self.child.wait().expect("the quickstart exits");
-        self.seen.extend(self.lines.iter());
-        (status.code(), self.seen.join("\n"))
-    }
-}
+use support::Running;
 
 #[test]
 fn sigint_stops_every_player_and_exits_zero() {
-    let mut app = Running::start();
+    let mut app = Running::start("quickstart", &[]);
     app.wait_for(&["app/flaky", "reconnected"]);
     app.interrupt();
     let (code, output) = app.exit();
@@ -108,7 +25,7 @@ fn sigint_stops_every_player_and_exits_zero() {
 
 #[test]
 fn a_second_sigint_forces_the_stop_and_says_so() {
-    let mut app = Running::start();
+    let mut app = Running::start("quickstart", &[]);
     app.wait_for(&["app/worker", "started"]);
     app.interrupt();
     app.wait_for(&["stopping gracefully"]);
@@ -129,4 +46,33 @@ fn a_second_sigint_forces_the_stop_and_says_so() {
         "the aborted worker is named:\n{output}"
     );
     assert!(!output.contains("queue drained"), "{output}");
+}
+
+#[test]
+fn sighup_restarts_the_ticker_and_leaves_the_others_running() {
+    let mut app = Running::start("quickstart", &[]);
+    app.wait_for(&["app/worker", "processed"]);
+    app.signal("HUP");
+    app.wait_for(&["reload requested"]);
+    app.wait_for(&["app/ticker", "attempt=2", "started"]);
+    // The worker goes on with the same run.
+    app.wait_for(&["app/worker", "attempt=1", "processed"]);
+    app.interrupt();
+    let (code, output) = app.exit();
+
+    assert_eq!(code, Some(0), "{output}");
+    for restarted in ["app/worker", "app/producer", "app/flaky"] {
+        assert!(
+            !output
+                .lines()
+                .any(|l| l.contains(restarted) && l.contains("reload requested")),
+            "only the ticker reloads:\n{output}"
+        );
+    }
+    assert!(
+        !output
+            .lines()
+            .any(|l| l.contains("app/worker") && l.contains("attempt=2")),
+        "the worker was not restarted:\n{output}"
+    );
 }

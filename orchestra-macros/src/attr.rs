@@ -15,7 +15,7 @@ use crate::key::{self, Attr, Key, Keys, Spanned, Value, take_value};
 use crate::message::{did_you_mean_hint, list};
 use crate::symbol::{
     AFTER, BACKOFF, CONDUCTOR, CRATE, DELAY, DRAIN, GRACE, MAX_ATTEMPTS, MAX_RESTARTS, NAME,
-    PLAYER, READINESS, READY_WITHIN, RESTART, SKIP, STABLE_AFTER, TIMEOUT, WITHIN,
+    ON_RELOAD, PLAYER, READINESS, READY_WITHIN, RESTART, SKIP, STABLE_AFTER, TIMEOUT, WITHIN,
 };
 
 /// `#[conductor(...)]` on the struct.
@@ -47,6 +47,7 @@ pub(crate) struct Player {
     /// `readiness = "ignore"`: left out of the service's readiness.
     pub(crate) ignore_readiness: bool,
     pub(crate) stable_after: Option<Spanned<Duration>>,
+    pub(crate) on_reload: Option<Spanned<OnReload>>,
     pub(crate) skip: bool,
 }
 
@@ -63,6 +64,16 @@ const RESTARTS: &[(&str, Restart)] = &[
     ("on-failure", Restart::OnFailure),
     ("always", Restart::Always),
 ];
+
+/// What a player does on a reload; see `orchestra::OnReload`.
+#[derive(Clone, Copy, PartialEq, Eq)]
+pub(crate) enum OnReload {
+    Notify,
+    Restart,
+}
+
+const ON_RELOADS: &[(&str, OnReload)] =
+    &[("notify", OnReload::Notify), ("restart", OnReload::Restart)];
 
 /// `#[conductor(...)]` as it is read.
 #[derive(Default)]
@@ -104,6 +115,7 @@ struct PlayerAttrs {
     ready_within: Attr<Spanned<Duration>>,
     readiness: Attr<bool>,
     stable_after: Attr<Spanned<Duration>>,
+    on_reload: Attr<Spanned<OnReload>>,
     skip: Attr<()>,
 }
 
@@ -115,7 +127,9 @@ const PLAYER_KEYS: &Keys<PlayerAttrs> = &[
         a.timeout.set(cx, key, || key.duration(cx, value))
     }),
     (RESTART, |a, cx, key, value| {
-        a.restart.set(cx, key, || restart(cx, key, value))
+        a.restart.set(cx, key, || {
+            choice(cx, key, value, "restart policy", RESTARTS)
+        })
     }),
     (BACKOFF, |a, cx, key, value| {
         a.backoff.set(cx, key, || backoff::parse(cx, key, value))
@@ -147,6 +161,11 @@ const PLAYER_KEYS: &Keys<PlayerAttrs> = &[
     }),
     (STABLE_AFTER, |a, cx, key, value| {
         a.stable_after.set(cx, key, || key.duration(cx, value))
+    }),
+    (ON_RELOAD, |a, cx, key, value| {
+        a.on_reload.set(cx, key, || {
+            choice(cx, key, value, "`on_reload` action", ON_RELOADS)
+        })
     }),
     (SKIP, |a, cx, key, value| {
         a.skip.set(cx, key, || key.flag(cx, &value))
@@ -256,6 +275,7 @@ pub(crate) fn player(cx: &Ctxt, attrs: &[Attribute]) -> Player {
         ready_within: a.ready_within.get(),
         ignore_readiness: a.readiness.get().unwrap_or(false),
         stable_after: a.stable_after.get(),
+        on_reload: a.on_reload.get(),
         skip: a.skip.get().is_some(),
     }
 }
@@ -296,20 +316,27 @@ impl PlayerAttrs {
     }
 }
 
-fn restart(cx: &Ctxt, key: Key, value: Value) -> Option<Spanned<Restart>> {
+/// One of the names of `choices`, a `what` (such as "restart policy").
+fn choice<T: Copy>(
+    cx: &Ctxt,
+    key: Key,
+    value: Value,
+    what: &str,
+    choices: &[(&str, T)],
+) -> Option<Spanned<T>> {
     let lit = key.string(cx, value)?;
     let written = lit.value();
-    if let Some((_, value)) = RESTARTS.iter().find(|(name, _)| *name == written) {
+    if let Some((_, value)) = choices.iter().find(|(name, _)| *name == written) {
         return Some(Spanned {
             value: *value,
             span: lit.span(),
         });
     }
-    let names = RESTARTS.iter().map(|(name, _)| *name);
+    let names = choices.iter().map(|(name, _)| *name);
     cx.error_spanned_by(
         &lit,
         format!(
-            "unknown restart policy `{written}`; {}expected one of {}",
+            "unknown {what} `{written}`; {}expected one of {}",
             did_you_mean_hint(&written, names.clone()),
             list(names)
         ),

@@ -9,7 +9,7 @@ use quote::{ToTokens, format_ident, quote, quote_spanned};
 use syn::{DeriveInput, Ident, Type, WherePredicate, parse_quote};
 
 use crate::ast::{Field, Input};
-use crate::attr::Restart;
+use crate::attr::{OnReload, Restart};
 use crate::backoff::{self, Backoff, Builtin, Kind};
 use crate::check;
 use crate::ctxt::Ctxt;
@@ -324,6 +324,13 @@ fn player_options(krate: &syn::Path, field: &Field<'_>) -> TokenStream {
     }
     if a.ignore_readiness {
         calls.push(quote!(.ignore_readiness()));
+    }
+    if let Some(on_reload) = &a.on_reload {
+        let variant = match on_reload.value {
+            OnReload::Notify => quote!(Notify),
+            OnReload::Restart => quote!(Restart),
+        };
+        calls.push(quote!(.on_reload(#krate::OnReload::#variant)));
     }
     if let Some(stable) = &a.stable_after {
         let stable = duration(krate, stable.value);

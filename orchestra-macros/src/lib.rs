@@ -110,6 +110,7 @@ use syn::{DeriveInput, parse_macro_input};
 /// | `after = "db"`, `after("db", "cache")` | starts once these siblings are ready (they called `ctx.ready()`, or ran for their `grace`), and stops before them | none |
 /// | `grace = "1s"` | how long the players `after` this one wait for its `ctx.ready()` before starting anyway | 1 s |
 /// | `stable_after = "10s"` | how long a run must last for the backoff to start over (needs a `restart` policy) | 10 s |
+/// | `on_reload = "restart"` | what a reload (`SIGHUP`) does to it: `"notify"`: it keeps running, `ctx.reload_requested()` completes; `"restart"`: its run is stopped gracefully and it starts again (not counted as a failure nor towards the restart limits) | `"notify"` |
 /// | `skip` | the field is not a player: not run, and it need not implement `Player` (alone: no other key) | |
 ///
 /// Durations are humane strings, checked at compile time: one or more
@@ -197,7 +198,8 @@ use syn::{DeriveInput, parse_macro_input};
 /// Every mistake below is a compile error pointing at the offending token,
 /// and all of them are reported at once: unknown or duplicate keys (with the
 /// accepted ones), malformed durations, unknown `restart` or `backoff`
-/// values and backoff parameters, a zero `max_attempts` or `max_restarts`,
+/// values, an unknown `on_reload` action, backoff parameters, a zero
+/// `max_attempts` or `max_restarts`,
 /// `max_restarts` without `within` (or the reverse), `backoff` or
 /// `stable_after` without a restart policy, `skip` with other keys, empty
 /// names or names with `/`, two players of the same name, `after` naming no

@@ -50,6 +50,7 @@ pub(crate) const GRACE: Symbol = symbol("grace", r#"grace = "1s""#);
 pub(crate) const READY_WITHIN: Symbol = symbol("ready_within", r#"ready_within = "30s""#);
 pub(crate) const READINESS: Symbol = symbol("readiness", r#"readiness = "ignore""#);
 pub(crate) const STABLE_AFTER: Symbol = symbol("stable_after", r#"stable_after = "10s""#);
+pub(crate) const ON_RELOAD: Symbol = symbol("on_reload", r#"on_reload = "restart""#);
 pub(crate) const SKIP: Symbol = symbol("skip", "skip");
 
 // The parameters of `backoff(<strategy>, ...)` (with `delay` above).

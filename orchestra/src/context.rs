@@ -88,6 +88,14 @@ impl Context {
         }
     }
 
+    /// Gives this run a stop token of its own (a child of its current one),
+    /// so that it can be stopped alone (to restart it on a reload); returns it.
+    pub(crate) fn stoppable_alone(&mut self) -> CancellationToken {
+        let run = self.token().child_token();
+        self.run = Some(run.clone());
+        run
+    }
+
     /// Completes once the player is asked to stop. Cancel-safe.
     pub fn cancelled(&self) -> WaitForCancellationFuture<'_> {
         self.token().cancelled()
@@ -140,6 +148,32 @@ impl Context {
     /// take a [`CancellationToken`] (cancelling it yourself stops nothing else).
     pub fn child_token(&self) -> CancellationToken {
         self.token().child_token()
+    }
+
+    /// Completes when a reload is requested (`SIGHUP` under
+    /// [`Runner::play_until_signal`](crate::Runner::play_until_signal), or
+    /// [`Reloader::reload`](crate::Reloader::reload)), for a player that
+    /// reloads in place (its configuration, its certificates). Cancel-safe:
+    /// loop on it. A request is heard once per player: one made while the
+    /// player was not waiting completes its next wait, and several made
+    /// meanwhile count as one.
+    ///
+    /// Outside a run ([`Context::new`]) no reload is ever requested.
+    ///
+    /// ```
+    /// # use orchestra::{BoxError, Context};
+    /// async fn play(ctx: Context) -> Result<(), BoxError> {
+    ///     ctx.ready();
+    ///     loop {
+    ///         tokio::select! {
+    ///             () = ctx.cancelled() => return Ok(()),
+    ///             () = ctx.reload_requested() => tracing::info!("reloading the configuration"),
+    ///         }
+    ///     }
+    /// }
+    /// ```
+    pub async fn reload_requested(&self) {
+        self.seat.reload_requested().await;
     }
 
     /// Runs `fut` until it completes or the player is asked to stop, whichever

@@ -4,6 +4,7 @@ use std::fmt::{self, Write as _};
 use std::time::Duration;
 
 use crate::options::PlayerOptions;
+use crate::reload::OnReload;
 use crate::restart::Restart;
 
 /// The tree of players below a player, with their options: for a startup log
@@ -187,6 +188,9 @@ impl Description {
         }
         if let Some(stable) = o.stable_after {
             list.push(format!("stable_after = {stable:?}"));
+        }
+        if o.on_reload != OnReload::Notify {
+            list.push(format!("on_reload = {}", o.on_reload));
         }
         list
     }

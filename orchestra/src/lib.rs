@@ -55,15 +55,17 @@
 //! - A player returning `Ok(())` is done; its siblings keep running. An error
 //!   or a panic stops every other player and is returned as an [`Error`] —
 //!   unless the player's [`Restart`] policy restarts it after a [`Backoff`]
-//!   delay, within its limits.
+//!   delay, within its limits. A panic in a player's `Drop` (at the end of
+//!   the run, or when it is aborted) is reported the same way.
 //! - Stopping cancels every player, in reverse `after` order; each has its
 //!   own stop timeout (the conductor's by default, 9 s at the top). A player
 //!   still running then is aborted and named in [`Error::StopTimedOut`]. No
 //!   task of a conductor outlives its run, save one that blocks its thread
 //!   and so cannot be aborted: after 1 s it is left behind, and logged.
 //! - [`play_until_signal`] runs a player until `SIGINT`/`SIGTERM`; a second
-//!   signal forces the stop ([`Error::Forced`]). [`play_until`] takes any
-//!   shutdown future. With a drain ([`Runner::drain`],
+//!   signal forces the stop ([`Error::Forced`]), and ends the process within
+//!   a second whatever the players do. [`play_until`] takes any shutdown
+//!   future. With a drain ([`Runner::drain`],
 //!   `#[conductor(drain = "5s")]`) the run first drains: players keep
 //!   running and see it ([`Context::draining`]), probes report not ready,
 //!   then the graceful stop runs.
@@ -151,6 +153,20 @@
 //! without a handle registers nothing. `cargo run --example admin` serves
 //! the list of players and these orders over HTTP.
 //!
+//! # A player that blocks its thread
+//!
+//! A player must `.await` to be stopped: one that blocks its thread (a
+//! `std::thread::sleep` loop, blocking I/O) can be neither cancelled nor
+//! aborted. On a multi-thread runtime the others stop around it: it is
+//! aborted at its stop timeout, left behind 1 s later, and the run returns
+//! [`Error::StopTimedOut`]; but the process cannot end while the thread is
+//! blocked (tokio's runtime waits for its threads when dropped). On a
+//! current-thread runtime (or with every worker blocked) nothing else runs,
+//! not even the graceful stop. Either way, with [`play_until_signal`], a
+//! second signal ends the process 1 s later with code 130. Run blocking work
+//! with `tokio::task::spawn_blocking`, and check `ctx.is_cancelled()`
+//! between its steps. See [`Runner::play_until_signal`].
+//!
 //! # Exit codes
 //!
 //! `main` returns the run's result as an [`Exit`]
@@ -187,7 +203,8 @@
 //! Its modules import only from the ones below them (`.ci/imports` checks
 //! it), bottom-up:
 //!
-//! 1. values: `error`, `restart`, `options`, `signal`, `describe`, `execution_id`;
+//! 1. values: `error`, `restart`, `options`, `signal`, `describe`, `execution_id`,
+//!    `time` (deadlines that never overflow), `reload` (reload requests);
 //! 2. watching a run: `status` (events, [`Monitor`]), `metrics`;
 //! 3. the engine's state: `engine::shutdown` (how a run ends, phase by
 //!    phase), `engine::children` and `engine::control` (a run's children,
@@ -224,6 +241,7 @@ pub mod metrics;
 mod options;
 mod parse;
 mod player;
+mod reload;
 mod restart;
 mod runner;
 #[cfg(feature = "server")]
@@ -231,6 +249,8 @@ mod server;
 mod signal;
 mod signals;
 mod status;
+mod time;
+mod watchdog;
 
 pub use conductor::Conductor;
 pub use context::Context;
@@ -243,6 +263,7 @@ pub use exit::Exit;
 pub use options::PlayerOptions;
 pub use parse::ParseError;
 pub use player::{Player, PlayerClosure, PlayerFn, RestartNow, player_fn};
+pub use reload::{OnReload, Reloader};
 pub use restart::{Backoff, Restart};
 pub use runner::{PlayExt, Runner, describe, play_until, play_until_signal};
 #[cfg(feature = "server")]

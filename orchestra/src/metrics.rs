@@ -51,13 +51,14 @@ pub(crate) fn record(path: &str, attempt: u32, kind: &EventKind) {
             }
             metrics::gauge!(RUNNING, &label()).set(0.0);
         }
-        EventKind::Failed { .. } | EventKind::Aborted => {
+        EventKind::Failed { .. } | EventKind::Aborted { .. } => {
             metrics::counter!(FAILED, &label()).increment(1);
             metrics::gauge!(RUNNING, &label()).set(0.0);
         }
         EventKind::Starting
         | EventKind::Deferred { .. }
         | EventKind::Ready
+        | EventKind::Reloading
         | EventKind::Stopping => {}
     }
 }

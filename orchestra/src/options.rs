@@ -3,6 +3,7 @@
 use std::sync::{Arc, OnceLock};
 use std::time::Duration;
 
+use crate::reload::OnReload;
 use crate::restart::{Backoff, Restart};
 
 /// How a player is run by its conductor: the same options as the
@@ -36,6 +37,7 @@ pub struct PlayerOptions {
     pub(crate) ready_within: Option<Duration>,
     pub(crate) ignore_readiness: bool,
     pub(crate) stable_after: Option<Duration>,
+    pub(crate) on_reload: OnReload,
 }
 
 /// The stop timeout when no conductor sets one (Go orchestra's default).
@@ -150,6 +152,15 @@ impl PlayerOptions {
         self.stable_after = Some(period);
         self
     }
+
+    /// What the player does when a reload is requested: keep running and
+    /// hear of it through `ctx.reload_requested()` (the default), or be
+    /// restarted gracefully ([`OnReload::Restart`]).
+    #[must_use]
+    pub fn on_reload(mut self, on_reload: OnReload) -> Self {
+        self.on_reload = on_reload;
+        self
+    }
 }
 
 impl PlayerOptions {
@@ -167,6 +178,7 @@ impl PlayerOptions {
             ready_within,
             ignore_readiness,
             stable_after,
+            on_reload,
         } = self;
         timeout.is_none()
             && *restart == Restart::Never
@@ -179,6 +191,7 @@ impl PlayerOptions {
             && ready_within.is_none()
             && !ignore_readiness
             && stable_after.is_none()
+            && *on_reload == OnReload::Notify
     }
 
     /// The options in an `Arc`, one shared by every member that has the

@@ -15,8 +15,11 @@ use crate::engine::{member_of, play_root};
 use crate::error::Error;
 use crate::options::PlayerOptions;
 use crate::player::Player;
+use crate::reload::{Reloader, Reloads};
+use crate::signal::Signal;
 use crate::signals::{Listener, Signals};
 use crate::status::{Monitor, RunPhase};
+use crate::watchdog::Watchdog;
 
 /// Runs a player (a conductor, typically) at the top of a program, with
 /// options: the signals that stop it, a [`Monitor`] watching it.
@@ -48,20 +51,25 @@ pub struct Runner<P> {
     player: P,
     signals: Signals,
     monitor: Option<Monitor>,
-    drain: Option<Duration>,
     /// Made when asked for: a run without one registers nothing.
     handle: OnceLock<Handle>,
+    reload_signals: Option<Signals>,
+    reloads: Reloads,
+    drain: Option<Duration>,
 }
 
 impl<P: Player> Runner<P> {
-    /// A runner with the defaults: `SIGINT` and `SIGTERM`, no monitor.
+    /// A runner with the defaults: `SIGINT` and `SIGTERM` stop, `SIGHUP`
+    /// reloads (on Unix), no monitor.
     pub fn new(player: P) -> Self {
         Runner {
             player,
             signals: Signals::default(),
             monitor: None,
-            drain: None,
             handle: OnceLock::new(),
+            reload_signals: Signals::reload_default(),
+            reloads: Reloads::default(),
+            drain: None,
         }
     }
 
@@ -73,6 +81,39 @@ impl<P: Player> Runner<P> {
     /// a [`Monitor`] (the one given, else one of its own) for the statuses.
     pub fn handle(&self) -> Handle {
         self.handle.get_or_init(Handle::new).clone()
+    }
+
+    /// The signals that request a reload, for
+    /// [`play_until_signal`](Runner::play_until_signal): `SIGHUP` by default
+    /// on Unix, none elsewhere. A reload restarts the players whose
+    /// [`OnReload`](crate::OnReload) is `Restart`, and completes
+    /// [`Context::reload_requested`](crate::Context::reload_requested) for
+    /// the others. A signal in both lists stops the run.
+    ///
+    /// ```
+    /// use orchestra::{player_fn, Context, Runner, Signal, Signals};
+    ///
+    /// let player = player_fn(|ctx: Context| async move { ctx.cancelled().await; Ok(()) });
+    /// let runner = Runner::new(player).reload_signals(Signals::new([Signal::User1])?);
+    /// # let _ = runner;
+    /// # Ok::<(), orchestra::Error>(())
+    /// ```
+    pub fn reload_signals(mut self, signals: Signals) -> Self {
+        self.reload_signals = Some(signals);
+        self
+    }
+
+    /// No signal requests a reload (a reload can still be requested through
+    /// [`reloader`](Runner::reloader)).
+    pub fn no_reload_signals(mut self) -> Self {
+        self.reload_signals = None;
+        self
+    }
+
+    /// A handle that requests reloads of this runner's run without a
+    /// signal: see [`Reloader`].
+    pub fn reloader(&self) -> Reloader {
+        Reloader(self.reloads.clone())
     }
 
     /// The signals that stop the run, for [`play_until_signal`](Runner::play_until_signal).
@@ -122,13 +163,36 @@ impl<P: Player> Runner<P> {
     }
 
     /// Runs the player until one of the signals, then stops it gracefully and
-    /// waits for it (Go orchestra's `PlayUntilSignal`); with a
-    /// [`drain`](Runner::drain), drains first.
+    /// waits for it (Go orchestra's `PlayUntilSignal`).
     ///
-    /// A second signal during the drain or the graceful stop aborts every
-    /// player still running at once, and the result is [`Error::Forced`]
-    /// naming them. If the player ends by itself first, its result is
-    /// returned.
+    /// A second signal during the graceful stop aborts every player still
+    /// running at once, and the result is [`Error::Forced`] naming them. If
+    /// the player ends by itself first, its result is returned.
+    ///
+    /// The second signal also ends the **process** within a second, whatever
+    /// the players do: a thread of its own (outside the runtime) hears it,
+    /// and if the process has not ended 1 s later, exits it with code 130
+    /// (as [`Exit`](crate::Exit) would for [`Error::Forced`]), running no
+    /// destructor. Only this method arms it: it is the process-level entry
+    /// point. After the first signal this stays armed even once this method
+    /// has returned, since a process whose runtime waits for a blocked
+    /// thread may never end by itself.
+    ///
+    /// # A player that blocks its thread
+    ///
+    /// A player that never reaches an `.await` (a `std::thread::sleep`
+    /// loop, a busy loop, blocking I/O) cannot be cancelled nor aborted:
+    ///
+    /// - on a **multi-thread** runtime, with other worker threads free, the
+    ///   stop goes on: at its stop timeout the player is aborted, left
+    ///   behind 1 s later (logged), and the run returns
+    ///   [`Error::StopTimedOut`]. The process then cannot end by itself:
+    ///   dropping tokio's runtime (at the end of `#[tokio::main]`) waits for
+    ///   the blocked worker thread. A second signal ends it (code 130).
+    /// - on a **current-thread** runtime, or a multi-thread one whose every
+    ///   worker is blocked, nothing else runs, not even the graceful stop the
+    ///   first signal asks for. The second signal ends the process 1 s later
+    ///   (code 130).
     ///
     /// # Errors
     ///
@@ -136,14 +200,34 @@ impl<P: Player> Runner<P> {
     /// or [`Error::Signal`] if the signals cannot be listened for.
     pub async fn play_until_signal(self) -> Result<(), Error> {
         let mut listener = Listener::new(&self.signals)?;
-        let (stage, play) = Stage::new(self.player, self.monitor, self.handle.get(), self.drain);
+        let mut reload_listener = self
+            .reload_signals
+            .as_ref()
+            .map(Listener::new)
+            .transpose()?;
+        let _watchdog = Watchdog::start(&self.signals);
+        let (stage, play) = Stage::new(
+            self.player,
+            self.monitor,
+            self.handle.get(),
+            self.reloads,
+            self.drain,
+        );
         let mut play = std::pin::pin!(play);
 
-        let signal = tokio::select! {
-            biased;
-            result = &mut play => return result,
-            signal = listener.next() => signal,
+        let signal = loop {
+            tokio::select! {
+                biased;
+                result = &mut play => return result,
+                signal = listener.next() => break signal,
+                Some(signal) = next(&mut reload_listener) => {
+                    tracing::info!(target: "orchestra", %signal, "reload requested");
+                    stage.reloads.request();
+                }
+            }
         };
+        // Draining (if the run drains), then stopping; a second signal
+        // during either forces the stop.
         let mut stop = std::pin::pin!(stage.stop(&signal));
         let mut stopping = false;
         let signal = loop {
@@ -168,8 +252,14 @@ impl<P: Player> Runner<P> {
     }
 
     /// Runs the player until `shutdown` completes, then stops it gracefully
-    /// (after its [`drain`](Runner::drain), if any) and waits for it. If the
-    /// player ends by itself first, its result is returned.
+    /// and waits for it. If the player ends by itself first, its result is
+    /// returned.
+    ///
+    /// There is no second signal here: the stop is never forced, and the
+    /// process is never exited. A player that blocks its thread holds the
+    /// stop up, as [`play_until_signal`](Runner::play_until_signal) explains,
+    /// until its stop timeout (multi-thread runtime), or for as long as it
+    /// blocks (current-thread runtime).
     ///
     /// # Errors
     ///
@@ -178,7 +268,13 @@ impl<P: Player> Runner<P> {
     where
         F: Future<Output = ()>,
     {
-        let (stage, play) = Stage::new(self.player, self.monitor, self.handle.get(), self.drain);
+        let (stage, play) = Stage::new(
+            self.player,
+            self.monitor,
+            self.handle.get(),
+            self.reloads,
+            self.drain,
+        );
         let mut play = std::pin::pin!(play);
         tokio::select! {
             biased;
@@ -248,10 +344,11 @@ where
     Runner::new(player).play_until(shutdown).await
 }
 
-/// A top-level run: how it shuts down, and who watches it.
+/// A top-level run: how it shuts down, who watches it, how it reloads.
 struct Stage {
     shutdown: Shutdown,
     monitor: Option<Monitor>,
+    reloads: Reloads,
     /// The drain phase before the stop, if any.
     drain: Option<Duration>,
 }
@@ -267,6 +364,7 @@ impl Stage {
         player: P,
         monitor: Option<Monitor>,
         handle: Option<&Handle>,
+        reloads: Reloads,
         drain: Option<Duration>,
     ) -> (
         Self,
@@ -291,10 +389,17 @@ impl Stage {
         let drain = drain
             .or_else(|| member.drain_phase())
             .filter(|drain| !drain.is_zero());
-        let play = play_root(member, shutdown.clone(), monitor.clone(), registry);
+        let play = play_root(
+            member,
+            shutdown.clone(),
+            monitor.clone(),
+            registry,
+            reloads.clone(),
+        );
         let stage = Stage {
             shutdown,
             monitor,
+            reloads,
             drain,
         };
         (stage, play)
@@ -320,6 +425,14 @@ impl Stage {
         if let Some(monitor) = &self.monitor {
             monitor.enter(phase);
         }
+    }
+}
+
+/// The next signal of `listener`, if there is one; never otherwise.
+async fn next(listener: &mut Option<Listener>) -> Option<Signal> {
+    match listener {
+        Some(listener) => Some(listener.next().await),
+        None => std::future::pending().await,
     }
 }
 

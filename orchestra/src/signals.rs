@@ -26,6 +26,12 @@ impl Default for Signals {
 }
 
 impl Signals {
+    /// The signals that request a reload by default: `SIGHUP` on Unix,
+    /// none elsewhere.
+    pub(crate) fn reload_default() -> Option<Self> {
+        cfg!(unix).then(|| Signals(vec![Signal::Hangup]))
+    }
+
     /// A set of signals, duplicates removed.
     ///
     /// # Errors

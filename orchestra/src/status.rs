@@ -8,8 +8,10 @@ use std::time::{Duration, SystemTime};
 
 use tokio::sync::broadcast;
 use tokio::time::Instant;
+use tokio_util::sync::CancellationToken;
 
 use crate::execution_id::ExecutionId;
+use crate::time::later;
 
 /// One change in a player's life, with its time.
 #[derive(Debug, Clone)]
@@ -53,6 +55,10 @@ pub enum EventKind {
         /// The delay before the next run.
         delay: Duration,
     },
+    /// A reload was requested and it is being restarted for it
+    /// ([`OnReload::Restart`](crate::OnReload::Restart)): its run was asked
+    /// to stop; the next starts once it returned.
+    Reloading,
     /// It was asked to stop.
     Stopping,
     /// It ended for good without error.
@@ -62,8 +68,13 @@ pub enum EventKind {
         /// The error and its causes.
         error: String,
     },
-    /// It did not return in time, or the stop was forced, and it was aborted.
-    Aborted,
+    /// It was aborted: it did not return within its stop timeout, or the
+    /// stop was forced.
+    Aborted {
+        /// Why the stop was forced (such as `a second SIGINT`), when it
+        /// was; `None` when the player's stop timeout passed.
+        forced: Option<String>,
+    },
 }
 
 /// The state of a player, as of its last event.
@@ -80,6 +91,8 @@ pub enum State {
     Ready,
     /// Waiting to be restarted.
     BackingOff,
+    /// Restarting for a reload: its run was asked to stop.
+    Reloading,
     /// Asked to stop, not returned yet.
     Stopping,
     /// Ended without error.
@@ -96,6 +109,7 @@ impl fmt::Display for State {
             State::Running => "running",
             State::Ready => "ready",
             State::BackingOff => "backing off",
+            State::Reloading => "reloading",
             State::Stopping => "stopping",
             State::Stopped => "stopped",
             State::Failed => "failed",
@@ -170,9 +184,10 @@ impl PlayerStatus {
                 if error.is_some() {
                     self.last_error.clone_from(error);
                 }
-                self.next_restart = Some(event.at + *delay);
+                self.next_restart = Some(later(event.at, *delay));
                 State::BackingOff
             }
+            EventKind::Reloading => State::Reloading,
             EventKind::Stopping if matches!(self.state, State::Stopped | State::Failed) => {
                 self.state
             }
@@ -185,8 +200,11 @@ impl PlayerStatus {
                 self.last_error = Some(error.clone());
                 State::Failed
             }
-            EventKind::Aborted => {
-                self.last_error = Some("aborted: it did not stop in time".into());
+            EventKind::Aborted { forced } => {
+                self.last_error = Some(match forced {
+                    Some(reason) => format!("aborted: the stop was forced ({reason})"),
+                    None => "aborted: it did not stop in time".into(),
+                });
                 State::Failed
             }
         };
@@ -334,7 +352,9 @@ impl Monitor {
     /// Calls `listener` with every event, in order, on a thread of its own
     /// while a run is under way, so a slow or blocking listener delays no
     /// player. The run waits for its listeners to see its last
-    /// events before it returns.
+    /// events before it returns: for its top stop timeout at most (9 s by
+    /// default), and not once the stop is forced; a listener still busy
+    /// then is left running on its thread, and logged.
     pub fn on_event(&self, listener: impl FnMut(&Event) + Send + 'static) {
         self.listeners().push(Box::new(listener));
     }
@@ -474,15 +494,16 @@ impl Monitor {
     /// from advancing).
     pub(crate) fn start_listeners(&self) -> Listening {
         let listeners = std::mem::take(&mut *self.listeners());
-        let threads = listeners
-            .into_iter()
-            .filter_map(|mut listener| {
-                let mut notes = self.inner.notes.subscribe();
-                let monitor = self.clone();
-                let (ended, end) = tokio::sync::oneshot::channel::<()>();
-                let spawned = std::thread::Builder::new()
-                    .name("orchestra-listener".into())
-                    .spawn(move || {
+        // Each listener's thread says when it ends (or hangs up: it panicked).
+        let (ended, threads) = std::sync::mpsc::channel::<()>();
+        let mut count = 0;
+        for mut listener in listeners {
+            let mut notes = self.inner.notes.subscribe();
+            let monitor = self.clone();
+            let ended = ended.clone();
+            let spawned = std::thread::Builder::new()
+                .name("orchestra-listener".into())
+                .spawn(move || {
                     loop {
                         match notes.blocking_recv() {
                             Ok(Note::Event(event)) => listener(&event),
@@ -497,18 +518,17 @@ impl Monitor {
                     monitor.listeners().push(listener);
                     let _ = ended.send(());
                 });
-                match spawned {
-                    Ok(_) => Some(end),
-                    Err(error) => {
-                        tracing::error!(target: "orchestra", %error, "cannot start a thread for a monitor listener");
-                        None
-                    }
+            match spawned {
+                Ok(_) => count += 1,
+                Err(error) => {
+                    tracing::error!(target: "orchestra", %error, "cannot start a thread for a monitor listener");
                 }
-            })
-            .collect();
+            }
+        }
         Listening {
             monitor: self.clone(),
             threads,
+            count,
         }
     }
 
@@ -530,21 +550,75 @@ impl Monitor {
 /// The listeners of one run.
 pub(crate) struct Listening {
     monitor: Monitor,
-    /// Each completes when its listener's thread ends.
-    threads: Vec<tokio::sync::oneshot::Receiver<()>>,
+    /// A message from each listener's thread as it ends.
+    threads: std::sync::mpsc::Receiver<()>,
+    count: usize,
+}
+
+/// How the wait for the listeners ended.
+enum Heard {
+    All,
+    /// Some listeners panicked.
+    Panicked(usize),
+    /// Some were still busy at the bound.
+    Busy(usize),
 }
 
 impl Listening {
-    /// Lets the listeners hear the last events, then waits for them.
-    pub(crate) async fn finish(self) {
+    /// Lets the listeners hear the last events, then waits for them: for
+    /// `bound` at most, by the wall clock (they run on threads, in real
+    /// time, whatever tokio's clock does), and not after `cut` is cancelled
+    /// (the stop was forced). A listener still busy then is left running on
+    /// its thread, and logged.
+    pub(crate) async fn finish(self, bound: Duration, cut: &CancellationToken) {
         // The end note is the newest, so a lagging listener still gets it.
         let _ = self.monitor.inner.notes.send(Note::End);
-        for thread in self.threads {
-            if thread.await.is_err() {
-                tracing::error!(target: "orchestra", "a monitor listener panicked");
+        if self.count == 0 {
+            return;
+        }
+        // Waited for on a thread of its own, so that the bound is real time.
+        let (told, heard) = tokio::sync::oneshot::channel();
+        let (threads, count) = (self.threads, self.count);
+        let waiting = std::thread::Builder::new()
+            .name("orchestra-listeners".into())
+            .spawn(move || {
+                let _ = told.send(wait_for(&threads, count, bound));
+            });
+        if let Err(error) = waiting {
+            tracing::error!(target: "orchestra", %error, "cannot wait for the monitor listeners");
+            return;
+        }
+        tokio::select! {
+            biased;
+            heard = heard => match heard {
+                Ok(Heard::All) | Err(_) => {}
+                Ok(Heard::Panicked(n)) => {
+                    tracing::error!(target: "orchestra", listeners = n, "a monitor listener panicked");
+                }
+                Ok(Heard::Busy(n)) => {
+                    tracing::warn!(target: "orchestra", listeners = n, ?bound, "a monitor listener did not finish within the stop timeout: left running on its thread");
+                }
+            },
+            () = cut.cancelled() => {
+                tracing::warn!(target: "orchestra", "the stop was forced: not waiting for the monitor listeners, left running on their threads");
             }
         }
     }
+}
+
+/// Waits until `count` listeners' threads ended, or `bound` passed.
+fn wait_for(threads: &std::sync::mpsc::Receiver<()>, count: usize, bound: Duration) -> Heard {
+    use std::sync::mpsc::RecvTimeoutError;
+    let deadline = later(std::time::Instant::now(), bound);
+    for left in (1..=count).rev() {
+        let wait = deadline.saturating_duration_since(std::time::Instant::now());
+        match threads.recv_timeout(wait) {
+            Ok(()) => {}
+            Err(RecvTimeoutError::Timeout) => return Heard::Busy(left),
+            Err(RecvTimeoutError::Disconnected) => return Heard::Panicked(left),
+        }
+    }
+    Heard::All
 }
 
 /// Every player's events, in order, after (or during) a run.
@@ -610,5 +684,53 @@ impl fmt::Display for Report {
             )?;
         }
         Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A monitor whose one listener blocks until the returned sender is
+    /// dropped.
+    fn blocked() -> (Monitor, std::sync::mpsc::Sender<()>) {
+        let monitor = Monitor::new();
+        let (release, blocked) = std::sync::mpsc::channel::<()>();
+        monitor.on_event(move |_| {
+            let _ = blocked.recv();
+        });
+        (monitor, release)
+    }
+
+    #[tokio::test(flavor = "current_thread")]
+    async fn a_forced_stop_cuts_the_wait_for_a_busy_listener() {
+        let (monitor, release) = blocked();
+        let listening = monitor.start_listeners();
+        monitor.record(&Arc::from("app"), 1, None, EventKind::Started);
+        let cut = CancellationToken::new();
+        cut.cancel();
+
+        let finished = tokio::time::timeout(
+            Duration::from_secs(30),
+            listening.finish(Duration::MAX, &cut),
+        )
+        .await;
+
+        assert!(finished.is_ok(), "the wait was cut");
+        drop(release);
+    }
+
+    #[tokio::test(flavor = "current_thread")]
+    async fn a_listener_that_ends_is_waited_for_and_kept_for_the_next_run() {
+        let (monitor, release) = blocked();
+        let listening = monitor.start_listeners();
+        monitor.record(&Arc::from("app"), 1, None, EventKind::Started);
+        drop(release);
+
+        listening
+            .finish(Duration::MAX, &CancellationToken::new())
+            .await;
+
+        assert_eq!(monitor.listeners().len(), 1);
     }
 }

@@ -264,3 +264,19 @@ async fn a_large_response_read_to_the_end_is_not_cut() {
     assert!(received.len() > BIG, "{}", received.len());
     running.await.unwrap().unwrap();
 }
+
+#[tokio::test(start_paused = true)]
+async fn the_longest_header_timeout_serves_without_overflowing() {
+    // hyper adds the header timeout to an instant for every HTTP/1 request.
+    let server = HttpServer::bind(LOOPBACK, app()).header_timeout(Duration::MAX);
+    let local = server.local_addr();
+    let stop = CancellationToken::new();
+    let running = spawn(server, &stop);
+    let addr = local.listening().await.expect("listening");
+
+    let http1 = client::get(addr, "/fast").await;
+
+    assert!(http1.is_ok_with("fast"), "{http1:?}");
+    stop.cancel();
+    running.await.unwrap().unwrap();
+}

@@ -168,7 +168,7 @@ async fn a_straggler_aborted_at_its_timeout() {
             (secs(0), Starting),
             (secs(0), Started),
             (millis(500), Stopping),
-            (millis(2500), Aborted)
+            (millis(2500), Aborted { forced: None })
         ]
     );
     assert_eq!(monitor.status("app/stuck").unwrap().state, State::Failed);
@@ -443,4 +443,27 @@ async fn no_run_starts_once_the_stop_is_requested_even_as_the_backoff_ends() {
         "{kinds:?}"
     );
     assert_eq!(kinds.last(), Some(&EventKind::Stopped));
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_listener_that_never_returns_is_detached_at_the_stop_timeout() {
+    let mut app = Conductor::named("app");
+    // The bound on the listeners is the top stop timeout, in real time.
+    app.timeout(millis(50));
+    app.add("job", player_fn(|_ctx: Context| async { Ok(()) }))
+        .unwrap();
+    let monitor = Monitor::new();
+    let (release, blocked) = std::sync::mpsc::channel::<()>();
+    monitor.on_event(move |_| {
+        let _ = blocked.recv();
+    });
+
+    Runner::new(app)
+        .monitor(monitor.clone())
+        .play_until(std::future::pending())
+        .await
+        .unwrap();
+
+    assert_eq!(monitor.status("app/job").unwrap().state, State::Stopped);
+    drop(release);
 }

@@ -96,7 +96,7 @@ pub(super) async fn parked(seat: &Seat, commands: &mut mpsc::UnboundedReceiver<C
 /// A member aborted `waited` after it was asked to stop: reported, logged,
 /// and named a straggler.
 pub(crate) fn timed_out(seat: &Seat, waited: Duration) -> Error {
-    seat.emit(0, None, || EventKind::Aborted);
+    seat.emit(0, None, || EventKind::Aborted { forced: None });
     tracing::error!(target: "orchestra", player = %seat.path(), ?waited, "did not stop in time; aborted");
     Error::StopTimedOut {
         stragglers: vec![Straggler {

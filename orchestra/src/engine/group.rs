@@ -13,12 +13,13 @@ use tokio::time::{Instant, sleep};
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::AbortOnDropHandle;
 
-use super::member::{Body, Group, Held, Member, Played};
+use super::member::{Body, Group, Held, Member, Played, path};
 use super::seat::{Root, Seat};
-use super::supervise::{Dyn, Outcome, Target, panic_message, supervise};
+use super::supervise::{Dyn, Outcome, Target, supervise};
 use crate::context::Context;
-use crate::error::{Error, Straggler};
+use crate::error::{Error, Straggler, panic_message};
 use crate::status::EventKind;
+use crate::time::later;
 
 /// How long an aborted task may take to end. A task aborts at its next
 /// `.await`; one blocking its thread cannot, and is left behind rather than
@@ -422,9 +423,12 @@ impl<'m, 'a: 'm> Conducting<'_, 'm, 'a> {
                 }
             }
             Exit::Aborted => {
-                self.slots[i].seat.emit(0, None, || EventKind::Aborted);
+                let forced = self.root.shutdown.forced();
+                self.slots[i].seat.emit(0, None, || EventKind::Aborted {
+                    forced: forced.map(str::to_owned),
+                });
                 let path = self.slots[i].seat.path().clone();
-                if let Some(reason) = self.root.shutdown.forced() {
+                if let Some(reason) = forced {
                     tracing::warn!(target: "orchestra", player = %path, %reason, "aborted: the stop was forced");
                     self.aborted.push(path);
                 } else {
@@ -465,7 +469,7 @@ impl<'m, 'a: 'm> Conducting<'_, 'm, 'a> {
             slot.seat.token.cancel();
             slot.seat.emit(0, None, || EventKind::Stopping);
             if slot.owned {
-                let deadline = now + slot.timeout;
+                let deadline = later(now, slot.timeout);
                 if self.next_deadline.is_none_or(|next| deadline < next) {
                     self.next_deadline = Some(deadline);
                 }
@@ -481,7 +485,7 @@ impl<'m, 'a: 'm> Conducting<'_, 'm, 'a> {
         }
         joined.task.abort();
         slot.aborted_at = Some(now);
-        let deadline = now + ABORT_GRACE;
+        let deadline = later(now, ABORT_GRACE);
         if self.next_deadline.is_none_or(|next| deadline < next) {
             self.next_deadline = Some(deadline);
         }
@@ -499,7 +503,7 @@ impl<'m, 'a: 'm> Conducting<'_, 'm, 'a> {
                 continue;
             }
             let deadline = match (slot.aborted_at, slot.stop_requested) {
-                (Some(aborted), _) if aborted + ABORT_GRACE <= now => {
+                (Some(aborted), _) if later(aborted, ABORT_GRACE) <= now => {
                     tracing::error!(
                         target: "orchestra",
                         player = %slot.seat.path(),
@@ -509,12 +513,12 @@ impl<'m, 'a: 'm> Conducting<'_, 'm, 'a> {
                     self.exited(joined.i, Exit::Aborted);
                     continue;
                 }
-                (Some(aborted), _) => aborted + ABORT_GRACE,
-                (None, Some(requested)) if requested + slot.timeout <= now => {
+                (Some(aborted), _) => later(aborted, ABORT_GRACE),
+                (None, Some(requested)) if later(requested, slot.timeout) <= now => {
                     self.abort_task(joined, now);
                     continue;
                 }
-                (None, Some(requested)) => requested + slot.timeout,
+                (None, Some(requested)) => later(requested, slot.timeout),
                 (None, None) => continue,
             };
             if next.is_none_or(|next| deadline < next) {
@@ -626,21 +630,13 @@ fn spawn_group(
 
 /// A member's stop timeout: its own, else (for a nested conductor) its
 /// conductor's, else its group's default.
-fn stop_timeout(member: &Member<'_>, default: Duration) -> Duration {
+pub(super) fn stop_timeout(member: &Member<'_>, default: Duration) -> Duration {
     let own_default = match &member.body {
         Body::Group(group) => group.timeout,
         Body::Given(group) => group.as_ref().and_then(|group| group.timeout),
         Body::Player { .. } => None,
     };
     member.options.timeout.or(own_default).unwrap_or(default)
-}
-
-fn join(prefix: &str, name: &str) -> Arc<str> {
-    if prefix.is_empty() {
-        Arc::from(name)
-    } else {
-        Arc::from(format!("{prefix}/{name}"))
-    }
 }
 
 /// Checks the members' options and resolves their `after` names to indices;
@@ -655,12 +651,12 @@ fn resolve(members: &[Member<'_>], prefix: &str) -> Result<Vec<Vec<usize>>, Erro
     };
     for member in members {
         if let Err(message) = member.options.validate() {
-            config(&join(prefix, &member.name), message);
+            config(&path(prefix, &member.name), message);
         }
         // The top group's prefix is empty: it holds the root conductor.
         if !prefix.is_empty() && member.drain_phase().is_some() {
             config(
-                &join(prefix, &member.name),
+                &path(prefix, &member.name),
                 "a drain phase is the whole run's: set `drain` on the top conductor \
                  or with `Runner::drain`, not on a nested conductor"
                     .into(),
@@ -678,12 +674,12 @@ fn resolve(members: &[Member<'_>], prefix: &str) -> Result<Vec<Vec<usize>>, Erro
             for after in &member.options.after {
                 match index.get(&**after) {
                     Some(&d) if d == i => config(
-                        &join(prefix, &member.name),
+                        &path(prefix, &member.name),
                         "it is ordered `after` itself".into(),
                     ),
                     Some(&d) => deps[i].push(d),
                     None => config(
-                        &join(prefix, &member.name),
+                        &path(prefix, &member.name),
                         format!(
                             "it is ordered `after` `{after}`, which is not a player of this conductor; its players are {}",
                             list(members.iter().map(|m| &*m.name))

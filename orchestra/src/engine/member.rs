@@ -1,6 +1,7 @@
 //! What the engine runs: a tree of [`Member`]s, each a player (behind the
 //! object-safe [`DynPlayer`]) or a nested group.
 
+use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::pin::Pin;
 use std::sync::Arc;
 use std::time::Duration;
@@ -10,7 +11,7 @@ use tokio::task::JoinHandle;
 use super::seat::Seat;
 use crate::context::Context;
 use crate::describe::Description;
-use crate::error::{BoxError, Error};
+use crate::error::{BoxError, Error, panic_message};
 use crate::options::PlayerOptions;
 
 /// How a player is handed to the engine: given (to run on a task of its
@@ -89,36 +90,88 @@ pub(crate) struct Group<'a> {
 }
 
 /// Drops the tree below one level at a time: conductors nest to any depth,
-/// and a recursive drop would need stack in proportion. Only conductors
-/// are moved; players drop in place, as in a plain `Vec`.
+/// and a recursive drop would need stack in proportion. A panic in a
+/// player's `Drop` is caught, and logged naming the player.
 impl Drop for Group<'_> {
     fn drop(&mut self) {
-        let mut conductors = Vec::new();
-        take_conductors(&mut self.members, &mut conductors);
-        while let Some(mut conductor) = conductors.pop() {
-            match &mut conductor.body {
-                Body::Group(group) => take_conductors(&mut group.members, &mut conductors),
-                Body::Given(Some(group)) => {
-                    let mut given = Vec::new();
-                    take_conductors(&mut group.members, &mut given);
-                    conductors.extend(given);
-                }
-                Body::Player { .. } | Body::Given(None) => {}
-            }
-            // Drops now, with players only below it.
+        for error in self.dismiss("") {
+            tracing::error!(target: "orchestra", %error, "a player panicked while being dropped");
         }
     }
 }
 
-/// Moves the conductors among `members` to `conductors`.
-fn take_conductors<'a>(members: &mut Vec<Member<'a>>, conductors: &mut Vec<Member<'a>>) {
+impl Group<'_> {
+    /// Drops every player of the tree below, one level at a time; a panic
+    /// in a player's `Drop` is caught and returned as [`Error::Panicked`],
+    /// named by its path below `prefix` (made only then). Only conductors
+    /// are moved; players drop in place.
+    pub(crate) fn dismiss(&mut self, prefix: &str) -> Vec<Error> {
+        let mut errors = Vec::new();
+        let mut conductors = Vec::new();
+        drop_players(prefix, &mut self.members, &mut errors);
+        take_conductors(prefix, &mut self.members, &mut conductors);
+        while let Some((at, mut conductor)) = conductors.pop() {
+            match &mut conductor.body {
+                Body::Group(group) => {
+                    drop_players(&at, &mut group.members, &mut errors);
+                    take_conductors(&at, &mut group.members, &mut conductors);
+                }
+                Body::Given(Some(group)) => {
+                    drop_players(&at, &mut group.members, &mut errors);
+                    let mut given = Vec::new();
+                    take_conductors(&at, &mut group.members, &mut given);
+                    conductors.extend(given);
+                }
+                Body::Player { .. } | Body::Given(None) => {}
+            }
+            // Drops now, with nothing below it.
+        }
+        errors
+    }
+}
+
+/// Drops the players owned among `members`, catching a panic in a `Drop`.
+fn drop_players(prefix: &str, members: &mut [Member<'_>], errors: &mut Vec<Error>) {
+    for member in members {
+        if let Body::Player {
+            player: Held::Owned(player),
+            ..
+        } = &mut member.body
+            && let Some(player) = player.take()
+            && let Err(panic) = catch_unwind(AssertUnwindSafe(move || drop(player)))
+        {
+            errors.push(Error::Panicked {
+                path: path(prefix, &member.name),
+                attempt: 0,
+                message: format!("while being dropped: {}", panic_message(&*panic)),
+            });
+        }
+    }
+}
+
+/// Moves the conductors among `members` to `conductors`, with their paths.
+fn take_conductors<'a>(
+    prefix: &str,
+    members: &mut Vec<Member<'a>>,
+    conductors: &mut Vec<(Arc<str>, Member<'a>)>,
+) {
     let mut i = 0;
     while i < members.len() {
         if let Body::Group(_) | Body::Given(Some(_)) = members[i].body {
-            conductors.push(members.swap_remove(i));
+            let conductor = members.swap_remove(i);
+            conductors.push((path(prefix, &conductor.name), conductor));
         } else {
             i += 1;
         }
+    }
+}
+
+/// The path of a member named `name` below `prefix`.
+pub(crate) fn path(prefix: &str, name: &str) -> Arc<str> {
+    if prefix.is_empty() {
+        Arc::from(name)
+    } else {
+        Arc::from(format!("{prefix}/{name}"))
     }
 }
 

@@ -38,6 +38,7 @@ use crate::context::Context;
 use crate::error::{BoxError, Error};
 use crate::options::{DEFAULT_TIMEOUT, PlayerOptions};
 use crate::player::Player;
+use crate::reload::Reloads;
 use crate::status::{Monitor, RunPhase};
 use member::{Access, Body, Group, Held, Member};
 use seat::{Registry, Root, Seat};
@@ -111,17 +112,20 @@ pub(crate) async fn play_root(
     shutdown: Shutdown,
     monitor: Option<Monitor>,
     registry: Option<Arc<Registry>>,
+    reloads: Reloads,
 ) -> Result<(), Error> {
     tracing::info!(target: "orchestra", "starting {}", member.describe());
     let listening = monitor.as_ref().map(|monitor| {
         monitor.enter(RunPhase::Running);
         monitor.start_listeners()
     });
+    let listening_bound = group::stop_timeout(&member, DEFAULT_TIMEOUT);
 
     let root = Arc::new(Root {
         shutdown,
         monitor,
         registry,
+        reloads,
     });
     let mut top = Group {
         timeout: None,
@@ -133,15 +137,106 @@ pub(crate) async fn play_root(
     let ctx = Context::for_run(Arc::new(Seat::root(root.clone())), 1);
     let forcing = root.shutdown.forcing().clone();
     let result = group::conduct(&mut top, &ctx, &forcing, DEFAULT_TIMEOUT).await;
+    // The players end here, at the end of the run: a panic in a `Drop` is
+    // one of its failures.
+    let dropped = top.dismiss("");
+    let errors = result.err().into_iter().chain(dropped).collect();
+    let result = Error::combine(errors).map_or(Ok(()), Err);
     if let Some(monitor) = &root.monitor {
         monitor.enter(RunPhase::Ended);
     }
 
     if let Some(listening) = listening {
-        listening.finish().await;
+        listening.finish(listening_bound, &forcing).await;
     }
     if let Some(monitor) = &root.monitor {
         tracing::info!(target: "orchestra", "players at the end of the run:\n{}", monitor.report());
     }
     result
+}
+
+#[cfg(test)]
+mod tests {
+    use std::time::Duration;
+
+    use super::*;
+    use crate::player::player_fn;
+    use crate::status::{EventKind, State};
+
+    /// A player that never returns, whatever it is asked.
+    fn stuck() -> impl Player {
+        player_fn(|_ctx: Context| std::future::pending())
+    }
+
+    /// Runs a stuck player, watched, and asks it to stop.
+    async fn stop_stuck() -> (
+        Shutdown,
+        Monitor,
+        tokio::task::JoinHandle<Result<(), Error>>,
+    ) {
+        let shutdown = Shutdown::new();
+        let monitor = Monitor::new();
+        let member = member_of(Access::Own(stuck()), None, PlayerOptions::default());
+        let root = play_root(
+            member,
+            shutdown.clone(),
+            Some(monitor.clone()),
+            None,
+            Reloads::default(),
+        );
+        let run = tokio::spawn(root);
+        tokio::task::yield_now().await;
+        shutdown.request();
+        (shutdown, monitor, run)
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_forced_stop_reports_its_players_as_aborted_by_the_force() {
+        let (shutdown, monitor, run) = stop_stuck().await;
+
+        tokio::time::sleep(Duration::from_secs(1)).await;
+        shutdown.force("a second SIGINT");
+        let result = run.await.unwrap();
+
+        assert!(matches!(result, Err(Error::Forced { .. })), "{result:?}");
+        let status = monitor.status("player").unwrap();
+        assert_eq!(status.state, State::Failed);
+        assert_eq!(
+            status.last_error.as_deref(),
+            Some("aborted: the stop was forced (a second SIGINT)")
+        );
+        assert!(
+            monitor.report().to_string().contains("the stop was forced"),
+            "{}",
+            monitor.report()
+        );
+        let last = monitor
+            .report()
+            .events("player")
+            .last()
+            .map(|e| e.kind.clone());
+        assert_eq!(
+            last,
+            Some(EventKind::Aborted {
+                forced: Some("a second SIGINT".into())
+            })
+        );
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_stop_timeout_reports_its_players_as_late() {
+        let (_shutdown, monitor, run) = stop_stuck().await;
+
+        let result = run.await.unwrap();
+
+        assert!(
+            matches!(result, Err(Error::StopTimedOut { .. })),
+            "{result:?}"
+        );
+        let status = monitor.status("player").unwrap();
+        assert_eq!(
+            status.last_error.as_deref(),
+            Some("aborted: it did not stop in time")
+        );
+    }
 }

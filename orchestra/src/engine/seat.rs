@@ -2,7 +2,7 @@
 //! contexts ([`Seat`]), and of the whole tree it belongs to ([`Root`]).
 
 use std::collections::HashMap;
-use std::sync::atomic::{AtomicBool, AtomicU32, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU32, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, OnceLock, PoisonError, Weak};
 use std::time::Duration;
 
@@ -14,6 +14,7 @@ use super::control::SeatControl;
 use super::shutdown::Shutdown;
 use crate::execution_id::ExecutionId;
 use crate::options::{DEFAULT_TIMEOUT, PlayerOptions};
+use crate::reload::Reloads;
 use crate::status::{EventKind, Monitor};
 
 /// State shared by every member of one tree of players: how it shuts down,
@@ -25,6 +26,8 @@ pub(crate) struct Root {
     pub(crate) monitor: Option<Monitor>,
     /// Every member by path, when the run has a control handle.
     pub(crate) registry: Option<Arc<Registry>>,
+    /// The reloads requested.
+    pub(crate) reloads: Reloads,
 }
 
 /// Every member of a run by path, for a control handle: made only when the
@@ -122,6 +125,8 @@ pub(crate) struct Seat {
     /// The last run that announced readiness (what a monitor reports once
     /// per run).
     pub(crate) ready_run: AtomicU32,
+    /// The last reload request the member heard of (a generation).
+    reloads_seen: AtomicU64,
     pub(crate) root: Arc<Root>,
     /// The child tasks and players of its current run, made at the first
     /// spawn, boxed: most members never spawn, and their seat need not
@@ -194,6 +199,7 @@ impl Seat {
             path: OnceLock::new(),
             ready: Readiness::default(),
             ready_run: AtomicU32::new(0),
+            reloads_seen: AtomicU64::new(root.reloads.generation()),
             root,
             children: OnceLock::new(),
             child_failed: AtomicWaker::new(),
@@ -259,6 +265,22 @@ impl Seat {
             }
             _ => self.name.clone(),
         })
+    }
+
+    /// Completes at the next reload request the member has not heard of
+    /// yet, and marks it heard. Cancel-safe.
+    pub(crate) async fn reload_requested(&self) {
+        loop {
+            let seen = self.reloads_seen.load(Ordering::Acquire);
+            let generation = self.root.reloads.past(seen).await;
+            if self
+                .reloads_seen
+                .compare_exchange(seen, generation, Ordering::AcqRel, Ordering::Acquire)
+                .is_ok()
+            {
+                return;
+            }
+        }
     }
 
     /// Reports a status event of this member.

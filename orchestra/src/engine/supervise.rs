@@ -12,6 +12,7 @@ use std::time::Duration;
 use futures_util::FutureExt;
 use tokio::task::JoinHandle;
 use tokio::time::{Instant, sleep};
+use tokio_util::sync::CancellationToken;
 use tracing::Instrument;
 
 use super::command::{Commanded, parked, run_commanded};
@@ -23,8 +24,9 @@ use crate::context::Context;
 pub(super) use crate::error::panic_message;
 use crate::error::{BoxError, Chain, Error, Limit};
 use crate::execution_id::ExecutionId;
-use crate::options::{DEFAULT_STABLE_AFTER, PlayerOptions};
+use crate::options::{DEFAULT_STABLE_AFTER, DEFAULT_TIMEOUT, PlayerOptions};
 use crate::player::{Player, RestartNow};
+use crate::reload::OnReload;
 use crate::restart::{Backoff, Delays, Restart};
 use crate::status::EventKind;
 
@@ -62,13 +64,15 @@ pub(super) enum Outcome {
     Done,
     RestartNow(RestartNow),
     Failed(Error),
+    /// Stopped (or dropped) for a reload, to be run again at once.
+    Reloaded,
 }
 
 impl Outcome {
     /// How a run stopped by a control handle ended, for its caller.
     fn into_result(self) -> Result<(), Error> {
         match self {
-            Outcome::Done | Outcome::RestartNow(_) => Ok(()),
+            Outcome::Done | Outcome::RestartNow(_) | Outcome::Reloaded => Ok(()),
             Outcome::Failed(error) => Err(error),
         }
     }
@@ -149,6 +153,8 @@ pub(super) async fn supervise(mut target: impl Target, seat: &Arc<Seat>) -> Resu
     // task need not carry the bookkeeping.
     let mut restarts: Option<Box<Restarts<'_>>> = None;
     let mut attempt = 0;
+    // Restarts for a reload, which count towards no limit.
+    let mut reloads = 0;
     loop {
         // A stop that came as the backoff ended starts nothing more.
         if attempt > 0 && seat.token.is_cancelled() {
@@ -156,7 +162,9 @@ pub(super) async fn supervise(mut target: impl Target, seat: &Arc<Seat>) -> Resu
             return Ok(());
         }
         attempt += 1;
-        let ctx = Context::for_run(seat.clone(), attempt);
+        let mut ctx = Context::for_run(seat.clone(), attempt);
+        // A run restarted on a reload can be stopped alone.
+        let reload = (options.on_reload == OnReload::Restart).then(|| ctx.stoppable_alone());
         let id = Some(ctx.execution_id());
         // A player's run has a span; a conductor's has none, so that its
         // players' spans do not repeat its path.
@@ -175,12 +183,27 @@ pub(super) async fn supervise(mut target: impl Target, seat: &Arc<Seat>) -> Resu
         let started = Instant::now();
         let target = &mut target;
         let outcome = match commands.as_mut() {
-            None => run(target, ctx, seat, &span).await,
+            None => match &reload {
+                None => run(target, ctx, seat, &span).await,
+                // Boxed: the task of a member that does not restart on a
+                // reload need not carry the room for it.
+                Some(token) => {
+                    let run = run(target, ctx, seat, &span);
+                    Box::pin(reloadable(run, token, seat, attempt, id)).await
+                }
+            },
             // Boxed: the task of a member without a handle need not carry
             // the room for a run under commands.
             Some(commands) => {
                 let run = run(target, ctx, seat, &span);
-                match Box::pin(under_commands(seat, commands, run, &span, attempt, id)).await {
+                let next = match &reload {
+                    None => Box::pin(under_commands(seat, commands, run, &span, attempt, id)).await,
+                    Some(token) => {
+                        let run = reloadable(run, token, seat, attempt, id);
+                        Box::pin(under_commands(seat, commands, run, &span, attempt, id)).await
+                    }
+                };
+                match next {
                     Next::Judge(outcome) => outcome,
                     Next::Run => continue,
                     Next::End => return Ok(()),
@@ -198,6 +221,11 @@ pub(super) async fn supervise(mut target: impl Target, seat: &Arc<Seat>) -> Resu
                 return end(seat, &span, attempt, id, Ok(()));
             }
             _ if stopping => return end(seat, &span, attempt, id, Ok(())),
+            // Not a failure: no limit, no backoff.
+            Outcome::Reloaded => {
+                reloads += 1;
+                continue;
+            }
             Outcome::Done => (None, false),
             Outcome::RestartNow(request) => {
                 span.in_scope(|| {
@@ -209,7 +237,7 @@ pub(super) async fn supervise(mut target: impl Target, seat: &Arc<Seat>) -> Resu
         };
 
         let restarts = restarts.get_or_insert_with(|| Box::new(Restarts::new(options)));
-        let delay = match restarts.next(attempt, started, immediate) {
+        let delay = match restarts.next(attempt - reloads, started, immediate) {
             Ok(delay) => delay,
             Err(limit) => {
                 let error = Error::RestartLimit {
@@ -324,6 +352,40 @@ fn with_children(played: Option<Outcome>, failure: Option<Error>) -> Outcome {
         (_, Some(error)) => Outcome::Failed(error),
         (played, None) => played.unwrap_or(Outcome::Done),
     }
+}
+
+/// Runs `run` until it ends, or until a reload is requested: then cancels
+/// it through `token`, waits for it within the member's stop timeout (then
+/// drops it), and reports [`Outcome::Reloaded`].
+async fn reloadable(
+    run: impl Future<Output = Outcome>,
+    token: &CancellationToken,
+    seat: &Seat,
+    attempt: u32,
+    id: Option<ExecutionId>,
+) -> Outcome {
+    let mut run = std::pin::pin!(run);
+    tokio::select! {
+        outcome = &mut run => return outcome,
+        () = seat.reload_requested() => {}
+    }
+    tracing::info!(target: "orchestra", player = %seat.path(), attempt, "reload requested: restarting");
+    seat.emit(attempt, id, || EventKind::Reloading);
+    token.cancel();
+    let stop_timeout = seat.stop_timeout.unwrap_or(DEFAULT_TIMEOUT);
+    match tokio::time::timeout(stop_timeout, run).await {
+        Ok(Outcome::Failed(error)) => {
+            tracing::warn!(target: "orchestra", player = %seat.path(), error = %Chain(&error), "failed as it stopped for the reload");
+        }
+        Ok(_) => {}
+        Err(_) => tracing::warn!(
+            target: "orchestra",
+            player = %seat.path(),
+            ?stop_timeout,
+            "did not stop in time for the reload: dropped"
+        ),
+    }
+    Outcome::Reloaded
 }
 
 /// Runs `play`, run number `attempt` of the member in `seat`: with a

@@ -7,6 +7,7 @@ use hyper_util::rt::TokioTimer;
 use hyper_util::server::conn::auto;
 
 use super::connection::Executor;
+use crate::time::FAR;
 
 /// How long a new connection may take to send its first request's header
 /// (protocol detection included), and an HTTP/1 connection each later one.
@@ -85,7 +86,8 @@ impl Limits {
         builder
             .http1()
             .timer(TokioTimer::new())
-            .header_read_timeout(self.header_timeout);
+            // hyper adds it to an instant: capped, so that none overflows.
+            .header_read_timeout(self.header_timeout.min(FAR));
         builder
             .http2()
             .timer(TokioTimer::new())

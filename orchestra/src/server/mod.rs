@@ -44,7 +44,7 @@ const DEFAULT_SHUTDOWN_TIMEOUT: Duration = Duration::from_secs(5);
 /// left and report it before its conductor would abort it.
 fn default_shutdown_timeout(stop_timeout: Option<Duration>) -> Duration {
     match stop_timeout {
-        Some(stop) => DEFAULT_SHUTDOWN_TIMEOUT.min(stop * 4 / 5),
+        Some(stop) => DEFAULT_SHUTDOWN_TIMEOUT.min(stop - stop / 5),
         None => DEFAULT_SHUTDOWN_TIMEOUT,
     }
 }
@@ -505,5 +505,23 @@ impl<'a> Listening<'a> {
 impl Drop for Listening<'_> {
     fn drop(&mut self) {
         self.0.send_replace(None);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::{DEFAULT_SHUTDOWN_TIMEOUT, default_shutdown_timeout};
+    use std::time::Duration;
+
+    #[test]
+    fn the_default_shutdown_timeout_is_four_fifths_of_a_short_stop_timeout() {
+        let stop = Duration::from_secs(5);
+        assert_eq!(default_shutdown_timeout(Some(stop)), Duration::from_secs(4));
+        assert_eq!(
+            default_shutdown_timeout(Some(Duration::MAX)),
+            DEFAULT_SHUTDOWN_TIMEOUT,
+            "no overflow"
+        );
+        assert_eq!(default_shutdown_timeout(None), DEFAULT_SHUTDOWN_TIMEOUT);
     }
 }

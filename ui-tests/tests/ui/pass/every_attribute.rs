@@ -68,7 +68,7 @@ struct App {
     custom_local: Http,
     #[player(restart = "never", delay = "1s500ms", after = "web")]
     deferred: Http,
-    #[player(after("web", "deferred"))]
+    #[player(after("web", "deferred"), on_reload = "restart")]
     last: Http,
     /// A field that is not a player.
     #[player(skip)]
@@ -114,7 +114,7 @@ service (timeout = 90s)
 ├── custom (restart = on-failure, backoff = constant(delay = 5s)) : Http
 ├── custom_local (restart = on-failure, backoff = zero(max_times = 2)) : Http
 ├── deferred (delay = 1.5s, after = web) : Http
-├── last (after = web, after = deferred) : Http
+├── last (after = web, after = deferred, on_reload = restart) : Http
 └── plain : Http";
     assert_eq!(described, expected, "\n{described}");
 
