@@ -18,9 +18,13 @@
 //! keep-alive's race at the stop). Loopback only, at most `--runs` (≤ 100)
 //! runs, each bounded in requests and time.
 //!
-//! The line ends with the server's exit codes as `code:runs`. The scenario
-//! is an enum so that a drain variant (requests during a
-//! configured drain phase: none refused nor unanswered) can be added.
+//! The line ends with the server's exit codes as `code:runs`.
+//!
+//! `--scenario drain` (with `--drain-ms N`, 2000 by default) runs the server
+//! with a drain phase of that length, and the clients go on after the signal
+//! for 3/4 of it (as clients do while a load balancer takes the server out):
+//! every request they send then must be answered, none refused nor
+//! unanswered (`sent_after_signal` counts them).
 
 use std::collections::BTreeMap;
 use std::io::{BufRead, BufReader, Read, Write};
@@ -46,6 +50,36 @@ const MAX_RUNS: usize = 100;
 enum Scenario {
     /// SIGTERM while clients send requests.
     Sigterm,
+    /// SIGTERM to a server with a drain phase, while clients send requests
+    /// until shortly before the drain ends.
+    Drain(Duration),
+}
+
+impl Scenario {
+    /// The server's arguments beside its address.
+    fn server_args(self) -> Vec<String> {
+        match self {
+            Scenario::Sigterm => Vec::new(),
+            Scenario::Drain(drain) => vec!["--drain-ms".into(), drain.as_millis().to_string()],
+        }
+    }
+
+    /// How long clients go on after the signal at most.
+    fn after_signal(self) -> Duration {
+        match self {
+            Scenario::Sigterm => AFTER_SIGNAL,
+            Scenario::Drain(drain) => drain * 3 / 4,
+        }
+    }
+}
+
+impl std::fmt::Display for Scenario {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Scenario::Sigterm => f.write_str("sigterm"),
+            Scenario::Drain(drain) => write!(f, "drain({}ms)", drain.as_millis()),
+        }
+    }
 }
 
 struct Args {
@@ -55,7 +89,7 @@ struct Args {
     server: PathBuf,
 }
 
-const USAGE: &str = "usage: load [--runs N] [--load-ms N] [--server PATH]";
+const USAGE: &str = "usage: load [--runs N] [--load-ms N] [--scenario sigterm|drain] [--drain-ms N] [--server PATH]";
 
 impl Args {
     fn parse() -> Result<Args, String> {
@@ -65,6 +99,7 @@ impl Args {
             scenario: Scenario::Sigterm,
             server: sibling("server")?,
         };
+        let mut drain = Duration::from_millis(2000);
         let mut words = std::env::args().skip(1);
         while let Some(word) = words.next() {
             let value = words
@@ -76,9 +111,25 @@ impl Args {
                 "--load-ms" => {
                     args.load = Duration::from_millis(value.parse().map_err(|e| bad(&e))?);
                 }
+                "--scenario" => {
+                    args.scenario = match value.as_str() {
+                        "sigterm" => Scenario::Sigterm,
+                        "drain" => Scenario::Drain(drain),
+                        _ => return Err(bad(&"expected `sigterm` or `drain`")),
+                    };
+                }
+                "--drain-ms" => {
+                    drain = Duration::from_millis(value.parse().map_err(|e| bad(&e))?);
+                    if drain.is_zero() || drain > PATIENCE {
+                        return Err(bad(&"expected 1 to 30000"));
+                    }
+                }
                 "--server" => args.server = PathBuf::from(value),
                 _ => return Err(format!("unexpected argument `{word}`; {USAGE}")),
             }
+        }
+        if let Scenario::Drain(_) = args.scenario {
+            args.scenario = Scenario::Drain(drain);
         }
         if !(1..=MAX_RUNS).contains(&args.runs) {
             return Err(format!("--runs must be between 1 and {MAX_RUNS}"));
@@ -113,6 +164,7 @@ type Record = (bool, Outcome);
 struct Totals {
     runs: usize,
     accepted: usize,
+    after_signal: usize,
     failed: usize,
     refused: usize,
     unanswered: usize,
@@ -123,6 +175,7 @@ impl Totals {
     fn add(&mut self, records: &[Record], exit: String) {
         self.runs += 1;
         for &(before_signal, outcome) in records {
+            self.after_signal += usize::from(!before_signal);
             match outcome {
                 Outcome::Complete | Outcome::Broken if before_signal => {
                     self.accepted += 1;
@@ -144,9 +197,10 @@ impl Totals {
             .map(|(code, n)| format!("{code}:{n}"))
             .collect();
         format!(
-            "scenario={scenario:?} runs={} accepted_before_signal={} failed={} refused={} unanswered={} exit_codes={}",
+            "scenario={scenario} runs={} accepted_before_signal={} sent_after_signal={} failed={} refused={} unanswered={} exit_codes={}",
             self.runs,
             self.accepted,
+            self.after_signal,
             self.failed,
             self.refused,
             self.unanswered,
@@ -162,9 +216,10 @@ struct Server {
 }
 
 impl Server {
-    fn start(path: &PathBuf) -> Result<Server, String> {
+    fn start(path: &PathBuf, scenario: Scenario) -> Result<Server, String> {
         let mut child = Command::new(path)
             .args(["--addr", "127.0.0.1:0"])
+            .args(scenario.server_args())
             .env("RUST_LOG", "warn,server=info")
             .stdout(Stdio::piped())
             .stderr(Stdio::null())
@@ -236,8 +291,13 @@ enum Client {
 }
 
 /// One run: load, signal, then the records of every request and the exit.
-fn run(server: &PathBuf, load: Duration) -> Result<(Vec<Record>, String), String> {
-    let server = Server::start(server)?;
+fn run(
+    server: &PathBuf,
+    load: Duration,
+    scenario: Scenario,
+) -> Result<(Vec<Record>, String), String> {
+    let server = Server::start(server, scenario)?;
+    let until = scenario.after_signal();
     let signal: Arc<OnceLock<Instant>> = Arc::new(OnceLock::new());
     let clients = [
         Client::KeepAlive,
@@ -253,7 +313,7 @@ fn run(server: &PathBuf, load: Duration) -> Result<(Vec<Record>, String), String
         .into_iter()
         .map(|client| {
             let (addr, signal) = (server.addr, signal.clone());
-            thread::spawn(move || drive(client, addr, &signal))
+            thread::spawn(move || drive(client, addr, &signal, until))
         })
         .collect();
     thread::sleep(load);
@@ -266,8 +326,14 @@ fn run(server: &PathBuf, load: Duration) -> Result<(Vec<Record>, String), String
     Ok((records, server.exit()))
 }
 
-/// Sends requests of one kind until refused, or out of bounds.
-fn drive(client: Client, addr: SocketAddr, signal: &OnceLock<Instant>) -> Vec<Record> {
+/// Sends requests of one kind until refused, or out of bounds (`until`
+/// after the signal).
+fn drive(
+    client: Client,
+    addr: SocketAddr,
+    signal: &OnceLock<Instant>,
+    until: Duration,
+) -> Vec<Record> {
     let (path, keep_alive) = match client {
         Client::KeepAlive => ("/", true),
         Client::Close => ("/", false),
@@ -276,7 +342,7 @@ fn drive(client: Client, addr: SocketAddr, signal: &OnceLock<Instant>) -> Vec<Re
     let mut records = Vec::new();
     let mut connection: Option<BufReader<TcpStream>> = None;
     while records.len() < MAX_REQUESTS_PER_CLIENT
-        && signal.get().is_none_or(|at| at.elapsed() < AFTER_SIGNAL)
+        && signal.get().is_none_or(|at| at.elapsed() < until)
     {
         let mut reader = match connection.take() {
             Some(reader) => reader,
@@ -359,7 +425,7 @@ fn main() -> ExitCode {
     };
     let mut totals = Totals::default();
     for _ in 0..args.runs {
-        match run(&args.server, args.load) {
+        match run(&args.server, args.load, args.scenario) {
             Ok((records, exit)) => totals.add(&records, exit),
             Err(error) => {
                 eprintln!("{error}");

@@ -7,6 +7,10 @@
 //! curl localhost:3000/slow &  kill -TERM <pid>   # the slow request still completes
 //! ```
 //!
+//! `--drain-ms N` drains for N ms before the graceful stop: `/readyz`
+//! answers 503 "draining" while the API goes on serving (with
+//! `Connection: close`), so that a load balancer moves clients away first.
+//!
 //! `--header-timeout-ms N` sets how long a connection may stay silent before
 //! its first request (10 s by default); `--max-connections N` caps the open
 //! connections (3/4 of the open-files limit by default).
@@ -16,7 +20,7 @@ use std::time::Duration;
 
 use axum::Router;
 use axum::routing::get;
-use orchestra::{BoxError, Context, Exit, HttpServer, PlayExt, Player};
+use orchestra::{BoxError, Context, Exit, HttpServer, Monitor, PlayExt, Player, health};
 use tokio::net::TcpListener;
 
 /// The whole service: the HTTP server and the worker, run side by side.
@@ -63,21 +67,24 @@ fn router() -> Router {
         .route("/slow", get(slow))
 }
 
-/// The command line: `[--addr HOST:PORT] [--header-timeout-ms N] [--max-connections N]`.
+/// The command line: `[--addr HOST:PORT] [--drain-ms N] [--header-timeout-ms N]
+/// [--max-connections N]`.
 struct Args {
     /// 127.0.0.1:3000 by default; port 0 picks a free one.
     addr: SocketAddr,
+    drain: Option<Duration>,
     header_timeout: Option<Duration>,
     max_connections: Option<usize>,
 }
 
 const USAGE: &str =
-    "usage: server [--addr HOST:PORT] [--header-timeout-ms N] [--max-connections N]";
+    "usage: server [--addr HOST:PORT] [--drain-ms N] [--header-timeout-ms N] [--max-connections N]";
 
 impl Args {
     fn parse() -> Result<Args, String> {
         let mut args = Args {
             addr: SocketAddr::from(([127, 0, 0, 1], 3000)),
+            drain: None,
             header_timeout: None,
             max_connections: None,
         };
@@ -89,6 +96,9 @@ impl Args {
             let bad = |error: &dyn std::fmt::Display| format!("bad {word} `{value}`: {error}");
             match word.as_str() {
                 "--addr" => args.addr = value.parse().map_err(|e| bad(&e))?,
+                "--drain-ms" => {
+                    args.drain = Some(Duration::from_millis(value.parse().map_err(|e| bad(&e))?));
+                }
                 "--header-timeout-ms" => {
                     let ms = value.parse().map_err(|e| bad(&e))?;
                     args.header_timeout = Some(Duration::from_millis(ms));
@@ -110,8 +120,11 @@ async fn run() -> Result<(), BoxError> {
     let listener = TcpListener::bind(args.addr).await?;
     tracing::info!("listening on http://{}", listener.local_addr()?);
 
+    // The probes (`/readyz`, `/livez`) read the monitor the run is given.
+    let monitor = Monitor::new();
+    let routes = router().merge(health::router(&monitor));
     let mut http =
-        HttpServer::from_listener(listener, router()).shutdown_timeout(Duration::from_secs(5));
+        HttpServer::from_listener(listener, routes).shutdown_timeout(Duration::from_secs(5));
     if let Some(timeout) = args.header_timeout {
         http = http.header_timeout(timeout);
     }
@@ -124,7 +137,11 @@ async fn run() -> Result<(), BoxError> {
             every: Duration::from_secs(5),
         },
     };
-    app.play_until_signal().await?;
+    let mut runner = app.runner().monitor(monitor);
+    if let Some(drain) = args.drain {
+        runner = runner.drain(drain);
+    }
+    runner.play_until_signal().await?;
     Ok(())
 }
 

@@ -104,8 +104,13 @@ struct Server {
 
 impl Server {
     fn start() -> Self {
+        Server::start_with(&[])
+    }
+
+    /// The example with `args`.
+    fn start_with(args: &[&str]) -> Self {
         let mut command = Command::new(example());
-        command.args(["--addr", "127.0.0.1:0"]);
+        command.args(["--addr", "127.0.0.1:0"]).args(args);
         Server::spawn(command)
     }
 
@@ -303,4 +308,40 @@ fn silent_connections_past_the_open_files_limit_do_not_lock_clients_out() {
         !output.contains("cannot accept"),
         "no accept error: {output}"
     );
+}
+
+#[test]
+fn during_the_drain_readyz_says_draining_while_the_api_serves_then_the_stop_is_clean() {
+    let mut server = Server::start_with(&["--drain-ms", "3000"]);
+    let addr = server.addr();
+    let deadline = Instant::now() + PATIENCE;
+    while get(addr, "/readyz") != Outcome::Complete(200, "ready\n".into()) {
+        assert!(Instant::now() < deadline, "never ready");
+        thread::sleep(Duration::from_millis(20));
+    }
+
+    server.terminate();
+    server.wait_for("draining, then stopping gracefully");
+    assert_eq!(
+        get(addr, "/readyz"),
+        Outcome::Complete(503, "not ready: draining\n".into())
+    );
+    assert_eq!(get(addr, "/"), Outcome::Complete(200, "hello\n".into()));
+
+    server.wait_for("drained; stopping gracefully");
+    let (code, output) = server.exit();
+    assert_eq!(code, Some(0), "{output}");
+    assert!(output.contains("stopped cleanly"), "{output}");
+}
+
+#[test]
+fn a_second_sigterm_during_the_drain_forces_the_stop() {
+    let mut server = Server::start_with(&["--drain-ms", "60000"]);
+    let addr = server.addr();
+    assert_eq!(get(addr, "/"), Outcome::Complete(200, "hello\n".into()));
+    server.terminate();
+    server.wait_for("draining, then stopping gracefully");
+    server.terminate();
+    let (code, output) = server.exit();
+    assert_eq!(code, Some(130), "the forced exit code: {output}");
 }

@@ -14,8 +14,9 @@ use crate::ctxt::Ctxt;
 use crate::key::{self, Attr, Key, Keys, Spanned, Value, take_value};
 use crate::message::{did_you_mean_hint, list};
 use crate::symbol::{
-    AFTER, BACKOFF, CONDUCTOR, CRATE, DELAY, GRACE, MAX_ATTEMPTS, MAX_RESTARTS, NAME, ON_EXIT,
-    ON_RELOAD, PLAYER, RESTART, SKIP, STABLE_AFTER, STRATEGY, TIMEOUT, WITHIN,
+    AFTER, BACKOFF, CONDUCTOR, CRATE, DELAY, DRAIN, GRACE, MAX_ATTEMPTS, MAX_RESTARTS, NAME,
+    ON_EXIT, ON_RELOAD, PLAYER, READINESS, READY_WITHIN, RESTART, SKIP, STABLE_AFTER, STRATEGY,
+    TIMEOUT, WITHIN,
 };
 
 /// `#[conductor(...)]` on the struct.
@@ -23,6 +24,8 @@ use crate::symbol::{
 pub(crate) struct Conductor {
     pub(crate) name: Option<Spanned<String>>,
     pub(crate) timeout: Option<Spanned<Duration>>,
+    /// The drain phase before the stop, when the conductor runs at the top.
+    pub(crate) drain: Option<Spanned<Duration>>,
     pub(crate) krate: Option<syn::Path>,
     pub(crate) strategy: Option<Spanned<Strategy>>,
     /// With `within`: at most this many restarts of all its players within
@@ -46,6 +49,9 @@ pub(crate) struct Player {
     /// The siblings this player starts after, each with its literal's span.
     pub(crate) after: Vec<Spanned<String>>,
     pub(crate) grace: Option<Spanned<Duration>>,
+    pub(crate) ready_within: Option<Spanned<Duration>>,
+    /// `readiness = "ignore"`: left out of the service's readiness.
+    pub(crate) ignore_readiness: bool,
     pub(crate) stable_after: Option<Spanned<Duration>>,
     pub(crate) on_exit: Option<Spanned<OnExit>>,
     pub(crate) on_reload: Option<Spanned<OnReload>>,
@@ -108,6 +114,7 @@ const ON_RELOADS: &[(&str, OnReload)] =
 struct ConductorAttrs {
     name: Attr<Spanned<String>>,
     timeout: Attr<Spanned<Duration>>,
+    drain: Attr<Spanned<Duration>>,
     krate: Attr<syn::Path>,
     strategy: Attr<Spanned<Strategy>>,
     max_restarts: Attr<Spanned<u32>>,
@@ -120,6 +127,9 @@ const CONDUCTOR_KEYS: &Keys<ConductorAttrs> = &[
     }),
     (TIMEOUT, |a, cx, key, value| {
         a.timeout.set(cx, key, || key.duration(cx, value))
+    }),
+    (DRAIN, |a, cx, key, value| {
+        a.drain.set(cx, key, || key.duration(cx, value))
     }),
     (CRATE, |a, cx, key, value| {
         a.krate.set(cx, key, || crate_value(cx, key, value))
@@ -149,6 +159,8 @@ struct PlayerAttrs {
     delay: Attr<Spanned<Duration>>,
     after: Attr<Vec<Spanned<String>>>,
     grace: Attr<Spanned<Duration>>,
+    ready_within: Attr<Spanned<Duration>>,
+    readiness: Attr<bool>,
     stable_after: Attr<Spanned<Duration>>,
     on_exit: Attr<Spanned<OnExit>>,
     on_reload: Attr<Spanned<OnReload>>,
@@ -188,6 +200,13 @@ const PLAYER_KEYS: &Keys<PlayerAttrs> = &[
     (GRACE, |a, cx, key, value| {
         a.grace.set(cx, key, || key.duration(cx, value))
     }),
+    (READY_WITHIN, |a, cx, key, value| {
+        a.ready_within.set(cx, key, || key.duration(cx, value))
+    }),
+    (READINESS, |a, cx, key, value| {
+        a.readiness
+            .set(cx, key, || ignore_readiness(cx, key, value))
+    }),
     (STABLE_AFTER, |a, cx, key, value| {
         a.stable_after.set(cx, key, || key.duration(cx, value))
     }),
@@ -224,6 +243,7 @@ pub(crate) fn conductor(cx: &Ctxt, attrs: &[Attribute]) -> Conductor {
     Conductor {
         name: a.name.get(),
         timeout: a.timeout.get(),
+        drain: a.drain.get(),
         krate: a.krate.get(),
         strategy: a.strategy.get(),
         max_restarts: a.max_restarts.get(),
@@ -308,6 +328,8 @@ pub(crate) fn player(cx: &Ctxt, attrs: &[Attribute]) -> Player {
         delay: a.delay.get(),
         after: a.after.get().unwrap_or_default(),
         grace: a.grace.get(),
+        ready_within: a.ready_within.get(),
+        ignore_readiness: a.readiness.get().unwrap_or(false),
         stable_after: a.stable_after.get(),
         on_exit: a.on_exit.get(),
         on_reload: a.on_reload.get(),
@@ -382,6 +404,27 @@ fn choice<T: Copy>(
         ),
     );
     None
+}
+
+/// `readiness = "ignore"` (true) or `"required"`, the default (false).
+fn ignore_readiness(cx: &Ctxt, key: Key, value: Value) -> Option<bool> {
+    const VALUES: [&str; 2] = ["ignore", "required"];
+    let lit = key.string(cx, value)?;
+    let written = lit.value();
+    match written.as_str() {
+        "ignore" => Some(true),
+        "required" => Some(false),
+        _ => {
+            cx.error_spanned_by(
+                &lit,
+                format!(
+                    "unknown readiness `{written}`; {}expected `ignore` (the player does not count for the service's readiness) or `required` (the default)",
+                    did_you_mean_hint(&written, VALUES.into_iter()),
+                ),
+            );
+            None
+        }
+    }
 }
 
 fn after(cx: &Ctxt, key: Key, value: Value) -> Vec<Spanned<String>> {

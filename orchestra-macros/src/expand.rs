@@ -52,6 +52,10 @@ fn impl_player(input: &Input<'_>) -> TokenStream {
     let ident = input.ident;
     let name = &input.name;
     let timeout = optional_duration(&krate, input.attrs.timeout.as_ref().map(|t| t.value));
+    let drain = input.attrs.drain.as_ref().map(|drain| {
+        let drain = duration(&krate, drain.value);
+        quote!(.drain(#drain))
+    });
 
     let supervised = supervision(&krate, input);
     let players: Vec<&Field<'_>> = input.players().collect();
@@ -136,6 +140,7 @@ fn impl_player(input: &Input<'_>) -> TokenStream {
                         },
                     )
                     #supervised
+                    #drain
                 }
             }
 
@@ -338,6 +343,13 @@ fn player_options(krate: &syn::Path, field: &Field<'_>) -> TokenStream {
     if let Some(grace) = &a.grace {
         let grace = duration(krate, grace.value);
         calls.push(quote!(.grace(#grace)));
+    }
+    if let Some(within) = &a.ready_within {
+        let within = duration(krate, within.value);
+        calls.push(quote!(.ready_within(#within)));
+    }
+    if a.ignore_readiness {
+        calls.push(quote!(.ignore_readiness()));
     }
     if let Some(on_reload) = &a.on_reload {
         let variant = match on_reload.value {

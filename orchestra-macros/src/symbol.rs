@@ -32,6 +32,7 @@ pub(crate) const PLAYER: Symbol = symbol("player", r#"#[player(timeout = "5s")]"
 
 // The keys of `#[conductor(...)]` and `#[player(...)]`.
 pub(crate) const NAME: Symbol = symbol("name", r#"name = "http""#);
+pub(crate) const DRAIN: Symbol = symbol("drain", r#"drain = "5s""#);
 pub(crate) const TIMEOUT: Symbol = symbol("timeout", r#"timeout = "5s""#);
 pub(crate) const CRATE: Symbol = symbol("crate", r#"crate = "::orchestra""#);
 pub(crate) const RESTART: Symbol = symbol("restart", r#"restart = "on-failure""#);
@@ -46,6 +47,8 @@ pub(crate) const AFTER: Symbol = Symbol {
     ..symbol("after", r#"after = "db""#)
 };
 pub(crate) const GRACE: Symbol = symbol("grace", r#"grace = "1s""#);
+pub(crate) const READY_WITHIN: Symbol = symbol("ready_within", r#"ready_within = "30s""#);
+pub(crate) const READINESS: Symbol = symbol("readiness", r#"readiness = "ignore""#);
 pub(crate) const STABLE_AFTER: Symbol = symbol("stable_after", r#"stable_after = "10s""#);
 pub(crate) const ON_RELOAD: Symbol = symbol("on_reload", r#"on_reload = "restart""#);
 pub(crate) const SKIP: Symbol = symbol("skip", "skip");

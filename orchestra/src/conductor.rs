@@ -107,6 +107,25 @@ impl Conductor {
         self
     }
 
+    /// Sets a drain phase (lame duck) of `drain` before the stop, when this
+    /// conductor runs at the top: on the first signal the run drains first
+    /// ([`Runner::drain`](crate::Runner::drain) says what that is), then stops
+    /// gracefully. A drain is the run's: on a nested conductor it is a
+    /// configuration error when the run starts.
+    ///
+    /// ```
+    /// use orchestra::Conductor;
+    /// use std::time::Duration;
+    ///
+    /// let mut app = Conductor::named("app");
+    /// app.drain(Duration::from_secs(5));
+    /// assert_eq!(format!("{:#}", orchestra::describe(&app)), "app(drain = 5s)[]");
+    /// ```
+    pub fn drain(&mut self, drain: Duration) -> &mut Self {
+        self.group.drain = Some(drain);
+        self
+    }
+
     /// Adds a player with the default options.
     ///
     /// # Errors
@@ -167,6 +186,7 @@ impl fmt::Debug for Conductor {
         f.debug_struct("Conductor")
             .field("name", &self.name)
             .field("timeout", &self.group.timeout)
+            .field("drain", &self.group.drain)
             .field(
                 "players",
                 &self

@@ -10,6 +10,7 @@ use tokio_util::sync::{CancellationToken, WaitForCancellationFuture};
 
 use crate::engine::children::TaskResult;
 use crate::engine::seat::{Root, Seat};
+use crate::engine::shutdown::Phase;
 use crate::error::Error;
 use crate::execution_id::ExecutionId;
 use crate::status::EventKind;
@@ -122,6 +123,40 @@ impl Context {
     /// Whether the player has been asked to stop.
     pub fn is_cancelled(&self) -> bool {
         self.token().is_cancelled()
+    }
+
+    /// Completes once the run is draining (the lame-duck time before its
+    /// stop, see [`Runner::drain`](crate::Runner::drain)) or this player is
+    /// asked to stop, whichever comes first. Cancel-safe.
+    ///
+    /// A player that takes work from elsewhere stops taking it here, and
+    /// goes on with what it holds until [`cancelled`](Context::cancelled).
+    /// Without a drain configured, it completes with the stop.
+    ///
+    /// ```
+    /// # use orchestra::{BoxError, Context};
+    /// async fn play(ctx: Context) -> Result<(), BoxError> {
+    ///     ctx.ready();
+    ///     ctx.draining().await;
+    ///     tracing::info!("draining: no new work taken");
+    ///     ctx.cancelled().await;
+    ///     Ok(())
+    /// }
+    /// ```
+    pub async fn draining(&self) {
+        if self.is_draining() {
+            return;
+        }
+        tokio::select! {
+            () = self.seat.root.shutdown.reached(Phase::Draining) => {}
+            () = self.seat.token.cancelled() => {}
+        }
+    }
+
+    /// Whether the run is draining (or stopping), or this player was asked
+    /// to stop: see [`draining`](Context::draining).
+    pub fn is_draining(&self) -> bool {
+        self.seat.token.is_cancelled() || self.seat.root.shutdown.phase() >= Phase::Draining
     }
 
     /// A token cancelled when this player is asked to stop, for libraries that
@@ -312,8 +347,8 @@ impl Context {
         }
     }
 
-    /// Whether [`ready`](Context::ready) was called (or the readiness grace
-    /// passed) for this player.
+    /// Whether [`ready`](Context::ready) was called for this player (by any
+    /// of its runs), or its readiness `grace` passed.
     pub fn is_ready(&self) -> bool {
         self.seat.ready.is_ready()
     }

@@ -40,6 +40,7 @@ enum Node {
     Conductor {
         timeout: Option<Duration>,
         supervision: Supervision,
+        drain: Option<Duration>,
         players: Vec<Description>,
     },
 }
@@ -58,6 +59,7 @@ impl Description {
         options: PlayerOptions,
         timeout: Option<Duration>,
         supervision: Supervision,
+        drain: Option<Duration>,
         players: Vec<Description>,
     ) -> Self {
         Description {
@@ -66,6 +68,7 @@ impl Description {
             node: Node::Conductor {
                 timeout,
                 supervision,
+                drain,
                 players,
             },
         }
@@ -151,6 +154,12 @@ impl Description {
         {
             list.push(format!("timeout = {timeout:?}"));
         }
+        if let Node::Conductor {
+            drain: Some(drain), ..
+        } = self.node
+        {
+            list.push(format!("drain = {drain:?}"));
+        }
         if let Some(timeout) = o.timeout {
             list.push(format!("timeout = {timeout:?}"));
         }
@@ -182,6 +191,12 @@ impl Description {
         }
         if let Some(grace) = o.grace {
             list.push(format!("grace = {grace:?}"));
+        }
+        if let Some(within) = o.ready_within {
+            list.push(format!("ready_within = {within:?}"));
+        }
+        if o.ignore_readiness {
+            list.push("readiness = ignore".to_owned());
         }
         if let Some(stable) = o.stable_after {
             list.push(format!("stable_after = {stable:?}"));

@@ -27,14 +27,21 @@ use tokio::sync::broadcast::error::RecvError;
 use crate::context::Context;
 use crate::error::BoxError;
 use crate::player::Player;
-use crate::status::{Monitor, PlayerStatus, State};
+use crate::status::{Monitor, PlayerStatus, RunPhase, State};
 
 /// Whether the players of a run are ready and alive, from their statuses.
 ///
 /// - **Ready** when every player is ready or done: it called `ctx.ready()`
-///   (or ran for its readiness grace, 1 s by default), or returned without
-///   error. Nobody starting, backing off or stopping — so a stopping service
-///   stops receiving traffic at once.
+///   (or ran for its opt-in readiness `grace`), or finished by itself
+///   without error (it did its part, as a migration does). Nobody starting,
+///   backing off, stopping, or stopped because it was asked to — so a
+///   stopping service stops receiving traffic at once. A player left out of
+///   readiness (`#[player(readiness = "ignore")]`,
+///   [`PlayerOptions::ignore_readiness`](crate::PlayerOptions::ignore_readiness))
+///   does not count, whatever its state.
+/// - **Not ready** while the run drains or stops, after it ended, and
+///   before a run was given the monitor ("this monitor was never attached
+///   to a run": attach it with [`Runner::monitor`](crate::Runner::monitor)).
 /// - **Live** unless a player has failed for good.
 ///
 /// Conductors are judged by their players.
@@ -49,6 +56,8 @@ use crate::status::{Monitor, PlayerStatus, State};
 /// ```
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Health {
+    /// Why the run as a whole is not ready, whatever its players say.
+    run: Option<&'static str>,
     seen: bool,
     not_ready: Vec<(String, State)>,
     failed: Vec<String>,
@@ -67,11 +76,31 @@ impl Health {
             .iter()
             .filter(|s| !conductors.contains(&*s.path))
             .collect();
+        // Left out of readiness: these paths and every path below them.
+        let ignored: Vec<&str> = statuses
+            .iter()
+            .filter(|s| !s.counts_for_readiness)
+            .map(|s| &*s.path)
+            .collect();
+        let counts = |path: &str| {
+            !ignored.iter().any(|i| {
+                path.strip_prefix(i)
+                    .is_some_and(|rest| rest.is_empty() || rest.starts_with('/'))
+            })
+        };
+        let run = match monitor.run_phase() {
+            RunPhase::Detached => Some("this monitor was never attached to a run"),
+            RunPhase::Running => None,
+            RunPhase::Draining => Some("draining"),
+            RunPhase::Stopping => Some("stopping"),
+            RunPhase::Ended => Some("the run has ended"),
+        };
         Health {
+            run,
             seen: !players.is_empty(),
             not_ready: players
                 .iter()
-                .filter(|s| !matches!(s.state, State::Ready | State::Stopped))
+                .filter(|s| counts(&s.path) && !is_ready(s))
                 .map(|s| (s.path.to_string(), s.state))
                 .collect(),
             failed: players
@@ -82,9 +111,10 @@ impl Health {
         }
     }
 
-    /// Whether every player is ready or done.
+    /// Whether the run is under way, not draining nor stopping, and every
+    /// player is ready or done.
     pub fn is_ready(&self) -> bool {
-        self.seen && self.not_ready.is_empty()
+        self.run.is_none() && self.seen && self.not_ready.is_empty()
     }
 
     /// Whether no player has failed for good.
@@ -103,9 +133,23 @@ impl Health {
     }
 }
 
+/// Whether one player counts as ready: it is, or it finished by itself
+/// without error (it did its part, as a migration does). One stopped
+/// because it was asked to is not.
+fn is_ready(status: &PlayerStatus) -> bool {
+    match status.state {
+        State::Ready => true,
+        State::Stopped => !status.asked_to_stop,
+        _ => false,
+    }
+}
+
 /// `ready`, or the players that are not and why.
 impl fmt::Display for Health {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        if let Some(reason) = self.run {
+            return write!(f, "not ready: {reason}");
+        }
         if !self.seen {
             return f.write_str("not ready: no player has started");
         }
@@ -168,7 +212,7 @@ pub fn router(monitor: &Monitor) -> Router {
 /// A player that keeps systemd informed (`Type=notify` services):
 /// `READY=1` once every player is ready, `WATCHDOG=1` at half the watchdog
 /// interval while they are alive (if `WatchdogSec=` is set), and `STOPPING=1`
-/// when the run stops. Outside systemd (no `NOTIFY_SOCKET`) it does nothing.
+/// when the run drains or stops (the watchdog goes on during a drain). Outside systemd (no `NOTIFY_SOCKET`) it does nothing.
 ///
 /// Add it to the conductor whose run `monitor` watches.
 #[derive(Debug, Clone)]
@@ -196,6 +240,7 @@ impl Player for Systemd {
             tick
         });
         let mut ready_sent = false;
+        let mut stopping_sent = false;
         loop {
             if !ready_sent && Health::of(&self.monitor).is_ready() {
                 sd_notify::notify(&[NotifyState::Ready])?;
@@ -203,7 +248,14 @@ impl Player for Systemd {
                 ready_sent = true;
             }
             tokio::select! {
+                biased;
                 () = ctx.cancelled() => break,
+                // The drain phase is the start of the stop, for systemd.
+                () = ctx.draining(), if !stopping_sent => {
+                    sd_notify::notify(&[NotifyState::Stopping])?;
+                    tracing::debug!(target: "orchestra", "systemd notified: stopping (draining)");
+                    stopping_sent = true;
+                }
                 change = changes.recv() => {
                     if matches!(change, Err(RecvError::Closed)) {
                         break;
@@ -216,8 +268,10 @@ impl Player for Systemd {
                 }
             }
         }
-        sd_notify::notify(&[NotifyState::Stopping])?;
-        tracing::debug!(target: "orchestra", "systemd notified: stopping");
+        if !stopping_sent {
+            sd_notify::notify(&[NotifyState::Stopping])?;
+            tracing::debug!(target: "orchestra", "systemd notified: stopping");
+        }
         Ok(())
     }
 }

@@ -73,7 +73,13 @@
 //! - [`play_until_signal`] runs a player until `SIGINT`/`SIGTERM`; a second
 //!   signal forces the stop ([`Error::Forced`]), and ends the process within
 //!   a second whatever the players do. [`play_until`] takes any shutdown
-//!   future.
+//!   future. With a drain ([`Runner::drain`],
+//!   `#[conductor(drain = "5s")]`) the run first drains: players keep
+//!   running and see it ([`Context::draining`]), probes report not ready,
+//!   then the graceful stop runs.
+//! - `after = "db"` starts a player once `db` calls [`Context::ready`] (or
+//!   returns `Ok` for good); `grace` (opt-in, with a warning) and
+//!   `ready_within` (a deadline that fails the run) bound the wait.
 //! - A [`Monitor`] attached through a [`Runner`] watches a run: statuses,
 //!   timestamped events, listeners, and a report at the end.
 //!

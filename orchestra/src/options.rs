@@ -35,14 +35,12 @@ pub struct PlayerOptions {
     pub(crate) delay: Option<Duration>,
     pub(crate) after: Vec<Arc<str>>,
     pub(crate) grace: Option<Duration>,
+    pub(crate) ready_within: Option<Duration>,
+    pub(crate) ignore_readiness: bool,
     pub(crate) stable_after: Option<Duration>,
     pub(crate) on_exit: OnExit,
     pub(crate) on_reload: OnReload,
 }
-
-/// How long a player that never calls `ctx.ready()` keeps the players ordered
-/// after it waiting.
-pub(crate) const DEFAULT_GRACE: Duration = Duration::from_secs(1);
 
 /// The stop timeout when no conductor sets one (Go orchestra's default).
 pub(crate) const DEFAULT_TIMEOUT: Duration = Duration::from_secs(9);
@@ -106,9 +104,18 @@ impl PlayerOptions {
         self
     }
 
-    /// Starts the player only once the named sibling is ready (it called
-    /// `ctx.ready()`, finished, or ran for its readiness grace); stops it
+    /// Starts the player only once the named sibling is ready, and stops it
     /// before that sibling. Call again to depend on several.
+    ///
+    /// The sibling is ready once it calls `ctx.ready()`; there is no time
+    /// limit unless it sets a [`grace`](PlayerOptions::grace) (then counted
+    /// as ready when that passes, with a warning) or a
+    /// [`ready_within`](PlayerOptions::ready_within) (then its run fails). A
+    /// sibling that returns `Ok` for good (not restarted) counts as ready:
+    /// it did its part, such as a migration. One that fails for good stops
+    /// the conductor, as any failure does, and this player never starts. A
+    /// sibling that is restarted is waited for until one of its runs calls
+    /// `ctx.ready()`.
     #[must_use]
     pub fn after(mut self, sibling: &str) -> Self {
         self.after.push(Arc::from(sibling));
@@ -116,10 +123,32 @@ impl PlayerOptions {
     }
 
     /// How long players ordered after this one wait for it to call
-    /// `ctx.ready()` before they start anyway. 1 s by default.
+    /// `ctx.ready()` before they start anyway, with a warning that names
+    /// it. None by default: they wait for `ctx.ready()`.
     #[must_use]
     pub fn grace(mut self, grace: Duration) -> Self {
         self.grace = Some(grace);
+        self
+    }
+
+    /// How long each run has to call `ctx.ready()`: a run not ready by then
+    /// is cut and counts as failed ("not ready within …"), and its
+    /// [`restart`](PlayerOptions::restart) policy applies. None by default.
+    #[must_use]
+    pub fn ready_within(mut self, within: Duration) -> Self {
+        self.ready_within = Some(within);
+        self
+    }
+
+    /// Leaves the player out of the service's readiness (the health probes
+    /// and systemd's `READY=1`): for a background player that may be
+    /// backing off without the service being unable to serve, such as a
+    /// cache warmer or a client of a flaky upstream. Its failure for good
+    /// still makes the service not live. On a conductor, it covers every
+    /// player below. `after` still waits for its `ctx.ready()`.
+    #[must_use]
+    pub fn ignore_readiness(mut self) -> Self {
+        self.ignore_readiness = true;
         self
     }
 
@@ -162,6 +191,8 @@ impl PlayerOptions {
             delay,
             after,
             grace,
+            ready_within,
+            ignore_readiness,
             stable_after,
             on_exit,
             on_reload,
@@ -174,6 +205,8 @@ impl PlayerOptions {
             && delay.is_none()
             && after.is_empty()
             && grace.is_none()
+            && ready_within.is_none()
+            && !ignore_readiness
             && stable_after.is_none()
             && *on_exit == OnExit::StopOnFailure
             && *on_reload == OnReload::Notify
@@ -201,6 +234,9 @@ impl PlayerOptions {
             && within.is_zero()
         {
             return Err("the max_restarts window (`within`) must be longer than zero".into());
+        }
+        if self.ready_within.is_some_and(|d| d.is_zero()) {
+            return Err("ready_within must be longer than zero".into());
         }
         if self.stable_after.is_some_and(|d| d.is_zero()) {
             return Err("stable_after must be longer than zero".into());

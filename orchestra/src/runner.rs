@@ -2,6 +2,9 @@
 //! shutdown trigger, optionally watched by a monitor.
 
 use std::sync::{Arc, OnceLock};
+use std::time::Duration;
+
+use tokio::time::sleep;
 
 use crate::control::Handle;
 use crate::describe::Description;
@@ -15,7 +18,7 @@ use crate::player::Player;
 use crate::reload::{Reloader, Reloads};
 use crate::signal::Signal;
 use crate::signals::{Listener, Signals};
-use crate::status::Monitor;
+use crate::status::{Monitor, RunPhase};
 use crate::watchdog::Watchdog;
 
 /// Runs a player (a conductor, typically) at the top of a program, with
@@ -52,6 +55,7 @@ pub struct Runner<P> {
     handle: OnceLock<Handle>,
     reload_signals: Option<Signals>,
     reloads: Reloads,
+    drain: Option<Duration>,
 }
 
 impl<P: Player> Runner<P> {
@@ -65,6 +69,7 @@ impl<P: Player> Runner<P> {
             handle: OnceLock::new(),
             reload_signals: Signals::reload_default(),
             reloads: Reloads::default(),
+            drain: None,
         }
     }
 
@@ -121,7 +126,39 @@ impl<P: Player> Runner<P> {
     ///
     /// A [`Monitor`] is a handle: pass a clone to keep one for reading.
     pub fn monitor(mut self, monitor: Monitor) -> Self {
+        monitor.attach();
         self.monitor = Some(monitor);
+        self
+    }
+
+    /// Drains for `drain` before the graceful stop (the lame-duck time), in
+    /// place of the top conductor's `drain`.
+    ///
+    /// On the first signal (or when the shutdown future completes) the run
+    /// enters its drain phase: every player keeps running, and sees it
+    /// ([`Context::draining`](crate::Context::draining)); the health probes
+    /// report not ready with the reason "draining", systemd is told
+    /// `STOPPING=1`, an `HttpServer` keeps serving but asks its clients to
+    /// reconnect elsewhere. Load balancers move traffic away meanwhile.
+    /// After `drain` the graceful stop runs as without one. A second signal
+    /// during the drain forces the stop at once.
+    ///
+    /// A zero drain is no drain. Without one nothing of this happens, and
+    /// nothing is paid for it.
+    ///
+    /// ```
+    /// use orchestra::{player_fn, Context, Runner};
+    /// use std::time::Duration;
+    ///
+    /// let player = player_fn(|ctx: Context| async move {
+    ///     ctx.cancelled().await;
+    ///     Ok(())
+    /// });
+    /// let runner = Runner::new(player).drain(Duration::from_secs(5));
+    /// # drop(runner);
+    /// ```
+    pub fn drain(mut self, drain: Duration) -> Self {
+        self.drain = Some(drain);
         self
     }
 
@@ -169,37 +206,48 @@ impl<P: Player> Runner<P> {
             .map(Listener::new)
             .transpose()?;
         let _watchdog = Watchdog::start(&self.signals);
-        let stage = Stage::new(self.monitor, self.handle.get(), self.reloads);
-        let mut play = std::pin::pin!(stage.play(self.player));
+        let (stage, play) = Stage::new(
+            self.player,
+            self.monitor,
+            self.handle.get(),
+            self.reloads,
+            self.drain,
+        );
+        let mut play = std::pin::pin!(play);
 
-        loop {
+        let signal = loop {
             tokio::select! {
                 biased;
                 result = &mut play => return result,
-                signal = listener.next() => {
-                    tracing::info!(target: "orchestra", %signal, "stopping gracefully; send it again to force");
-                    stage.shutdown.request();
-                    break;
-                }
+                signal = listener.next() => break signal,
                 Some(signal) = next(&mut reload_listener) => {
                     tracing::info!(target: "orchestra", %signal, "reload requested");
                     stage.reloads.request();
                 }
             }
-        }
-        tokio::select! {
-            biased;
-            result = &mut play => result,
-            signal = listener.next() => {
-                let reason = format!("a second {signal}");
-                tracing::warn!(target: "orchestra", %reason, "forcing the stop: aborting every player still running");
-                stage.shutdown.force(reason.clone());
-                // The engine aborts and awaits every task before returning.
-                match play.await {
-                    Err(error) => Err(error),
-                    Ok(()) => Err(Error::Forced { reason, aborted: Vec::new() }),
-                }
+        };
+        // Draining (if the run drains), then stopping; a second signal
+        // during either forces the stop.
+        let mut stop = std::pin::pin!(stage.stop(&signal));
+        let mut stopping = false;
+        let signal = loop {
+            tokio::select! {
+                biased;
+                result = &mut play => return result,
+                signal = listener.next() => break signal,
+                () = &mut stop, if !stopping => stopping = true,
             }
+        };
+        let reason = format!("a second {signal}");
+        tracing::warn!(target: "orchestra", %reason, "forcing the stop: aborting every player still running");
+        stage.shutdown.force(reason.clone());
+        // The engine aborts and awaits every task before returning.
+        match play.await {
+            Err(error) => Err(error),
+            Ok(()) => Err(Error::Forced {
+                reason,
+                aborted: Vec::new(),
+            }),
         }
     }
 
@@ -220,14 +268,24 @@ impl<P: Player> Runner<P> {
     where
         F: Future<Output = ()>,
     {
-        let stage = Stage::new(self.monitor, self.handle.get(), self.reloads);
-        let mut play = std::pin::pin!(stage.play(self.player));
+        let (stage, play) = Stage::new(
+            self.player,
+            self.monitor,
+            self.handle.get(),
+            self.reloads,
+            self.drain,
+        );
+        let mut play = std::pin::pin!(play);
         tokio::select! {
             biased;
             result = &mut play => return result,
-            () = shutdown => stage.shutdown.request(),
+            () = shutdown => {}
         }
-        play.await
+        tokio::select! {
+            biased;
+            result = &mut play => result,
+            () = stage.stop(&"the shutdown future") => play.await,
+        }
     }
 }
 
@@ -286,50 +344,87 @@ where
     Runner::new(player).play_until(shutdown).await
 }
 
-/// A top-level run: how it shuts down, and who watches it.
+/// A top-level run: how it shuts down, who watches it, how it reloads.
 struct Stage {
     shutdown: Shutdown,
     monitor: Option<Monitor>,
-    registry: Option<Arc<Registry>>,
     reloads: Reloads,
+    /// The drain phase before the stop, if any.
+    drain: Option<Duration>,
 }
 
+/// What a run is made of: its shutdown, its monitor, its registry of
+/// members (when a handle controls it).
+type Parts = (Shutdown, Option<Monitor>, Option<Arc<Registry>>);
+
 impl Stage {
-    fn new(monitor: Option<Monitor>, handle: Option<&Handle>, reloads: Reloads) -> Self {
-        if let Some(handle) = handle {
-            let (shutdown, registry, monitor) = handle.parts(monitor);
-            return Stage {
-                shutdown,
-                monitor: Some(monitor),
-                registry: Some(registry),
-                reloads,
-            };
-        }
-        // With no monitor, one is kept anyway when the end-of-run summary
-        // would be logged.
-        let monitor = monitor.or_else(|| {
-            tracing::enabled!(target: "orchestra", tracing::Level::INFO).then(Monitor::new)
-        });
-        Stage {
-            shutdown: Shutdown::new(),
+    /// The stage of `player`'s run, and the run. `drain` is the runner's,
+    /// in place of the top conductor's.
+    fn new<P: Player>(
+        player: P,
+        monitor: Option<Monitor>,
+        handle: Option<&Handle>,
+        reloads: Reloads,
+        drain: Option<Duration>,
+    ) -> (
+        Self,
+        impl Future<Output = Result<(), Error>> + Send + 'static,
+    ) {
+        let (shutdown, monitor, registry): Parts = match handle {
+            Some(handle) => {
+                let (shutdown, registry, monitor) = handle.parts(monitor);
+                (shutdown, Some(monitor), Some(registry))
+            }
+            // With no monitor, one is kept anyway when the end-of-run
+            // summary would be logged.
+            None => (
+                Shutdown::new(),
+                monitor.or_else(|| {
+                    tracing::enabled!(target: "orchestra", tracing::Level::INFO).then(Monitor::new)
+                }),
+                None,
+            ),
+        };
+        let member = member_of(Access::Own(player), None, PlayerOptions::default());
+        let drain = drain
+            .or_else(|| member.drain_phase())
+            .filter(|drain| !drain.is_zero());
+        let play = play_root(
+            member,
+            shutdown.clone(),
+            monitor.clone(),
+            registry,
+            reloads.clone(),
+        );
+        let stage = Stage {
+            shutdown,
             monitor,
-            registry: None,
             reloads,
-        }
+            drain,
+        };
+        (stage, play)
     }
 
-    fn play<P: Player>(
-        &self,
-        player: P,
-    ) -> impl Future<Output = Result<(), Error>> + Send + 'static {
-        let member = member_of(Access::Own(player), None, PlayerOptions::default());
-        play_root(
-            member,
-            self.shutdown.clone(),
-            self.monitor.clone(),
-            self.registry.clone(),
-            self.reloads.clone(),
-        )
+    /// Drains (if the run has a drain phase), then asks every player to
+    /// stop; the run's end is awaited beside it.
+    async fn stop(&self, cause: &(dyn std::fmt::Display + Sync)) {
+        if let Some(drain) = self.drain {
+            tracing::info!(target: "orchestra", %cause, ?drain, "draining, then stopping gracefully; send it again to force");
+            self.enter(RunPhase::Draining);
+            self.shutdown.drain();
+            sleep(drain).await;
+            tracing::info!(target: "orchestra", "drained; stopping gracefully");
+        } else {
+            tracing::info!(target: "orchestra", %cause, "stopping gracefully; send it again to force");
+        }
+        self.enter(RunPhase::Stopping);
+        self.shutdown.request();
+    }
+
+    fn enter(&self, phase: RunPhase) {
+        if let Some(monitor) = &self.monitor {
+            monitor.enter(phase);
+        }
     }
 }
 

@@ -2,7 +2,7 @@
 
 use std::collections::{HashMap, VecDeque};
 use std::fmt;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicU8, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::{Duration, SystemTime};
 
@@ -137,6 +137,12 @@ pub struct PlayerStatus {
     pub next_restart: Option<SystemTime>,
     /// How many runs it began.
     pub runs: u32,
+    /// Whether its last run was asked to stop (so a `Stopped` player did
+    /// not finish by itself).
+    pub asked_to_stop: bool,
+    /// Whether it counts for the service's readiness (see
+    /// `PlayerOptions::ignore_readiness`).
+    pub counts_for_readiness: bool,
 }
 
 impl PlayerStatus {
@@ -150,6 +156,8 @@ impl PlayerStatus {
             last_error: None,
             next_restart: None,
             runs: 0,
+            asked_to_stop: false,
+            counts_for_readiness: true,
         }
     }
 
@@ -166,6 +174,7 @@ impl PlayerStatus {
             EventKind::Deferred { .. } => State::Deferred,
             EventKind::Started => {
                 self.runs += 1;
+                self.asked_to_stop = false;
                 self.started_at = Some(event.at);
                 State::Running
             }
@@ -182,7 +191,10 @@ impl PlayerStatus {
             EventKind::Stopping if matches!(self.state, State::Stopped | State::Failed) => {
                 self.state
             }
-            EventKind::Stopping => State::Stopping,
+            EventKind::Stopping => {
+                self.asked_to_stop = true;
+                State::Stopping
+            }
             EventKind::Stopped => State::Stopped,
             EventKind::Failed { error } => {
                 self.last_error = Some(error.clone());
@@ -247,6 +259,31 @@ struct Inner {
     notes: broadcast::Sender<Note>,
     listeners: Mutex<Vec<OnEvent>>,
     dropped: AtomicU64,
+    /// Where the run it watches is ([`RunPhase`]).
+    run: AtomicU8,
+}
+
+/// Where the run a monitor watches is, as health reads it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
+pub(crate) enum RunPhase {
+    /// No run was given the monitor.
+    Detached,
+    Running,
+    Draining,
+    Stopping,
+    /// The run returned.
+    Ended,
+}
+
+impl RunPhase {
+    #[cfg_attr(not(feature = "health"), allow(dead_code))]
+    const ALL: [RunPhase; 5] = [
+        RunPhase::Detached,
+        RunPhase::Running,
+        RunPhase::Draining,
+        RunPhase::Stopping,
+        RunPhase::Ended,
+    ];
 }
 
 #[derive(Clone)]
@@ -307,6 +344,7 @@ impl Monitor {
                 notes,
                 listeners: Mutex::new(Vec::new()),
                 dropped: AtomicU64::new(0),
+                run: AtomicU8::new(RunPhase::Detached as u8),
             }),
         }
     }
@@ -366,6 +404,40 @@ impl Monitor {
     /// How many events listeners lost because they fell behind.
     pub fn dropped(&self) -> u64 {
         self.inner.dropped.load(Ordering::Relaxed)
+    }
+
+    /// Leaves the player at `path` (and any below it) out of readiness.
+    pub(crate) fn ignore_readiness(&self, path: &Arc<str>) {
+        let mut table = self.table();
+        if let Some(&i) = table.index.get(path) {
+            table.players[i].status.counts_for_readiness = false;
+        }
+    }
+
+    /// Where the watched run is.
+    #[cfg_attr(not(feature = "health"), allow(dead_code))]
+    pub(crate) fn run_phase(&self) -> RunPhase {
+        RunPhase::ALL[usize::from(self.inner.run.load(Ordering::Acquire))]
+    }
+
+    /// Marks the monitor as given to a run that has not started yet.
+    pub(crate) fn attach(&self) {
+        let _ = self.inner.run.compare_exchange(
+            RunPhase::Detached as u8,
+            RunPhase::Running as u8,
+            Ordering::AcqRel,
+            Ordering::Acquire,
+        );
+    }
+
+    /// Moves the watched run to `phase`: forward only, except that a new
+    /// run starts over at `Running`.
+    pub(crate) fn enter(&self, phase: RunPhase) {
+        if phase == RunPhase::Running {
+            self.inner.run.store(phase as u8, Ordering::Release);
+        } else {
+            self.inner.run.fetch_max(phase as u8, Ordering::AcqRel);
+        }
     }
 
     /// Records an event and sends it to subscribers.

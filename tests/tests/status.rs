@@ -51,7 +51,7 @@ async fn a_clean_run_and_stop() {
     app.add("idle", idle(&log, t0)).unwrap();
     let monitor = Monitor::new();
 
-    // Stopped within the 1 s readiness grace, which would count `idle` ready.
+    // `idle` never calls ready(), and has no readiness grace.
     Runner::new(app)
         .monitor(monitor.clone())
         .play_until(sleep(millis(500)))

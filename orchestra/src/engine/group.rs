@@ -21,7 +21,6 @@ use super::strategy::{Members, Regroup, Step};
 use super::supervise::{Dyn, Outcome, Target, supervise};
 use crate::context::Context;
 use crate::error::{Chain, Error, Straggler, panic_message};
-use crate::options::DEFAULT_GRACE;
 use crate::status::EventKind;
 use crate::supervision::OnExit;
 use crate::time::later;
@@ -227,6 +226,11 @@ pub(super) async fn conduct(
 
     for slot in &this.slots {
         slot.seat.emit(0, None, || EventKind::Starting);
+        if slot.seat.options.ignore_readiness
+            && let Some(monitor) = &this.root.monitor
+        {
+            monitor.ignore_readiness(slot.seat.path());
+        }
     }
     let mut sets = Sets {
         joining: FuturesUnordered::new(),
@@ -435,27 +439,34 @@ impl<'m, 'a: 'm> Conducting<'_, 'm, 'a> {
         }));
     }
 
-    /// Watches a member's run for readiness, with its grace. The grace
-    /// matters to the members ordered after this one, and to a monitor's
-    /// view of readiness.
+    /// Watches a member's run for readiness: waited for by the members
+    /// ordered after it; a grace also shows in a monitor's view of
+    /// readiness.
     fn watch_readiness(&mut self, i: usize, sets: &mut Sets<'m>) {
         let slot = &self.slots[i];
-        if slot.dependents.is_empty() && self.root.monitor.is_none() {
+        let seat = slot.seat.clone();
+        let grace = seat.options.grace;
+        if slot.dependents.is_empty() && (grace.is_none() || self.root.monitor.is_none()) {
             return;
         }
-        let seat = slot.seat.clone();
-        let options = &seat.options;
-        let grace = (options.delay.unwrap_or_default())
-            .saturating_add(options.grace.unwrap_or(DEFAULT_GRACE));
+        let delay = seat.options.delay.unwrap_or_default();
         sets.readying.push(Box::pin(async move {
-            tokio::select! {
-                () = seat.ready.wait() => {}
-                () = sleep(grace) => {
-                    if seat.ready.set() {
-                        tracing::debug!(target: "orchestra", player = %seat.path(), ?grace, "readiness grace over: counted as ready");
-                        seat.emit(0, None, || EventKind::Ready);
+            match grace {
+                None => seat.ready.wait().await,
+                Some(grace) => tokio::select! {
+                    () = seat.ready.wait() => {}
+                    () = sleep(delay.saturating_add(grace)) => {
+                        if seat.ready.set() {
+                            tracing::warn!(
+                                target: "orchestra",
+                                player = %seat.path(),
+                                ?grace,
+                                "not ready within its readiness grace: counted as ready"
+                            );
+                            seat.emit(0, None, || EventKind::Ready);
+                        }
                     }
-                }
+                },
             }
             i
         }));
@@ -787,6 +798,15 @@ fn resolve(group: &Group<'_>, prefix: &str) -> Result<Vec<Vec<usize>>, Error> {
     for member in members.iter() {
         if let Err(message) = member.options.validate() {
             config(&path(prefix, &member.name), message);
+        }
+        // The top group's prefix is empty: it holds the root conductor.
+        if !prefix.is_empty() && member.drain_phase().is_some() {
+            config(
+                &path(prefix, &member.name),
+                "a drain phase is the whole run's: set `drain` on the top conductor \
+                 or with `Runner::drain`, not on a nested conductor"
+                    .into(),
+            );
         }
     }
     let mut deps = vec![Vec::new(); members.len()];

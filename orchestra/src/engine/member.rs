@@ -81,11 +81,12 @@ pub(crate) enum Held<'a> {
     Borrowed(&'a mut (dyn DynPlayer + 'static)),
 }
 
-/// A conductor's members, its default stop timeout and how it supervises
-/// them.
+/// A conductor's members, its default stop timeout, its drain (read at
+/// the top of a run only) and how it supervises them.
 #[derive(Default)]
 pub(crate) struct Group<'a> {
     pub(crate) timeout: Option<Duration>,
+    pub(crate) drain: Option<Duration>,
     pub(crate) supervision: Supervision,
     pub(crate) members: Vec<Member<'a>>,
     /// How many runs each member began in the group's earlier runs: a
@@ -202,6 +203,7 @@ impl<'a> Member<'a> {
             Arc::from(name),
             Group {
                 timeout,
+                drain: None,
                 supervision: Supervision::default(),
                 members,
                 runs: Vec::new(),
@@ -222,6 +224,24 @@ impl<'a> Member<'a> {
             Body::Given(None) | Body::Player { .. } => {}
         }
         self
+    }
+
+    /// The conductor with a drain phase of `drain` before its stop, when it
+    /// runs at the top (`#[conductor(drain = "5s")]`).
+    pub fn drain(mut self, drain: Duration) -> Self {
+        if let Body::Group(group) = &mut self.body {
+            group.drain = Some(drain);
+        }
+        self
+    }
+
+    /// The drain phase the member asks for, if it is a conductor with one.
+    pub(crate) fn drain_phase(&self) -> Option<Duration> {
+        match &self.body {
+            Body::Group(group) => group.drain,
+            Body::Given(group) => group.as_ref().and_then(|group| group.drain),
+            Body::Player { .. } => None,
+        }
     }
 
     /// A conductor named `name` unless its own conductor names it.
@@ -316,6 +336,7 @@ impl Group<'_> {
             options,
             self.timeout,
             self.supervision,
+            self.drain,
             self.members.iter().map(Member::describe).collect(),
         )
     }
@@ -325,6 +346,7 @@ impl Group<'_> {
         Group {
             timeout: self.timeout,
             supervision: self.supervision,
+            drain: self.drain,
             members: self.members.iter().map(Member::shown).collect(),
             runs: Vec::new(),
         }

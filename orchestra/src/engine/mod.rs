@@ -43,7 +43,7 @@ use crate::error::{BoxError, Error};
 use crate::options::{DEFAULT_TIMEOUT, PlayerOptions};
 use crate::player::Player;
 use crate::reload::Reloads;
-use crate::status::Monitor;
+use crate::status::{Monitor, RunPhase};
 use member::{Access, Body, Group, Held, Member};
 use seat::{Registry, Root, Seat};
 use shutdown::Shutdown;
@@ -119,7 +119,10 @@ pub(crate) async fn play_root(
     reloads: Reloads,
 ) -> Result<(), Error> {
     tracing::info!(target: "orchestra", "starting {}", member.describe());
-    let listening = monitor.as_ref().map(Monitor::start_listeners);
+    let listening = monitor.as_ref().map(|monitor| {
+        monitor.enter(RunPhase::Running);
+        monitor.start_listeners()
+    });
     let listening_bound = group::stop_timeout(&member, DEFAULT_TIMEOUT);
 
     let root = Arc::new(Root {
@@ -131,6 +134,7 @@ pub(crate) async fn play_root(
     let mut top = Group {
         timeout: None,
         supervision: Default::default(),
+        drain: None,
         // The root's conductor runs in this future, not on a task of its
         // own: it starts its players at the first poll.
         members: vec![member.lent()],
@@ -144,6 +148,9 @@ pub(crate) async fn play_root(
     let dropped = top.dismiss("");
     let errors = result.err().into_iter().chain(dropped).collect();
     let result = Error::combine(errors).map_or(Ok(()), Err);
+    if let Some(monitor) = &root.monitor {
+        monitor.enter(RunPhase::Ended);
+    }
 
     if let Some(listening) = listening {
         listening.finish(listening_bound, &forcing).await;

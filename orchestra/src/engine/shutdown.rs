@@ -25,7 +25,7 @@ pub(crate) enum Phase {
     /// Playing.
     Running,
     /// Still playing, but no longer taking new work (the lame-duck time
-    /// before the stop). Nothing enters it yet: the slot for a drain phase.
+    /// before the stop, when a drain is configured).
     Draining,
     /// Every member is asked to stop, and has its stop timeout to return.
     Stopping,
@@ -67,13 +67,11 @@ impl Shutdown {
     }
 
     /// The phase reached so far.
-    #[allow(dead_code, reason = "the drain phase (issue 10) reads it")]
     pub(crate) fn phase(&self) -> Phase {
         Phase::ALL[usize::from(self.inner.phase.load(Ordering::Acquire))]
     }
 
     /// Enters the drain phase: the members keep running.
-    #[allow(dead_code, reason = "the slot for the drain phase (issue 10)")]
     pub(crate) fn drain(&self) {
         self.advance(Phase::Draining);
     }
@@ -96,7 +94,6 @@ impl Shutdown {
     }
 
     /// Completes once `phase` is reached (at once for `Running`).
-    #[allow(dead_code, reason = "the drain phase (issue 10) awaits `Draining`")]
     pub(crate) async fn reached(&self, phase: Phase) {
         loop {
             let moved = self.inner.moved.notified();

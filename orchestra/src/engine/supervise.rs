@@ -6,6 +6,7 @@ use std::fmt;
 use std::panic::AssertUnwindSafe;
 use std::pin::Pin;
 use std::sync::Arc;
+use std::sync::atomic::Ordering;
 use std::time::Duration;
 
 use futures_util::FutureExt;
@@ -422,7 +423,8 @@ fn run<'r>(
             tracing::info!(target: "orchestra", "started");
         }
         // The run's children: see `scope`.
-        let mut play = std::pin::pin!(target.play(ctx, seat));
+        let attempt = ctx.attempt();
+        let mut play = std::pin::pin!(ready_within(target.play(ctx, seat), seat, attempt));
         let cut = CutsChildren::new(seat);
         let played = Watched::new(seat, play.as_mut()).await;
         let (played, failure) = match (played, seat.children.get()) {
@@ -482,6 +484,39 @@ async fn reloadable(
         ),
     }
     Outcome::Reloaded
+}
+
+/// Runs `play`, run number `attempt` of the member in `seat`: with a
+/// `ready_within`, if the run has not called `ctx.ready()` by then (and was
+/// not asked to stop meanwhile), it is cut there (its future dropped) and
+/// counts as a failed run, which its restart policy handles.
+async fn ready_within(play: impl Future<Output = Outcome>, seat: &Seat, attempt: u32) -> Outcome {
+    let Some(within) = seat.options.ready_within else {
+        return play.await;
+    };
+    let mut play = std::pin::pin!(play);
+    // Boxed: the deadline is the few members' that set one.
+    tokio::select! {
+        biased;
+        outcome = &mut play => return outcome,
+        () = Box::pin(sleep(within)) => {}
+    }
+    if seat.ready_run.load(Ordering::Acquire) == attempt || seat.token.is_cancelled() {
+        return play.await;
+    }
+    tracing::warn!(
+        target: "orchestra",
+        ?within,
+        "not ready within `ready_within`: the run counts as failed"
+    );
+    Outcome::Failed(Error::Failed {
+        path: seat.path().clone(),
+        attempt,
+        source: format!(
+            "not ready within {within:?} (`ready_within`): it did not call `ctx.ready()` in time"
+        )
+        .into(),
+    })
 }
 
 /// Waits `delay` unless the member is asked to stop first (`false` then).

@@ -38,6 +38,9 @@ pub(super) struct Connection<S> {
     /// Cancelled when the connections are asked to close (the server
     /// stops): each finishes its current requests, then closes.
     pub(super) closing: CancellationToken,
+    /// Cancelled while the server drains: clients are asked to move away
+    /// (see `Tracked`), connections stay open.
+    pub(super) draining: CancellationToken,
     pub(super) requests: Arc<AtomicUsize>,
     pub(super) meter: Meter,
     /// Its place under the connection limit, given back when it closes.
@@ -94,11 +97,14 @@ impl<S: HttpService> Connection<S> {
         I: AsyncRead + AsyncWrite + Unpin + Send + 'static,
     {
         let first_request = CancellationToken::new();
+        let goaway = CancellationToken::new();
         let flight = Flight::new(&self.requests);
         let service = Tracked {
             inner: self.service.clone(),
             flight: flight.clone(),
             first_request: first_request.clone(),
+            draining: self.draining.clone(),
+            goaway: goaway.clone(),
         };
         let io = TokioIo::new(Flushed::new(io, flight));
         let conn = self.builder.serve_connection_with_upgrades(io, service);
@@ -121,6 +127,12 @@ impl<S: HttpService> Connection<S> {
                     "no request within the header timeout; closing the connection"
                 );
                 return;
+            }
+            // An HTTP/2 request while draining: `GOAWAY`, and the streams
+            // under way finish.
+            () = goaway.cancelled() => {
+                conn.as_mut().graceful_shutdown();
+                conn.await
             }
             () = self.closing.cancelled() => {
                 if !first_request.is_cancelled() {

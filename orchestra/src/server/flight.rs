@@ -19,7 +19,8 @@ use std::task::{Context, Poll};
 use bytes::{Buf, Bytes};
 use http_body::{Body, Frame, SizeHint};
 use hyper::body::Incoming;
-use hyper::{Request, Response};
+use hyper::header::{CONNECTION, HeaderValue};
+use hyper::{Request, Response, Version};
 use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
 use tokio_util::sync::CancellationToken;
 
@@ -98,13 +99,19 @@ impl Drop for InFlight {
     }
 }
 
-/// The user's service, counting each request in flight, and telling when
-/// the connection's first request arrived.
+/// The user's service, counting each request in flight, telling when the
+/// connection's first request arrived, and, while the server drains, asking
+/// the client to move away: an HTTP/1 response carries `Connection: close`,
+/// an HTTP/2 request makes its connection send `GOAWAY`.
 #[derive(Clone)]
 pub(super) struct Tracked<S> {
     pub(super) inner: S,
     pub(super) flight: Arc<Flight>,
     pub(super) first_request: CancellationToken,
+    /// Cancelled while the server drains (the run's lame-duck time).
+    pub(super) draining: CancellationToken,
+    /// Cancelled to make this (HTTP/2) connection send `GOAWAY`.
+    pub(super) goaway: CancellationToken,
 }
 
 impl<S: HttpService> hyper::service::Service<Request<Incoming>> for Tracked<S> {
@@ -117,10 +124,21 @@ impl<S: HttpService> hyper::service::Service<Request<Incoming>> for Tracked<S> {
         if !self.first_request.is_cancelled() {
             self.first_request.cancel();
         }
+        // HTTP/2 clients retry elsewhere what `GOAWAY` says was not taken;
+        // an HTTP/1 client learns it must reconnect from the response.
+        let close = self.draining.is_cancelled() && request.version() < Version::HTTP_2;
+        if self.draining.is_cancelled() && !close {
+            self.goaway.cancel();
+        }
         let mut service = self.inner.clone();
         Box::pin(async move {
             poll_fn(|cx| service.poll_ready(cx)).await?;
-            let response = service.call(request).await?;
+            let mut response = service.call(request).await?;
+            if close {
+                response
+                    .headers_mut()
+                    .insert(CONNECTION, HeaderValue::from_static("close"));
+            }
             Ok(response.map(|body| {
                 if body.is_end_stream() {
                     in_flight.end(); // hyper will not poll it: only the head is left

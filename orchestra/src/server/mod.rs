@@ -83,14 +83,21 @@ fn default_shutdown_timeout(stop_timeout: Option<Duration>) -> Duration {
 /// 3. **Serve** HTTP/1 and HTTP/2 (detected per connection, with ALPN over
 ///    TLS), HTTP upgrades included, each connection on a task of its own,
 ///    within the limits below.
-/// 4. **Drain**, once the context is cancelled: the listener is closed at
+/// 4. **Move clients away**, while the run drains (its lame-duck time, see
+///    [`Runner::drain`](crate::Runner::drain)) or stops, until this server is
+///    asked to stop: it keeps accepting and serving, but HTTP/1 responses
+///    carry `Connection: close` and an HTTP/2 connection sends `GOAWAY` at
+///    its next request, so that clients reconnect, through a load balancer
+///    that no longer routes here, before the listener closes. Idle
+///    connections stay open until the drain below.
+/// 5. **Drain**, once the context is cancelled: the listener is closed at
 ///    once, so new connections are refused (the connections the kernel had
 ///    already queued are taken in and served). Every open connection is told
 ///    to finish: HTTP/1 connections close after their current response,
 ///    HTTP/2 connections receive a `GOAWAY`, idle ones close at once, and a
 ///    connection that has not sent its first request yet gets a moment to
 ///    send it. In-flight requests run to completion.
-/// 5. **Cut**, if requests are still in flight after the
+/// 6. **Cut**, if requests are still in flight after the
 ///    [`shutdown_timeout`](HttpServer::shutdown_timeout) (5 s by default, or
 ///    4/5 of the player's stop timeout if that is shorter):
 ///    their connections are aborted, a warning is logged, and the run returns
@@ -409,7 +416,21 @@ impl<S: HttpService> Player for HttpServer<S> {
 
         let meter = self.stats.meter(ctx.path());
         let mut serving = Serving::new(self.service.clone(), tls, self.limits.clone(), meter);
-        serving.accept_until_cancelled(&listener, &ctx).await;
+        let move_away = serving.move_clients_away();
+        {
+            let mut accepting = std::pin::pin!(serving.accept_until_cancelled(&listener, &ctx));
+            tokio::select! {
+                biased;
+                () = &mut accepting => {}
+                () = ctx.draining() => {
+                    if !ctx.is_cancelled() {
+                        tracing::info!("draining: serving on, asking clients to reconnect elsewhere");
+                        move_away.cancel();
+                    }
+                    accepting.await;
+                }
+            }
+        }
         serving.take_queued(listener);
         drop(listening);
         let shutdown_timeout = self

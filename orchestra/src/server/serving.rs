@@ -51,6 +51,8 @@ pub(super) struct Serving<S> {
     tasks: TaskTracker,
     /// Cancelled when the connections are asked to close.
     closing: CancellationToken,
+    /// Cancelled when the clients are asked to move away (the drain phase).
+    draining: CancellationToken,
     /// Cancelled when the drain is cut short: connections are dropped. Also
     /// cancelled if the run itself is dropped, so no task outlives it.
     abort: CancellationToken,
@@ -75,10 +77,20 @@ impl<S: HttpService> Serving<S> {
             slots: Arc::new(Semaphore::new(max_connections)),
             tasks,
             closing: CancellationToken::new(),
+            draining: CancellationToken::new(),
             _abort_on_drop: abort.clone().drop_guard(),
             abort,
             requests: Arc::new(AtomicUsize::new(0)),
         }
+    }
+
+    /// A token that, cancelled, asks every client to move away while the
+    /// server keeps accepting and serving (the run's drain phase): HTTP/1
+    /// responses carry `Connection: close`, an HTTP/2 connection sends
+    /// `GOAWAY` at its next request. Idle connections are left open until
+    /// the stop, when closing them can race no request in flight.
+    pub(super) fn move_clients_away(&self) -> CancellationToken {
+        self.draining.clone()
     }
 
     /// Accepts connections until `ctx` is cancelled. At the connection limit
@@ -163,6 +175,7 @@ impl<S: HttpService> Serving<S> {
             builder: self.builder.clone(),
             tls: self.tls.clone(),
             closing: self.closing.clone(),
+            draining: self.draining.clone(),
             requests: self.requests.clone(),
             meter: self.meter.clone(),
             _slot: slot,
