@@ -235,7 +235,10 @@ impl Player for Systemd {
         ctx.ready();
         let mut changes = self.monitor.subscribe();
         let mut watchdog = sd_notify::watchdog_enabled().map(|interval| {
-            let mut tick = tokio::time::interval(interval / 2);
+            // Half the interval, as systemd advises; never zero, which
+            // `tokio::time::interval` rejects with a panic.
+            let period = (interval / 2).max(std::time::Duration::from_millis(1));
+            let mut tick = tokio::time::interval(period);
             tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
             tick
         });
