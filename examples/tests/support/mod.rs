@@ -1,15 +1,18 @@
 //! An example run as a process: its log lines as they come, signals, its
-//! exit.
+//! exit; and requests to it over HTTP.
 
 #![allow(dead_code, unreachable_pub)]
 
+pub mod http;
+
 use std::io::{BufRead, BufReader};
 use std::path::PathBuf;
-use std::process::{Child, Command, Stdio};
+use std::process::{Child, Command, ExitStatus, Stdio};
 use std::sync::mpsc;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
-/// Generous bound for a line to appear: a hang guard, not a speed assert.
+/// Generous bound for a line, a response or the exit: a hang guard, not a
+/// speed assert.
 pub const PATIENCE: Duration = Duration::from_secs(60);
 
 /// `target/<profile>/examples/<name>`, built by `cargo test` before the tests run.
@@ -31,8 +34,24 @@ pub struct Running {
 impl Running {
     /// Starts the example `name` with `args`, logging at `info`.
     pub fn start(name: &str, args: &[&str]) -> Self {
-        let mut child = Command::new(example(name))
-            .args(args)
+        let mut command = Command::new(example(name));
+        command.args(args);
+        Running::spawn(command)
+    }
+
+    /// Starts the example `name` with `args` and at most `files` open files.
+    pub fn start_with_open_files_limit(name: &str, files: u32, args: &[&str]) -> Self {
+        let mut command = Command::new("sh");
+        command
+            .arg("-c")
+            .arg(format!("ulimit -n {files} && exec \"$0\" \"$@\""))
+            .arg(example(name))
+            .args(args);
+        Running::spawn(command)
+    }
+
+    fn spawn(mut command: Command) -> Self {
+        let mut child = command
             .env("RUST_LOG", "info")
             .stdout(Stdio::piped())
             .stderr(Stdio::null())
@@ -54,7 +73,7 @@ impl Running {
         }
     }
 
-    /// Waits for a line containing every one of `needles`; returns it.
+    /// Waits for the next line containing every one of `needles`; returns it.
     pub fn wait_for(&mut self, needles: &[&str]) -> String {
         loop {
             match self.lines.recv_timeout(PATIENCE) {
@@ -76,6 +95,16 @@ impl Running {
         }
     }
 
+    /// Returns a line seen already that contains every one of `needles`, or
+    /// waits for the next one (players restarted together log in any order).
+    pub fn seen_or_wait_for(&mut self, needles: &[&str]) -> String {
+        let found = |line: &String| needles.iter().all(|n| line.contains(n));
+        match self.seen.iter().find(|line| found(line)) {
+            Some(line) => line.clone(),
+            None => self.wait_for(needles),
+        }
+    }
+
     /// Sends the signal named `name` (`INT`, `HUP`…) with `kill`.
     pub fn signal(&self, name: &str) {
         let status = Command::new("kill")
@@ -89,25 +118,39 @@ impl Running {
         self.signal("INT");
     }
 
-    /// Waits for the exit; returns its code and the whole output.
+    pub fn terminate(&self) {
+        self.signal("TERM");
+    }
+
+    /// Waits up to [`PATIENCE`] for the exit; returns its code and the whole
+    /// output.
     pub fn exit(mut self) -> (Option<i32>, String) {
-        let status = self.child.wait().expect("the example exits");
-        self.seen.extend(self.lines.iter());
-        (status.code(), self.seen.join("\n"))
+        match self.wait_within(PATIENCE) {
+            Some(status) => self.output(status),
+            None => {
+                self.seen.extend(self.lines.try_iter());
+                panic!("the example did not exit:\n{}", self.seen.join("\n"));
+            }
+        }
     }
 
     /// Waits up to `bound` for the exit: its code and the whole output, or
     /// `None` (and the process killed) if it is still running then.
     pub fn exit_within(mut self, bound: Duration) -> Option<(Option<i32>, String)> {
-        let start = std::time::Instant::now();
+        let status = self.wait_within(bound)?;
+        Some(self.output(status))
+    }
+
+    /// The exit status, or `None` (and the process killed) after `bound`.
+    fn wait_within(&mut self, bound: Duration) -> Option<ExitStatus> {
+        let start = Instant::now();
         loop {
             if let Some(status) = self
                 .child
                 .try_wait()
                 .expect("the example can be waited for")
             {
-                self.seen.extend(self.lines.iter());
-                return Some((status.code(), self.seen.join("\n")));
+                return Some(status);
             }
             if start.elapsed() > bound {
                 let _ = self.child.kill();
@@ -116,5 +159,11 @@ impl Running {
             }
             std::thread::sleep(Duration::from_millis(20));
         }
+    }
+
+    /// The code of `status` and every line the example wrote.
+    fn output(mut self, status: ExitStatus) -> (Option<i32>, String) {
+        self.seen.extend(self.lines.iter());
+        (status.code(), self.seen.join("\n"))
     }
 }
