@@ -40,11 +40,14 @@ pub(super) trait Target: Send {
 /// the member's task.
 pub(super) struct Typed<'r, P>(pub(super) &'r mut P);
 
+// The runs of `Typed` and `Dyn` are combinators, not `async` blocks: an
+// `async` block would keep a second copy of `ctx` in every task.
 impl<P: Player> Target for Typed<'_, P> {
-    async fn play(&mut self, ctx: Context, seat: &Seat) -> Outcome {
+    fn play(&mut self, ctx: Context, seat: &Seat) -> impl Future<Output = Outcome> + Send {
         let attempt = ctx.attempt();
-        let played = AssertUnwindSafe(self.0.play(ctx)).catch_unwind().await;
-        outcome(played, attempt, seat)
+        AssertUnwindSafe(self.0.play(ctx))
+            .catch_unwind()
+            .map(move |played| outcome(played, attempt, seat))
     }
 }
 
@@ -52,10 +55,11 @@ impl<P: Player> Target for Typed<'_, P> {
 pub(super) struct Dyn<'r>(pub(super) &'r mut dyn DynPlayer);
 
 impl Target for Dyn<'_> {
-    async fn play(&mut self, ctx: Context, seat: &Seat) -> Outcome {
+    fn play(&mut self, ctx: Context, seat: &Seat) -> impl Future<Output = Outcome> + Send {
         let attempt = ctx.attempt();
-        let played = AssertUnwindSafe(self.0.play_dyn(ctx)).catch_unwind().await;
-        outcome(played, attempt, seat)
+        AssertUnwindSafe(self.0.play_dyn(ctx))
+            .catch_unwind()
+            .map(move |played| outcome(played, attempt, seat))
     }
 }
 
@@ -109,14 +113,11 @@ fn outcome(
 }
 
 /// Runs an owned player on a task of its own, typed: its runs are not boxed.
-///
-/// The task's future is boxed: tokio moves a future several times while
-/// spawning and finishing its task, and a box is cheaper to move.
 fn spawn_leaf<P: Player>(mut player: Box<P>, seat: Arc<Seat>) -> JoinHandle<Played> {
-    tokio::spawn(Box::pin(async move {
+    tokio::spawn(async move {
         let result = supervise(Typed(&mut *player), &seat).await;
         (player as Box<dyn DynPlayer>, result)
-    }))
+    })
 }
 
 impl<P: Player> DynPlayer for P {
@@ -179,23 +180,28 @@ pub(super) async fn supervise(mut target: impl Target, seat: &Arc<Seat>) -> Resu
         attempt += 1;
         seat.runs
             .store(attempt, std::sync::atomic::Ordering::Relaxed);
-        let group_run = seat.link.as_deref().map(Link::run_token);
-        let mut ctx = Context::in_run(seat.clone(), attempt, group_run);
-        // A run restarted on a reload can be stopped alone.
-        let reload = (options.on_reload == OnReload::Restart).then(|| ctx.stoppable_alone());
-        let id = Some(ctx.execution_id());
-        // A player's run has a span; a conductor's has none, so that its
-        // players' spans do not repeat its path.
-        let span = if seat.conductor {
-            tracing::Span::none()
-        } else {
-            tracing::info_span!(
-                target: "orchestra",
-                "player",
-                player = %seat.path(),
-                attempt,
-                execution_id = %ctx.execution_id(),
-            )
+        // In a block: the context is not kept beside the run in the task
+        // (a local that was borrowed would be).
+        let (ctx, reload, span, id) = {
+            let group_run = seat.link.as_deref().map(Link::run_token);
+            let mut ctx = Context::in_run(seat.clone(), attempt, group_run);
+            // A run restarted on a reload can be stopped alone.
+            let reload = (options.on_reload == OnReload::Restart).then(|| ctx.stoppable_alone());
+            let id = Some(ctx.execution_id());
+            // A player's run has a span; a conductor's has none, so that its
+            // players' spans do not repeat its path.
+            let span = if seat.conductor {
+                tracing::Span::none()
+            } else {
+                tracing::info_span!(
+                    target: "orchestra",
+                    "player",
+                    player = %seat.path(),
+                    attempt,
+                    execution_id = %ctx.execution_id(),
+                )
+            };
+            (ctx, reload, span, id)
         };
         seat.emit(attempt, id, || EventKind::Started);
         let started = Instant::now();
@@ -234,33 +240,13 @@ pub(super) async fn supervise(mut target: impl Target, seat: &Arc<Seat>) -> Resu
         let stopping = seat.token.is_cancelled();
         // Its group ended the run to restart it with a sibling: how the run
         // ended does not matter.
-        if !stopping
-            && let Some(link) = &seat.link
-            && link.asked()
-        {
-            span.in_scope(|| match &outcome {
-                Outcome::Failed(error) => {
-                    tracing::warn!(
-                        target: "orchestra",
-                        conductor = whose(seat),
-                        error = %Cause(error, seat),
-                        "failed as it was restarted with a sibling"
-                    );
-                }
-                _ => tracing::info!(
-                    target: "orchestra",
-                    conductor = whose(seat),
-                    "restarting with a sibling"
-                ),
-            });
-            seat.emit(attempt, id, || EventKind::BackingOff {
-                error: None,
-                delay: Duration::ZERO,
-            });
+        let Some(outcome) = unless_taken_along(seat, &span, stopping, outcome, attempt, id) else {
             taken_along += 1;
             continue;
-        }
-        let (failure, immediate) = match outcome {
+        };
+        // Moved into a temporary: matched in place with guards, the outcome
+        // would be kept in the task through the backoff.
+        let (failure, immediate) = match std::convert::identity(outcome) {
             Outcome::Failed(error) if stopping || options.restart == Restart::Never => {
                 return end(seat, &span, attempt, id, Err(error));
             }
@@ -370,6 +356,42 @@ async fn clear_to_run(seat: &Seat, link: &Link) -> bool {
     }
 }
 
+/// `outcome`, unless the member's group ended the run to restart it with a
+/// sibling (`None`, logged and reported). Takes the outcome by value: a
+/// borrow would keep it in the member's task through the backoff.
+fn unless_taken_along(
+    seat: &Seat,
+    span: &tracing::Span,
+    stopping: bool,
+    outcome: Outcome,
+    attempt: u32,
+    id: Option<ExecutionId>,
+) -> Option<Outcome> {
+    if stopping || !seat.link.as_ref().is_some_and(|link| link.asked()) {
+        return Some(outcome);
+    }
+    span.in_scope(|| match &outcome {
+        Outcome::Failed(error) => {
+            tracing::warn!(
+                target: "orchestra",
+                conductor = whose(seat),
+                error = %Cause(error, seat),
+                "failed as it was restarted with a sibling"
+            );
+        }
+        _ => tracing::info!(
+            target: "orchestra",
+            conductor = whose(seat),
+            "restarting with a sibling"
+        ),
+    });
+    seat.emit(attempt, id, || EventKind::BackingOff {
+        error: None,
+        delay: Duration::ZERO,
+    });
+    None
+}
+
 /// What comes after a run under commands.
 enum Next {
     /// It ended by itself: its outcome decides, as for any run.
@@ -427,11 +449,17 @@ fn run<'r>(
         let mut play = std::pin::pin!(ready_within(target.play(ctx, seat), seat, attempt));
         let cut = CutsChildren::new(seat);
         let played = Watched::new(seat, play.as_mut()).await;
-        let (played, failure) = match (played, seat.children.get()) {
-            (Some(played), None) => (Some(played), None),
+        // A run that ended by itself with no children is over. Neither a
+        // match on a tuple nor `is_some()` (a borrow): either would keep
+        // `played` in the task during what follows.
+        #[expect(clippy::redundant_pattern_matching, reason = "`is_some()` borrows")]
+        let over = matches!(played, Some(_)) && seat.children.get().is_none();
+        let (played, failure) = if over {
+            (played, None)
+        } else {
             // Boxed: the task of a member that never spawns need not
             // carry the room for what follows.
-            (played, _) => Box::pin(after_play(seat, play, played)).await,
+            Box::pin(after_play(seat, play, played)).await
         };
         cut.disarm();
         with_children(played, failure)
