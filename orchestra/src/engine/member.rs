@@ -8,6 +8,7 @@ use std::time::Duration;
 
 use tokio::task::JoinHandle;
 
+use super::ends::EndNotice;
 use super::seat::Seat;
 use crate::context::Context;
 use crate::describe::Description;
@@ -37,8 +38,9 @@ pub(crate) trait DynPlayer: Send {
     ) -> Pin<Box<dyn Future<Output = Result<(), BoxError>> + Send + '_>>;
 
     /// Runs the player on a task of its own, typed, so that its runs are
-    /// polled inline rather than boxed.
-    fn spawn_dyn(self: Box<Self>, seat: Arc<Seat>) -> JoinHandle<Played>;
+    /// polled inline rather than boxed; the task holds `notice` until it
+    /// ends.
+    fn spawn_dyn(self: Box<Self>, seat: Arc<Seat>, notice: EndNotice) -> JoinHandle<Played>;
 }
 
 /// What an owned member's task gives back: the player and how it ended.

@@ -17,6 +17,7 @@ use tracing::Instrument;
 
 use super::command::{Commanded, parked, run_commanded};
 use super::control::Order;
+use super::ends::EndNotice;
 use super::member::{DynPlayer, Played};
 use super::scope::{CutsChildren, EndsChildren, Watched, after_play};
 use super::seat::{Link, Seat};
@@ -112,10 +113,16 @@ fn outcome(
     }
 }
 
-/// Runs an owned player on a task of its own, typed: its runs are not boxed.
-fn spawn_leaf<P: Player>(mut player: Box<P>, seat: Arc<Seat>) -> JoinHandle<Played> {
+/// Runs an owned player on a task of its own, typed: its runs are not
+/// boxed. The task holds `notice` until it ends, however it ends.
+fn spawn_leaf<P: Player>(
+    mut player: Box<P>,
+    seat: Arc<Seat>,
+    notice: EndNotice,
+) -> JoinHandle<Played> {
     tokio::spawn(async move {
         let result = supervise(Typed(&mut *player), &seat).await;
+        drop(notice);
         (player as Box<dyn DynPlayer>, result)
     })
 }
@@ -128,8 +135,8 @@ impl<P: Player> DynPlayer for P {
         Box::pin(self.play(ctx))
     }
 
-    fn spawn_dyn(self: Box<Self>, seat: Arc<Seat>) -> JoinHandle<Played> {
-        spawn_leaf(self, seat)
+    fn spawn_dyn(self: Box<Self>, seat: Arc<Seat>, notice: EndNotice) -> JoinHandle<Played> {
+        spawn_leaf(self, seat, notice)
     }
 }
 
@@ -204,7 +211,11 @@ pub(super) async fn supervise(mut target: impl Target, seat: &Arc<Seat>) -> Resu
             (ctx, reload, span, id)
         };
         seat.emit(attempt, id, || EventKind::Started);
-        let started = Instant::now();
+        // When the run began matters to a restart only, and before the
+        // first restart there is nothing to start over.
+        if let Some(restarts) = &mut restarts {
+            restarts.started = Instant::now();
+        }
         let target = &mut target;
         let outcome = match commands.as_mut() {
             None => match &reload {
@@ -271,7 +282,7 @@ pub(super) async fn supervise(mut target: impl Target, seat: &Arc<Seat>) -> Resu
 
         let restarts = restarts.get_or_insert_with(|| Box::new(Restarts::new(options)));
         let runs = attempt - seat.runs_before - reloads - taken_along;
-        let delay = match restarts.next(runs, started, immediate) {
+        let delay = match restarts.next(runs, immediate) {
             Ok(delay) => delay,
             Err(limit) => {
                 let error = Error::RestartLimit {
@@ -629,6 +640,8 @@ static DEFAULT_BACKOFF: Backoff = Backoff::exponential();
 /// The restart bookkeeping of one member: its limits and its backoff.
 struct Restarts<'o> {
     options: &'o PlayerOptions,
+    /// When the last run began (the first run's start does not matter).
+    started: Instant,
     delays: Option<Delays>,
     /// When the restarts within the `max_restarts` window happened.
     window: VecDeque<Instant>,
@@ -638,14 +651,15 @@ impl<'o> Restarts<'o> {
     fn new(options: &'o PlayerOptions) -> Self {
         Restarts {
             options,
+            started: Instant::now(),
             delays: None,
             window: VecDeque::new(),
         }
     }
 
-    /// After run number `attempt` (begun at `started`) asked for a restart:
+    /// After run number `attempt` (begun at `self.started`) asked for a restart:
     /// the delay before the next run, or the limit that forbids it.
-    fn next(&mut self, attempt: u32, started: Instant, immediate: bool) -> Result<Duration, Limit> {
+    fn next(&mut self, attempt: u32, immediate: bool) -> Result<Duration, Limit> {
         let options = self.options;
         if let Some(max) = options.max_attempts
             && attempt >= max
@@ -662,7 +676,7 @@ impl<'o> Restarts<'o> {
             }
             self.window.push_back(now);
         }
-        if now - started >= options.stable_after.unwrap_or(DEFAULT_STABLE_AFTER) {
+        if now - self.started >= options.stable_after.unwrap_or(DEFAULT_STABLE_AFTER) {
             self.delays = None;
         }
         if immediate {
