@@ -225,7 +225,7 @@ impl Player for Conductor {
             Access::Borrow(this) => Member::player(
                 &this.name.clone(),
                 PlayerOptions::default(),
-                std::any::type_name::<Self>(),
+                std::any::type_name::<Self>,
                 Held::Borrowed(this),
             ),
             Access::Show(this) => Member::of_group(this.name.clone(), this.group.shown()),

@@ -60,11 +60,13 @@ pub(crate) enum Body<'a> {
     /// A player.
     Player {
         player: Held<'a>,
-        type_name: &'static str,
+        /// Its type's name (`std::any::type_name`), called only to
+        /// describe it: a function is half the size of the name.
+        type_name: fn() -> &'static str,
     },
     /// A nested conductor lent for one run in place (or shown): runs
-    /// inside its group's future.
-    Group(Group<'a>),
+    /// inside its group's future. Boxed, as `Given`.
+    Group(Box<Group<'a>>),
     /// A nested conductor the engine owns: runs on a task of its own, so
     /// that nesting costs no stack, and comes back when that task ends
     /// (`None` while it runs, or for good if the task was aborted).
@@ -187,7 +189,7 @@ impl<'a> Member<'a> {
     pub(crate) fn player(
         name: &str,
         options: PlayerOptions,
-        type_name: &'static str,
+        type_name: fn() -> &'static str,
         player: Held<'a>,
     ) -> Self {
         Member {
@@ -251,7 +253,7 @@ impl<'a> Member<'a> {
         Member {
             name,
             options: PlayerOptions::default().into_shared(),
-            body: Body::Group(group),
+            body: Body::Group(Box::new(group)),
         }
     }
 
@@ -266,7 +268,7 @@ impl<'a> Member<'a> {
             body,
         } = self;
         let body = match body {
-            Body::Group(group) => Body::Given(Some(Box::new(group))),
+            Body::Group(group) => Body::Given(Some(group)),
             body => body,
         };
         Member {
@@ -278,8 +280,8 @@ impl<'a> Member<'a> {
 
     /// The member run in its group's future: a given conductor, lent.
     pub(crate) fn lent(mut self) -> Self {
-        if let Body::Given(Some(group)) = &mut self.body {
-            self.body = Body::Group(std::mem::take(&mut **group));
+        if let Body::Given(group @ Some(_)) = &mut self.body {
+            self.body = Body::Group(group.take().unwrap_or_default());
         }
         self
     }
@@ -301,11 +303,11 @@ impl<'a> Member<'a> {
         let body = match &self.body {
             Body::Player { type_name, .. } => Body::Player {
                 player: Held::Owned(None),
-                type_name,
+                type_name: *type_name,
             },
-            Body::Group(group) => Body::Group(group.shown()),
-            Body::Given(Some(group)) => Body::Group(group.shown()),
-            Body::Given(None) => Body::Group(Group::default()),
+            Body::Group(group) => Body::Group(Box::new(group.shown())),
+            Body::Given(Some(group)) => Body::Group(Box::new(group.shown())),
+            Body::Given(None) => Body::Group(Box::default()),
         };
         Member {
             name: self.name.clone(),
@@ -323,7 +325,7 @@ impl<'a> Member<'a> {
     pub(crate) fn describe(&self) -> Description {
         let options = PlayerOptions::clone(&self.options);
         match &self.body {
-            Body::Player { type_name, .. } => Description::leaf(&self.name, options, type_name),
+            Body::Player { type_name, .. } => Description::leaf(&self.name, options, type_name()),
             Body::Group(group) => group.describe(&self.name, options),
             Body::Given(Some(group)) => group.describe(&self.name, options),
             Body::Given(None) => Group::default().describe(&self.name, options),

@@ -73,7 +73,7 @@ pub(crate) fn member_of<'a, P: Player>(
     Member::player(
         name.unwrap_or("player"),
         options,
-        std::any::type_name::<P>(),
+        std::any::type_name::<P>,
         player,
     )
 }
