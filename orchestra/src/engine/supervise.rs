@@ -10,6 +10,7 @@ use std::sync::atomic::Ordering;
 use std::time::Duration;
 
 use futures_util::FutureExt;
+use futures_util::future::Either;
 use tokio::task::JoinHandle;
 use tokio::time::{Instant, sleep};
 use tokio_util::sync::CancellationToken;
@@ -529,16 +530,32 @@ async fn reloadable(
 /// `ready_within`, if the run has not called `ctx.ready()` by then (and was
 /// not asked to stop meanwhile), it is cut there (its future dropped) and
 /// counts as a failed run, which its restart policy handles.
-async fn ready_within(play: impl Future<Output = Outcome>, seat: &Seat, attempt: u32) -> Outcome {
-    let Some(within) = seat.options.ready_within else {
-        return play.await;
-    };
+///
+/// Without one, the run is `play` itself; with one, it is boxed: the few
+/// members that set a deadline carry it, and no other task has room for it.
+fn ready_within<'r>(
+    play: impl Future<Output = Outcome> + Send + 'r,
+    seat: &'r Seat,
+    attempt: u32,
+) -> impl Future<Output = Outcome> + Send + 'r {
+    match seat.options.ready_within {
+        None => Either::Left(play),
+        Some(within) => Either::Right(Box::pin(ready_in_time(play, within, seat, attempt))),
+    }
+}
+
+/// `ready_within`'s run of `play`, with its deadline `within`.
+async fn ready_in_time(
+    play: impl Future<Output = Outcome>,
+    within: Duration,
+    seat: &Seat,
+    attempt: u32,
+) -> Outcome {
     let mut play = std::pin::pin!(play);
-    // Boxed: the deadline is the few members' that set one.
     tokio::select! {
         biased;
         outcome = &mut play => return outcome,
-        () = Box::pin(sleep(within)) => {}
+        () = sleep(within) => {}
     }
     if seat.ready_run.load(Ordering::Acquire) == attempt || seat.token.is_cancelled() {
         return play.await;
