@@ -73,15 +73,16 @@ struct Slot {
     owned: bool,
     /// Its stop timeout.
     timeout: Duration,
-    /// The members this one starts after.
-    deps: Vec<usize>,
+    /// The members this one starts after. Boxed slices, as `dependents`:
+    /// most members have none, and the room of a `Vec` is a player's cost.
+    deps: Box<[usize]>,
     /// The members that start after this one.
-    dependents: Vec<usize>,
+    dependents: Box<[usize]>,
     /// Deps not ready yet: the member starts when this reaches zero.
-    unready_deps: usize,
+    unready_deps: u32,
     /// Dependents not exited yet: the member is asked to stop when this
     /// reaches zero during the stop.
-    live_dependents: usize,
+    live_dependents: u32,
     stop_requested: Option<Instant>,
     /// When its group asked its run to end, to restart it with a sibling:
     /// it has its stop timeout to pause.
@@ -170,9 +171,9 @@ pub(super) async fn conduct(
                     }
                 ),
                 timeout,
-                unready_deps: deps.len(),
-                deps,
-                dependents: Vec::new(),
+                unready_deps: count(deps.len()),
+                deps: deps.into_boxed_slice(),
+                dependents: Box::default(),
                 live_dependents: 0,
                 stop_requested: None,
                 restart_asked: None,
@@ -373,11 +374,18 @@ impl<'m, 'a: 'm> Conducting<'_, 'm, 'a> {
     }
 
     fn link_dependents(&mut self) {
-        for i in 0..self.slots.len() {
-            for d in self.slots[i].deps.clone() {
-                self.slots[d].dependents.push(i);
-                self.slots[d].live_dependents += 1;
+        if self.slots.iter().all(|slot| slot.deps.is_empty()) {
+            return;
+        }
+        let mut dependents = vec![Vec::new(); self.slots.len()];
+        for (i, slot) in self.slots.iter().enumerate() {
+            for &d in &slot.deps {
+                dependents[d].push(i);
             }
+        }
+        for (slot, dependents) in self.slots.iter_mut().zip(dependents) {
+            slot.live_dependents = count(dependents.len());
+            slot.dependents = dependents.into_boxed_slice();
         }
     }
 
@@ -742,6 +750,11 @@ fn spawn_group(
         let result = supervise(Nested(&mut group, &abort), &seat).await;
         (group, result)
     }))
+}
+
+/// A number of members, as a slot counts them.
+fn count(members: usize) -> u32 {
+    u32::try_from(members).unwrap_or(u32::MAX)
 }
 
 /// A member's stop timeout: its own, else (for a nested conductor) its
