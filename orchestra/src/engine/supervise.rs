@@ -165,9 +165,9 @@ pub(super) async fn supervise(mut target: impl Target, seat: &Arc<Seat>) -> Resu
     // over with each run of its group.
     let mut attempt = seat.runs_before;
     // Restarts for a reload, and runs its group ended to restart it with a
-    // sibling: they count towards no limit of its own.
-    let mut reloads = 0;
-    let mut taken_along = 0;
+    // sibling: they count towards no limit of its own (one counter, not
+    // two: the room of a task is every player's cost).
+    let mut uncounted = 0;
     loop {
         // A stop that came as the backoff ended starts nothing more.
         if attempt > seat.runs_before && seat.token.is_cancelled() {
@@ -217,21 +217,20 @@ pub(super) async fn supervise(mut target: impl Target, seat: &Arc<Seat>) -> Resu
         if let Some(restarts) = &mut restarts {
             restarts.started = Instant::now();
         }
-        let target = &mut target;
         let outcome = match commands.as_mut() {
             None => match &reload {
-                None => run(target, ctx, seat, &span).await,
+                None => run(&mut target, ctx, seat, &span).await,
                 // Boxed: the task of a member that does not restart on a
                 // reload need not carry the room for it.
                 Some(token) => {
-                    let run = run(target, ctx, seat, &span);
+                    let run = run(&mut target, ctx, seat, &span);
                     Box::pin(reloadable(run, token, seat, attempt, id)).await
                 }
             },
             // Boxed: the task of a member without a handle need not carry
             // the room for a run under commands.
             Some(commands) => {
-                let run = run(target, ctx, seat, &span);
+                let run = run(&mut target, ctx, seat, &span);
                 let next = match &reload {
                     None => Box::pin(under_commands(seat, commands, run, &span, attempt, id)).await,
                     Some(token) => {
@@ -252,10 +251,11 @@ pub(super) async fn supervise(mut target: impl Target, seat: &Arc<Seat>) -> Resu
         let stopping = seat.token.is_cancelled();
         // Its group ended the run to restart it with a sibling: how the run
         // ended does not matter.
-        let Some(outcome) = unless_taken_along(seat, &span, stopping, outcome, attempt, id) else {
-            taken_along += 1;
+        if !stopping && seat.link.as_deref().is_some_and(Link::asked) {
+            taken_along(seat, &span, outcome, attempt, id);
+            uncounted += 1;
             continue;
-        };
+        }
         // Moved into a temporary: matched in place with guards, the outcome
         // would be kept in the task through the backoff.
         let (failure, immediate) = match std::convert::identity(outcome) {
@@ -268,7 +268,7 @@ pub(super) async fn supervise(mut target: impl Target, seat: &Arc<Seat>) -> Resu
             _ if stopping => return end(seat, &span, attempt, id, Ok(())),
             // Not a failure: no limit, no backoff.
             Outcome::Reloaded => {
-                reloads += 1;
+                uncounted += 1;
                 continue;
             }
             Outcome::Done => (None, false),
@@ -282,7 +282,7 @@ pub(super) async fn supervise(mut target: impl Target, seat: &Arc<Seat>) -> Resu
         };
 
         let restarts = restarts.get_or_insert_with(|| Box::new(Restarts::new(options)));
-        let runs = attempt - seat.runs_before - reloads - taken_along;
+        let runs = attempt - seat.runs_before - uncounted;
         let delay = match restarts.next(runs, immediate) {
             Ok(delay) => delay,
             Err(limit) => {
@@ -294,28 +294,7 @@ pub(super) async fn supervise(mut target: impl Target, seat: &Arc<Seat>) -> Resu
                 return end(seat, &span, attempt, id, Err(error));
             }
         };
-        span.in_scope(|| match &failure {
-            Some(error) => tracing::warn!(
-                target: "orchestra",
-                conductor = whose(seat),
-                error = %Cause(error, seat),
-                ?delay,
-                "failed; restarting"
-            ),
-            None => {
-                tracing::info!(target: "orchestra", conductor = whose(seat), ?delay, "returned; restarting");
-            }
-        });
-        seat.emit(attempt, id, || EventKind::BackingOff {
-            error: failure.as_ref().map(|e| Chain(e).to_string()),
-            delay,
-        });
-        // A group that decides restarts learns of this one now, to stop
-        // the siblings restarted with it during the backoff.
-        match &seat.link {
-            Some(link) => link.pause(false, failure),
-            None => drop(failure),
-        }
+        backing_off(seat, &span, attempt, id, delay, failure);
         if !back_off(seat, delay).await {
             seat.emit(attempt, id, || EventKind::Stopped);
             return Ok(());
@@ -323,13 +302,54 @@ pub(super) async fn supervise(mut target: impl Target, seat: &Arc<Seat>) -> Resu
     }
 }
 
+/// Logs and reports a restart after `delay`, and hands `failure` to the
+/// member's group if it decides restarts. Takes the failure by value: a
+/// borrow would keep it in the member's task through the backoff.
+fn backing_off(
+    seat: &Seat,
+    span: &tracing::Span,
+    attempt: u32,
+    id: Option<ExecutionId>,
+    delay: Duration,
+    failure: Option<Error>,
+) {
+    span.in_scope(|| match &failure {
+        Some(error) => tracing::warn!(
+            target: "orchestra",
+            conductor = whose(seat),
+            error = %Cause(error, seat),
+            ?delay,
+            "failed; restarting"
+        ),
+        None => {
+            tracing::info!(target: "orchestra", conductor = whose(seat), ?delay, "returned; restarting");
+        }
+    });
+    seat.emit(attempt, id, || EventKind::BackingOff {
+        error: failure.as_ref().map(|e| Chain(e).to_string()),
+        delay,
+    });
+    // A group that decides restarts learns of this one now, to stop
+    // the siblings restarted with it during the backoff.
+    match &seat.link {
+        Some(link) => link.pause(false, failure),
+        None => drop(failure),
+    }
+}
+
 /// Waits the backoff `delay` unless the member is asked to stop first
 /// (`false` then). Asked by its group to restart meanwhile, it answers at
-/// once, so that its siblings need not wait for its backoff to stop.
-async fn back_off(seat: &Seat, delay: Duration) -> bool {
-    let Some(link) = seat.link.as_ref().filter(|_| !delay.is_zero()) else {
-        return wait(seat, delay).await;
-    };
+/// once, so that its siblings need not wait for its backoff to stop:
+/// boxed then, as only the members of such a group need the room.
+fn back_off(seat: &Seat, delay: Duration) -> impl Future<Output = bool> + Send + '_ {
+    match seat.link.as_deref().filter(|_| !delay.is_zero()) {
+        None => Either::Left(wait(seat, delay)),
+        Some(link) => Either::Right(Box::pin(linked_back_off(seat, link, delay))),
+    }
+}
+
+/// `back_off` for a member whose group decides restarts.
+async fn linked_back_off(seat: &Seat, link: &Link, delay: Duration) -> bool {
     let mut slept = std::pin::pin!(sleep(delay));
     loop {
         let run = link.run_token();
@@ -368,20 +388,16 @@ async fn clear_to_run(seat: &Seat, link: &Link) -> bool {
     }
 }
 
-/// `outcome`, unless the member's group ended the run to restart it with a
-/// sibling (`None`, logged and reported). Takes the outcome by value: a
+/// Logs and reports a run that its group ended to restart it with a
+/// sibling: how it ended does not matter. Takes the outcome by value: a
 /// borrow would keep it in the member's task through the backoff.
-fn unless_taken_along(
+fn taken_along(
     seat: &Seat,
     span: &tracing::Span,
-    stopping: bool,
     outcome: Outcome,
     attempt: u32,
     id: Option<ExecutionId>,
-) -> Option<Outcome> {
-    if stopping || !seat.link.as_ref().is_some_and(|link| link.asked()) {
-        return Some(outcome);
-    }
+) {
     span.in_scope(|| match &outcome {
         Outcome::Failed(error) => {
             tracing::warn!(
@@ -401,7 +417,6 @@ fn unless_taken_along(
         error: None,
         delay: Duration::ZERO,
     });
-    None
 }
 
 /// What comes after a run under commands.
