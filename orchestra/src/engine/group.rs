@@ -2,10 +2,10 @@
 //! ordered stop, per-member stop timeouts and stragglers.
 
 use std::collections::HashMap;
+use std::future::poll_fn;
 use std::pin::Pin;
 use std::sync::Arc;
 use std::sync::atomic::Ordering;
-use std::task::{Context as TaskContext, Poll};
 use std::time::Duration;
 
 use futures_util::stream::{FuturesUnordered, StreamExt};
@@ -19,6 +19,7 @@ use super::member::{Body, Group, Held, Member, Played, path};
 use super::seat::{Grouped, Paused, Root, Seat};
 use super::strategy::{Members, Regroup, Step};
 use super::supervise::{Dyn, Outcome, Target, supervise};
+use super::tasks::Tasks;
 use crate::context::Context;
 use crate::error::{Chain, Error, Straggler, panic_message};
 use crate::status::EventKind;
@@ -72,15 +73,16 @@ struct Slot {
     owned: bool,
     /// Its stop timeout.
     timeout: Duration,
-    /// The members this one starts after.
-    deps: Vec<usize>,
+    /// The members this one starts after. Boxed slices, as `dependents`:
+    /// most members have none, and the room of a `Vec` is a player's cost.
+    deps: Box<[usize]>,
     /// The members that start after this one.
-    dependents: Vec<usize>,
+    dependents: Box<[usize]>,
     /// Deps not ready yet: the member starts when this reaches zero.
-    unready_deps: usize,
+    unready_deps: u32,
     /// Dependents not exited yet: the member is asked to stop when this
     /// reaches zero during the stop.
-    live_dependents: usize,
+    live_dependents: u32,
     stop_requested: Option<Instant>,
     /// When its group asked its run to end, to restart it with a sibling:
     /// it has its stop timeout to pause.
@@ -93,31 +95,13 @@ struct Slot {
     counted_ready: bool,
 }
 
-/// An owned member's task, as the group awaits it: no box, no select, no
-/// timer of its own (the group keeps one stop timer for all).
-struct Joined {
-    i: usize,
-    task: AbortOnDropHandle<Played>,
-}
-
-impl Future for Joined {
-    type Output = (usize, Result<Played, JoinError>);
-
-    fn poll(self: Pin<&mut Self>, cx: &mut TaskContext<'_>) -> Poll<Self::Output> {
-        let this = self.get_mut();
-        Pin::new(&mut this.task)
-            .poll(cx)
-            .map(|joined| (this.i, joined))
-    }
-}
-
 /// Borrowed players and nested groups, which run inside the group's future.
 type Running<'m> = FuturesUnordered<Pin<Box<dyn Future<Output = (usize, Exit)> + Send + 'm>>>;
 type Readying = FuturesUnordered<Pin<Box<dyn Future<Output = usize> + Send>>>;
 
 /// What the group waits on.
 struct Sets<'m> {
-    joining: FuturesUnordered<Joined>,
+    tasks: Tasks,
     running: Running<'m>,
     readying: Readying,
 }
@@ -187,9 +171,9 @@ pub(super) async fn conduct(
                     }
                 ),
                 timeout,
-                unready_deps: deps.len(),
-                deps,
-                dependents: Vec::new(),
+                unready_deps: count(deps.len()),
+                deps: deps.into_boxed_slice(),
+                dependents: Box::default(),
                 live_dependents: 0,
                 stop_requested: None,
                 restart_asked: None,
@@ -233,7 +217,7 @@ pub(super) async fn conduct(
         }
     }
     let mut sets = Sets {
-        joining: FuturesUnordered::new(),
+        tasks: Tasks::new(this.slots.len()),
         running: Running::new(),
         readying: Readying::new(),
     };
@@ -249,7 +233,7 @@ pub(super) async fn conduct(
     let mut timer = std::pin::pin!(sleep(Duration::ZERO));
     let mut armed: Option<Instant> = None;
     loop {
-        // Not `joining.is_empty()`: a task left behind stays in it.
+        // Not the tasks' count: a task left behind stays among them.
         if this.live_tasks == 0 && sets.running.is_empty() && sets.readying.is_empty() {
             break;
         }
@@ -261,7 +245,7 @@ pub(super) async fn conduct(
         }
         tokio::select! {
             biased;
-            Some((i, joined)) = sets.joining.next() => this.joined(i, joined),
+            (i, joined) = poll_fn(|cx| sets.tasks.poll_next(cx)) => this.joined(i, joined),
             Some((i, exit)) = sets.running.next() => this.exited(i, exit),
             () = &mut cancelled, if !this.stopping => {
                 tracing::debug!(target: "orchestra", conductor = ctx.path(), "stop requested");
@@ -270,11 +254,11 @@ pub(super) async fn conduct(
             () = &mut aborted, if !this.aborting => {
                 this.aborting = true;
                 let now = Instant::now();
-                for joined in &sets.joining {
-                    this.abort_task(joined, now);
+                for (i, task) in sets.tasks.running() {
+                    this.abort_task(i, task, now);
                 }
             }
-            () = &mut timer, if armed.is_some() => this.deadline_passed(&sets.joining),
+            () = &mut timer, if armed.is_some() => this.deadline_passed(&sets.tasks),
             Some(i) = sets.readying.next() => {
                 this.became_ready(i, &mut sets);
                 this.regroup(|regroup, this| Ok(regroup.ready(this)));
@@ -390,11 +374,18 @@ impl<'m, 'a: 'm> Conducting<'_, 'm, 'a> {
     }
 
     fn link_dependents(&mut self) {
-        for i in 0..self.slots.len() {
-            for d in self.slots[i].deps.clone() {
-                self.slots[d].dependents.push(i);
-                self.slots[d].live_dependents += 1;
+        if self.slots.iter().all(|slot| slot.deps.is_empty()) {
+            return;
+        }
+        let mut dependents = vec![Vec::new(); self.slots.len()];
+        for (i, slot) in self.slots.iter().enumerate() {
+            for &d in &slot.deps {
+                dependents[d].push(i);
             }
+        }
+        for (slot, dependents) in self.slots.iter_mut().zip(dependents) {
+            slot.live_dependents = count(dependents.len());
+            slot.dependents = dependents.into_boxed_slice();
         }
     }
 
@@ -424,13 +415,9 @@ impl<'m, 'a: 'm> Conducting<'_, 'm, 'a> {
                 sets.running.push(Box::pin(std::future::ready((i, exit))));
                 return;
             };
-            let task = player.spawn_dyn(seat);
+            sets.tasks.spawn(i, player, seat);
             self.live_tasks += 1;
             self.slots[i].in_task = true;
-            sets.joining.push(Joined {
-                i,
-                task: AbortOnDropHandle::new(task),
-            });
             return;
         }
         let abort = self.abort.child_token();
@@ -613,12 +600,12 @@ impl<'m, 'a: 'm> Conducting<'_, 'm, 'a> {
     }
 
     /// Aborts an owned member's task; it has [`ABORT_GRACE`] to end.
-    fn abort_task(&mut self, joined: &Joined, now: Instant) {
-        let slot = &mut self.slots[joined.i];
+    fn abort_task(&mut self, i: usize, task: &AbortOnDropHandle<Played>, now: Instant) {
+        let slot = &mut self.slots[i];
         if slot.progress != Progress::Running || slot.aborted_at.is_some() {
             return;
         }
-        joined.task.abort();
+        task.abort();
         slot.aborted_at = Some(now);
         let deadline = later(now, ABORT_GRACE);
         if self.next_deadline.is_none_or(|next| deadline < next) {
@@ -628,12 +615,12 @@ impl<'m, 'a: 'm> Conducting<'_, 'm, 'a> {
 
     /// The stop timer fired: aborts the owned members past their stop
     /// deadline, and leaves behind those aborted that did not end in time.
-    fn deadline_passed(&mut self, joining: &FuturesUnordered<Joined>) {
+    fn deadline_passed(&mut self, tasks: &Tasks) {
         let now = Instant::now();
         self.next_deadline = None;
         let mut next: Option<Instant> = None;
-        for joined in joining {
-            let slot = &self.slots[joined.i];
+        for (i, task) in tasks.running() {
+            let slot = &self.slots[i];
             if slot.progress != Progress::Running {
                 continue;
             }
@@ -647,12 +634,12 @@ impl<'m, 'a: 'm> Conducting<'_, 'm, 'a> {
                         "aborted, but it is blocking its thread and cannot end before it yields; \
                          left behind so that the stop can go on"
                     );
-                    self.exited(joined.i, Exit::Aborted);
+                    self.exited(i, Exit::Aborted);
                     continue;
                 }
                 (Some(aborted), _) => later(aborted, ABORT_GRACE),
                 (None, Some(requested)) if later(requested, slot.timeout) <= now => {
-                    self.abort_task(joined, now);
+                    self.abort_task(i, task, now);
                     continue;
                 }
                 (None, Some(requested)) => later(requested, slot.timeout),
@@ -763,6 +750,11 @@ fn spawn_group(
         let result = supervise(Nested(&mut group, &abort), &seat).await;
         (group, result)
     }))
+}
+
+/// A number of members, as a slot counts them.
+fn count(members: usize) -> u32 {
+    u32::try_from(members).unwrap_or(u32::MAX)
 }
 
 /// A member's stop timeout: its own, else (for a nested conductor) its

@@ -4,7 +4,7 @@
 //! ([`Context::dependency`](crate::Context::dependency)).
 
 use std::any::{Any, type_name};
-use std::sync::{Arc, Mutex, MutexGuard, PoisonError, Weak};
+use std::sync::{Arc, Mutex, MutexGuard, OnceLock, PoisonError, Weak};
 
 /// The value a member hands over, with its type's name for the error of a
 /// member that asks for another type.
@@ -13,18 +13,20 @@ struct Handed {
     type_name: &'static str,
 }
 
-/// What a member hands over during its current run, if anything.
+/// What a member hands over during its current run, if anything. Made at
+/// the first value: most members hand nothing over, and their seat need
+/// not carry the room, nor their runs take a lock.
 #[derive(Default)]
-pub(crate) struct HandOff(Mutex<Option<Handed>>);
+pub(crate) struct HandOff(OnceLock<Box<Mutex<Option<Handed>>>>);
 
 impl HandOff {
-    fn lock(&self) -> MutexGuard<'_, Option<Handed>> {
-        self.0.lock().unwrap_or_else(PoisonError::into_inner)
+    fn lock(slot: &Mutex<Option<Handed>>) -> MutexGuard<'_, Option<Handed>> {
+        slot.lock().unwrap_or_else(PoisonError::into_inner)
     }
 
     /// Publishes `value` for the members ordered after this one.
     pub(crate) fn publish<T: Send + Sync + 'static>(&self, value: T) {
-        *self.lock() = Some(Handed {
+        *Self::lock(self.0.get_or_init(Box::default)) = Some(Handed {
             value: Arc::new(value),
             type_name: type_name::<T>(),
         });
@@ -32,13 +34,18 @@ impl HandOff {
 
     /// Withdraws the value: the run that made it has ended.
     pub(crate) fn withdraw(&self) {
-        self.lock().take();
+        if let Some(slot) = self.0.get() {
+            Self::lock(slot).take();
+        }
     }
 
     /// A copy of the value: `Ok(None)` if none is published, `Err` with the
     /// name of its type if it is not a `T`.
     pub(crate) fn get<T: Clone + 'static>(&self) -> Result<Option<T>, &'static str> {
-        match &*self.lock() {
+        let Some(slot) = self.0.get() else {
+            return Ok(None);
+        };
+        match &*Self::lock(slot) {
             None => Ok(None),
             Some(handed) => match handed.value.downcast_ref::<T>() {
                 Some(value) => Ok(Some(value.clone())),

@@ -8,6 +8,7 @@ use std::time::Duration;
 
 use tokio::task::JoinHandle;
 
+use super::ends::EndNotice;
 use super::seat::Seat;
 use crate::context::Context;
 use crate::describe::Description;
@@ -37,8 +38,9 @@ pub(crate) trait DynPlayer: Send {
     ) -> Pin<Box<dyn Future<Output = Result<(), BoxError>> + Send + '_>>;
 
     /// Runs the player on a task of its own, typed, so that its runs are
-    /// polled inline rather than boxed.
-    fn spawn_dyn(self: Box<Self>, seat: Arc<Seat>) -> JoinHandle<Played>;
+    /// polled inline rather than boxed; the task holds `notice` until it
+    /// ends.
+    fn spawn_dyn(self: Box<Self>, seat: Arc<Seat>, notice: EndNotice) -> JoinHandle<Played>;
 }
 
 /// What an owned member's task gives back: the player and how it ended.
@@ -58,11 +60,13 @@ pub(crate) enum Body<'a> {
     /// A player.
     Player {
         player: Held<'a>,
-        type_name: &'static str,
+        /// Its type's name (`std::any::type_name`), called only to
+        /// describe it: a function is half the size of the name.
+        type_name: fn() -> &'static str,
     },
     /// A nested conductor lent for one run in place (or shown): runs
-    /// inside its group's future.
-    Group(Group<'a>),
+    /// inside its group's future. Boxed, as `Given`.
+    Group(Box<Group<'a>>),
     /// A nested conductor the engine owns: runs on a task of its own, so
     /// that nesting costs no stack, and comes back when that task ends
     /// (`None` while it runs, or for good if the task was aborted).
@@ -185,7 +189,7 @@ impl<'a> Member<'a> {
     pub(crate) fn player(
         name: &str,
         options: PlayerOptions,
-        type_name: &'static str,
+        type_name: fn() -> &'static str,
         player: Held<'a>,
     ) -> Self {
         Member {
@@ -249,7 +253,7 @@ impl<'a> Member<'a> {
         Member {
             name,
             options: PlayerOptions::default().into_shared(),
-            body: Body::Group(group),
+            body: Body::Group(Box::new(group)),
         }
     }
 
@@ -264,7 +268,7 @@ impl<'a> Member<'a> {
             body,
         } = self;
         let body = match body {
-            Body::Group(group) => Body::Given(Some(Box::new(group))),
+            Body::Group(group) => Body::Given(Some(group)),
             body => body,
         };
         Member {
@@ -276,8 +280,8 @@ impl<'a> Member<'a> {
 
     /// The member run in its group's future: a given conductor, lent.
     pub(crate) fn lent(mut self) -> Self {
-        if let Body::Given(Some(group)) = &mut self.body {
-            self.body = Body::Group(std::mem::take(&mut **group));
+        if let Body::Given(group @ Some(_)) = &mut self.body {
+            self.body = Body::Group(group.take().unwrap_or_default());
         }
         self
     }
@@ -299,11 +303,11 @@ impl<'a> Member<'a> {
         let body = match &self.body {
             Body::Player { type_name, .. } => Body::Player {
                 player: Held::Owned(None),
-                type_name,
+                type_name: *type_name,
             },
-            Body::Group(group) => Body::Group(group.shown()),
-            Body::Given(Some(group)) => Body::Group(group.shown()),
-            Body::Given(None) => Body::Group(Group::default()),
+            Body::Group(group) => Body::Group(Box::new(group.shown())),
+            Body::Given(Some(group)) => Body::Group(Box::new(group.shown())),
+            Body::Given(None) => Body::Group(Box::default()),
         };
         Member {
             name: self.name.clone(),
@@ -321,7 +325,7 @@ impl<'a> Member<'a> {
     pub(crate) fn describe(&self) -> Description {
         let options = PlayerOptions::clone(&self.options);
         match &self.body {
-            Body::Player { type_name, .. } => Description::leaf(&self.name, options, type_name),
+            Body::Player { type_name, .. } => Description::leaf(&self.name, options, type_name()),
             Body::Group(group) => group.describe(&self.name, options),
             Body::Given(Some(group)) => group.describe(&self.name, options),
             Body::Given(None) => Group::default().describe(&self.name, options),

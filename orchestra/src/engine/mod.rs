@@ -17,6 +17,7 @@
 //! - [`supervise`] runs one member: deferred start, the restart loop, backoff
 //!   and limits, panic capture, its tracing span; owned players on a task of
 //!   their own (`spawn_leaf`).
+//! - [`ends`] and [`tasks`]: how a group awaits its owned members' tasks.
 //! - [`group`] runs a group of members: start order, readiness, failure
 //!   fan-out, ordered stop, per-member stop timeouts, stragglers.
 //! - this module: a [`Player`] as a member, and the top of a run.
@@ -25,6 +26,7 @@ pub(crate) mod child_player;
 pub(crate) mod children;
 pub(crate) mod command;
 pub(crate) mod control;
+mod ends;
 mod group;
 pub(crate) mod handoff;
 pub(crate) mod member;
@@ -33,6 +35,7 @@ pub(crate) mod seat;
 pub(crate) mod shutdown;
 mod strategy;
 mod supervise;
+mod tasks;
 
 use std::sync::Arc;
 
@@ -70,7 +73,7 @@ pub(crate) fn member_of<'a, P: Player>(
     Member::player(
         name.unwrap_or("player"),
         options,
-        std::any::type_name::<P>(),
+        std::any::type_name::<P>,
         player,
     )
 }

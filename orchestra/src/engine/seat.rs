@@ -258,7 +258,16 @@ impl Seat {
     }
 
     fn top(token: CancellationToken, name: Arc<str>, root: Arc<Root>) -> Self {
-        Seat::new(token, None, name, false, None, root)
+        let options = PlayerOptions::default().into_shared();
+        Seat::new(
+            token,
+            None,
+            name,
+            false,
+            options,
+            (None, DEFAULT_TIMEOUT),
+            root,
+        )
     }
 
     /// The seat of a member of the group whose seat is `parent`.
@@ -271,57 +280,17 @@ impl Seat {
         inherited_timeout: Duration,
         grouped: Grouped,
     ) -> Arc<Self> {
+        let timeouts = (Some(stop_timeout), inherited_timeout);
         let token = CancellationToken::new();
-        let link =
-            (grouped.to_group).map(|to_group| Box::new(Link::new(grouped.index, &token, to_group)));
-        Seat {
-            options,
-            inherited_timeout,
-            runs_before: grouped.runs_before,
-            link,
-            ..Seat::new(
-                token,
-                Some(parent.clone()),
-                name,
-                conductor,
-                Some(stop_timeout),
-                parent.root.clone(),
-            )
-        }
-        .registered()
-    }
-
-    fn new(
-        token: CancellationToken,
-        parent: Option<Arc<Seat>>,
-        name: Arc<str>,
-        conductor: bool,
-        stop_timeout: Option<Duration>,
-        root: Arc<Root>,
-    ) -> Self {
-        Seat {
-            token,
+        Seat::under(
             parent,
+            token,
             name,
             conductor,
-            options: PlayerOptions::default().into_shared(),
-            stop_timeout,
-            inherited_timeout: DEFAULT_TIMEOUT,
-            path: OnceLock::new(),
-            ready: Readiness::default(),
-            ready_run: AtomicU32::new(0),
-            reloads_seen: AtomicU64::new(root.reloads.generation()),
-            root,
-            children: OnceLock::new(),
-            child_failed: AtomicWaker::new(),
-            ended: AtomicBool::new(false),
-            control: None,
-            runs_before: 0,
-            runs: AtomicU32::new(0),
-            link: None,
-            hand_off: HandOff::default(),
-            members: Members::default(),
-        }
+            options,
+            timeouts,
+            Some(grouped),
+        )
     }
 
     /// The seat of a child player started at run time by the member whose
@@ -333,30 +302,73 @@ impl Seat {
         options: Arc<PlayerOptions>,
         stop_timeout: Duration,
     ) -> Arc<Self> {
-        Seat {
-            options,
-            inherited_timeout: parent.inherited_timeout,
-            ..Seat::new(
-                parent.run_token().child_token(),
-                Some(parent.clone()),
-                name,
-                conductor,
-                Some(stop_timeout),
-                parent.root.clone(),
-            )
-        }
-        .registered()
+        let timeouts = (Some(stop_timeout), parent.inherited_timeout);
+        let token = parent.run_token().child_token();
+        Seat::under(parent, token, name, conductor, options, timeouts, None)
     }
 
-    /// The seat, shared, and known to the run's control handle if it has one.
-    fn registered(mut self) -> Arc<Self> {
-        let Some(registry) = self.root.registry.clone() else {
-            return Arc::new(self);
+    /// A seat below `parent`, shared, and known to the run's control
+    /// handle if it has one. Built once, with its options: not built with
+    /// the default options and then copied with others.
+    fn under(
+        parent: &Arc<Seat>,
+        token: CancellationToken,
+        name: Arc<str>,
+        conductor: bool,
+        options: Arc<PlayerOptions>,
+        timeouts: (Option<Duration>, Duration),
+        grouped: Option<Grouped>,
+    ) -> Arc<Self> {
+        let root = parent.root.clone();
+        let parent = Some(parent.clone());
+        let mut seat = Seat::new(token, parent, name, conductor, options, timeouts, root);
+        if let Some(grouped) = grouped {
+            seat.runs_before = grouped.runs_before;
+            seat.link = (grouped.to_group)
+                .map(|to_group| Box::new(Link::new(grouped.index, &seat.token, to_group)));
+        }
+        let Some(registry) = seat.root.registry.clone() else {
+            return Arc::new(seat);
         };
-        self.control = Some(Box::new(SeatControl::new()));
-        let seat = Arc::new(self);
+        seat.control = Some(Box::new(SeatControl::new()));
+        let seat = Arc::new(seat);
         registry.register(&seat);
         seat
+    }
+
+    /// `timeouts`: its own stop timeout, and the one its members inherit.
+    fn new(
+        token: CancellationToken,
+        parent: Option<Arc<Seat>>,
+        name: Arc<str>,
+        conductor: bool,
+        options: Arc<PlayerOptions>,
+        (stop_timeout, inherited_timeout): (Option<Duration>, Duration),
+        root: Arc<Root>,
+    ) -> Self {
+        Seat {
+            token,
+            parent,
+            name,
+            conductor,
+            options,
+            stop_timeout,
+            inherited_timeout,
+            path: OnceLock::new(),
+            ready: Readiness::default(),
+            ready_run: AtomicU32::new(0),
+            reloads_seen: AtomicU64::new(root.reloads.generation()),
+            control: None,
+            root,
+            children: OnceLock::new(),
+            child_failed: AtomicWaker::new(),
+            ended: AtomicBool::new(false),
+            runs_before: 0,
+            runs: AtomicU32::new(0),
+            link: None,
+            hand_off: HandOff::default(),
+            members: Members::default(),
+        }
     }
 
     /// The token of the member's current run: its stop token, or the run's

@@ -10,6 +10,7 @@ use std::sync::atomic::Ordering;
 use std::time::Duration;
 
 use futures_util::FutureExt;
+use futures_util::future::Either;
 use tokio::task::JoinHandle;
 use tokio::time::{Instant, sleep};
 use tokio_util::sync::CancellationToken;
@@ -17,6 +18,7 @@ use tracing::Instrument;
 
 use super::command::{Commanded, parked, run_commanded};
 use super::control::Order;
+use super::ends::EndNotice;
 use super::member::{DynPlayer, Played};
 use super::scope::{CutsChildren, EndsChildren, Watched, after_play};
 use super::seat::{Link, Seat};
@@ -40,11 +42,14 @@ pub(super) trait Target: Send {
 /// the member's task.
 pub(super) struct Typed<'r, P>(pub(super) &'r mut P);
 
+// The runs of `Typed` and `Dyn` are combinators, not `async` blocks: an
+// `async` block would keep a second copy of `ctx` in every task.
 impl<P: Player> Target for Typed<'_, P> {
-    async fn play(&mut self, ctx: Context, seat: &Seat) -> Outcome {
+    fn play(&mut self, ctx: Context, seat: &Seat) -> impl Future<Output = Outcome> + Send {
         let attempt = ctx.attempt();
-        let played = AssertUnwindSafe(self.0.play(ctx)).catch_unwind().await;
-        outcome(played, attempt, seat)
+        AssertUnwindSafe(self.0.play(ctx))
+            .catch_unwind()
+            .map(move |played| outcome(played, attempt, seat))
     }
 }
 
@@ -52,10 +57,11 @@ impl<P: Player> Target for Typed<'_, P> {
 pub(super) struct Dyn<'r>(pub(super) &'r mut dyn DynPlayer);
 
 impl Target for Dyn<'_> {
-    async fn play(&mut self, ctx: Context, seat: &Seat) -> Outcome {
+    fn play(&mut self, ctx: Context, seat: &Seat) -> impl Future<Output = Outcome> + Send {
         let attempt = ctx.attempt();
-        let played = AssertUnwindSafe(self.0.play_dyn(ctx)).catch_unwind().await;
-        outcome(played, attempt, seat)
+        AssertUnwindSafe(self.0.play_dyn(ctx))
+            .catch_unwind()
+            .map(move |played| outcome(played, attempt, seat))
     }
 }
 
@@ -108,15 +114,18 @@ fn outcome(
     }
 }
 
-/// Runs an owned player on a task of its own, typed: its runs are not boxed.
-///
-/// The task's future is boxed: tokio moves a future several times while
-/// spawning and finishing its task, and a box is cheaper to move.
-fn spawn_leaf<P: Player>(mut player: Box<P>, seat: Arc<Seat>) -> JoinHandle<Played> {
-    tokio::spawn(Box::pin(async move {
+/// Runs an owned player on a task of its own, typed: its runs are not
+/// boxed. The task holds `notice` until it ends, however it ends.
+fn spawn_leaf<P: Player>(
+    mut player: Box<P>,
+    seat: Arc<Seat>,
+    notice: EndNotice,
+) -> JoinHandle<Played> {
+    tokio::spawn(async move {
         let result = supervise(Typed(&mut *player), &seat).await;
+        drop(notice);
         (player as Box<dyn DynPlayer>, result)
-    }))
+    })
 }
 
 impl<P: Player> DynPlayer for P {
@@ -127,8 +136,8 @@ impl<P: Player> DynPlayer for P {
         Box::pin(self.play(ctx))
     }
 
-    fn spawn_dyn(self: Box<Self>, seat: Arc<Seat>) -> JoinHandle<Played> {
-        spawn_leaf(self, seat)
+    fn spawn_dyn(self: Box<Self>, seat: Arc<Seat>, notice: EndNotice) -> JoinHandle<Played> {
+        spawn_leaf(self, seat, notice)
     }
 }
 
@@ -156,9 +165,9 @@ pub(super) async fn supervise(mut target: impl Target, seat: &Arc<Seat>) -> Resu
     // over with each run of its group.
     let mut attempt = seat.runs_before;
     // Restarts for a reload, and runs its group ended to restart it with a
-    // sibling: they count towards no limit of its own.
-    let mut reloads = 0;
-    let mut taken_along = 0;
+    // sibling: they count towards no limit of its own (one counter, not
+    // two: the room of a task is every player's cost).
+    let mut uncounted = 0;
     loop {
         // A stop that came as the backoff ended starts nothing more.
         if attempt > seat.runs_before && seat.token.is_cancelled() {
@@ -179,41 +188,49 @@ pub(super) async fn supervise(mut target: impl Target, seat: &Arc<Seat>) -> Resu
         attempt += 1;
         seat.runs
             .store(attempt, std::sync::atomic::Ordering::Relaxed);
-        let group_run = seat.link.as_deref().map(Link::run_token);
-        let mut ctx = Context::in_run(seat.clone(), attempt, group_run);
-        // A run restarted on a reload can be stopped alone.
-        let reload = (options.on_reload == OnReload::Restart).then(|| ctx.stoppable_alone());
-        let id = Some(ctx.execution_id());
-        // A player's run has a span; a conductor's has none, so that its
-        // players' spans do not repeat its path.
-        let span = if seat.conductor {
-            tracing::Span::none()
-        } else {
-            tracing::info_span!(
-                target: "orchestra",
-                "player",
-                player = %seat.path(),
-                attempt,
-                execution_id = %ctx.execution_id(),
-            )
+        // In a block: the context is not kept beside the run in the task
+        // (a local that was borrowed would be).
+        let (ctx, reload, span, id) = {
+            let group_run = seat.link.as_deref().map(Link::run_token);
+            let mut ctx = Context::in_run(seat.clone(), attempt, group_run);
+            // A run restarted on a reload can be stopped alone.
+            let reload = (options.on_reload == OnReload::Restart).then(|| ctx.stoppable_alone());
+            let id = Some(ctx.execution_id());
+            // A player's run has a span; a conductor's has none, so that its
+            // players' spans do not repeat its path.
+            let span = if seat.conductor {
+                tracing::Span::none()
+            } else {
+                tracing::info_span!(
+                    target: "orchestra",
+                    "player",
+                    player = %seat.path(),
+                    attempt,
+                    execution_id = %ctx.execution_id(),
+                )
+            };
+            (ctx, reload, span, id)
         };
         seat.emit(attempt, id, || EventKind::Started);
-        let started = Instant::now();
-        let target = &mut target;
+        // When the run began matters to a restart only, and before the
+        // first restart there is nothing to start over.
+        if let Some(restarts) = &mut restarts {
+            restarts.started = Instant::now();
+        }
         let outcome = match commands.as_mut() {
             None => match &reload {
-                None => run(target, ctx, seat, &span).await,
+                None => run(&mut target, ctx, seat, &span).await,
                 // Boxed: the task of a member that does not restart on a
                 // reload need not carry the room for it.
                 Some(token) => {
-                    let run = run(target, ctx, seat, &span);
+                    let run = run(&mut target, ctx, seat, &span);
                     Box::pin(reloadable(run, token, seat, attempt, id)).await
                 }
             },
             // Boxed: the task of a member without a handle need not carry
             // the room for a run under commands.
             Some(commands) => {
-                let run = run(target, ctx, seat, &span);
+                let run = run(&mut target, ctx, seat, &span);
                 let next = match &reload {
                     None => Box::pin(under_commands(seat, commands, run, &span, attempt, id)).await,
                     Some(token) => {
@@ -234,33 +251,14 @@ pub(super) async fn supervise(mut target: impl Target, seat: &Arc<Seat>) -> Resu
         let stopping = seat.token.is_cancelled();
         // Its group ended the run to restart it with a sibling: how the run
         // ended does not matter.
-        if !stopping
-            && let Some(link) = &seat.link
-            && link.asked()
-        {
-            span.in_scope(|| match &outcome {
-                Outcome::Failed(error) => {
-                    tracing::warn!(
-                        target: "orchestra",
-                        conductor = whose(seat),
-                        error = %Cause(error, seat),
-                        "failed as it was restarted with a sibling"
-                    );
-                }
-                _ => tracing::info!(
-                    target: "orchestra",
-                    conductor = whose(seat),
-                    "restarting with a sibling"
-                ),
-            });
-            seat.emit(attempt, id, || EventKind::BackingOff {
-                error: None,
-                delay: Duration::ZERO,
-            });
-            taken_along += 1;
+        if !stopping && seat.link.as_deref().is_some_and(Link::asked) {
+            taken_along(seat, &span, outcome, attempt, id);
+            uncounted += 1;
             continue;
         }
-        let (failure, immediate) = match outcome {
+        // Moved into a temporary: matched in place with guards, the outcome
+        // would be kept in the task through the backoff.
+        let (failure, immediate) = match std::convert::identity(outcome) {
             Outcome::Failed(error) if stopping || options.restart == Restart::Never => {
                 return end(seat, &span, attempt, id, Err(error));
             }
@@ -270,7 +268,7 @@ pub(super) async fn supervise(mut target: impl Target, seat: &Arc<Seat>) -> Resu
             _ if stopping => return end(seat, &span, attempt, id, Ok(())),
             // Not a failure: no limit, no backoff.
             Outcome::Reloaded => {
-                reloads += 1;
+                uncounted += 1;
                 continue;
             }
             Outcome::Done => (None, false),
@@ -284,8 +282,8 @@ pub(super) async fn supervise(mut target: impl Target, seat: &Arc<Seat>) -> Resu
         };
 
         let restarts = restarts.get_or_insert_with(|| Box::new(Restarts::new(options)));
-        let runs = attempt - seat.runs_before - reloads - taken_along;
-        let delay = match restarts.next(runs, started, immediate) {
+        let runs = attempt - seat.runs_before - uncounted;
+        let delay = match restarts.next(runs, immediate) {
             Ok(delay) => delay,
             Err(limit) => {
                 let error = Error::RestartLimit {
@@ -296,28 +294,7 @@ pub(super) async fn supervise(mut target: impl Target, seat: &Arc<Seat>) -> Resu
                 return end(seat, &span, attempt, id, Err(error));
             }
         };
-        span.in_scope(|| match &failure {
-            Some(error) => tracing::warn!(
-                target: "orchestra",
-                conductor = whose(seat),
-                error = %Cause(error, seat),
-                ?delay,
-                "failed; restarting"
-            ),
-            None => {
-                tracing::info!(target: "orchestra", conductor = whose(seat), ?delay, "returned; restarting");
-            }
-        });
-        seat.emit(attempt, id, || EventKind::BackingOff {
-            error: failure.as_ref().map(|e| Chain(e).to_string()),
-            delay,
-        });
-        // A group that decides restarts learns of this one now, to stop
-        // the siblings restarted with it during the backoff.
-        match &seat.link {
-            Some(link) => link.pause(false, failure),
-            None => drop(failure),
-        }
+        backing_off(seat, &span, attempt, id, delay, failure);
         if !back_off(seat, delay).await {
             seat.emit(attempt, id, || EventKind::Stopped);
             return Ok(());
@@ -325,13 +302,54 @@ pub(super) async fn supervise(mut target: impl Target, seat: &Arc<Seat>) -> Resu
     }
 }
 
+/// Logs and reports a restart after `delay`, and hands `failure` to the
+/// member's group if it decides restarts. Takes the failure by value: a
+/// borrow would keep it in the member's task through the backoff.
+fn backing_off(
+    seat: &Seat,
+    span: &tracing::Span,
+    attempt: u32,
+    id: Option<ExecutionId>,
+    delay: Duration,
+    failure: Option<Error>,
+) {
+    span.in_scope(|| match &failure {
+        Some(error) => tracing::warn!(
+            target: "orchestra",
+            conductor = whose(seat),
+            error = %Cause(error, seat),
+            ?delay,
+            "failed; restarting"
+        ),
+        None => {
+            tracing::info!(target: "orchestra", conductor = whose(seat), ?delay, "returned; restarting");
+        }
+    });
+    seat.emit(attempt, id, || EventKind::BackingOff {
+        error: failure.as_ref().map(|e| Chain(e).to_string()),
+        delay,
+    });
+    // A group that decides restarts learns of this one now, to stop
+    // the siblings restarted with it during the backoff.
+    match &seat.link {
+        Some(link) => link.pause(false, failure),
+        None => drop(failure),
+    }
+}
+
 /// Waits the backoff `delay` unless the member is asked to stop first
 /// (`false` then). Asked by its group to restart meanwhile, it answers at
-/// once, so that its siblings need not wait for its backoff to stop.
-async fn back_off(seat: &Seat, delay: Duration) -> bool {
-    let Some(link) = seat.link.as_ref().filter(|_| !delay.is_zero()) else {
-        return wait(seat, delay).await;
-    };
+/// once, so that its siblings need not wait for its backoff to stop:
+/// boxed then, as only the members of such a group need the room.
+fn back_off(seat: &Seat, delay: Duration) -> impl Future<Output = bool> + Send + '_ {
+    match seat.link.as_deref().filter(|_| !delay.is_zero()) {
+        None => Either::Left(wait(seat, delay)),
+        Some(link) => Either::Right(Box::pin(linked_back_off(seat, link, delay))),
+    }
+}
+
+/// `back_off` for a member whose group decides restarts.
+async fn linked_back_off(seat: &Seat, link: &Link, delay: Duration) -> bool {
     let mut slept = std::pin::pin!(sleep(delay));
     loop {
         let run = link.run_token();
@@ -368,6 +386,37 @@ async fn clear_to_run(seat: &Seat, link: &Link) -> bool {
             }
         }
     }
+}
+
+/// Logs and reports a run that its group ended to restart it with a
+/// sibling: how it ended does not matter. Takes the outcome by value: a
+/// borrow would keep it in the member's task through the backoff.
+fn taken_along(
+    seat: &Seat,
+    span: &tracing::Span,
+    outcome: Outcome,
+    attempt: u32,
+    id: Option<ExecutionId>,
+) {
+    span.in_scope(|| match &outcome {
+        Outcome::Failed(error) => {
+            tracing::warn!(
+                target: "orchestra",
+                conductor = whose(seat),
+                error = %Cause(error, seat),
+                "failed as it was restarted with a sibling"
+            );
+        }
+        _ => tracing::info!(
+            target: "orchestra",
+            conductor = whose(seat),
+            "restarting with a sibling"
+        ),
+    });
+    seat.emit(attempt, id, || EventKind::BackingOff {
+        error: None,
+        delay: Duration::ZERO,
+    });
 }
 
 /// What comes after a run under commands.
@@ -427,11 +476,17 @@ fn run<'r>(
         let mut play = std::pin::pin!(ready_within(target.play(ctx, seat), seat, attempt));
         let cut = CutsChildren::new(seat);
         let played = Watched::new(seat, play.as_mut()).await;
-        let (played, failure) = match (played, seat.children.get()) {
-            (Some(played), None) => (Some(played), None),
+        // A run that ended by itself with no children is over. Neither a
+        // match on a tuple nor `is_some()` (a borrow): either would keep
+        // `played` in the task during what follows.
+        #[expect(clippy::redundant_pattern_matching, reason = "`is_some()` borrows")]
+        let over = matches!(played, Some(_)) && seat.children.get().is_none();
+        let (played, failure) = if over {
+            (played, None)
+        } else {
             // Boxed: the task of a member that never spawns need not
             // carry the room for what follows.
-            (played, _) => Box::pin(after_play(seat, play, played)).await,
+            Box::pin(after_play(seat, play, played)).await
         };
         cut.disarm();
         with_children(played, failure)
@@ -490,16 +545,32 @@ async fn reloadable(
 /// `ready_within`, if the run has not called `ctx.ready()` by then (and was
 /// not asked to stop meanwhile), it is cut there (its future dropped) and
 /// counts as a failed run, which its restart policy handles.
-async fn ready_within(play: impl Future<Output = Outcome>, seat: &Seat, attempt: u32) -> Outcome {
-    let Some(within) = seat.options.ready_within else {
-        return play.await;
-    };
+///
+/// Without one, the run is `play` itself; with one, it is boxed: the few
+/// members that set a deadline carry it, and no other task has room for it.
+fn ready_within<'r>(
+    play: impl Future<Output = Outcome> + Send + 'r,
+    seat: &'r Seat,
+    attempt: u32,
+) -> impl Future<Output = Outcome> + Send + 'r {
+    match seat.options.ready_within {
+        None => Either::Left(play),
+        Some(within) => Either::Right(Box::pin(ready_in_time(play, within, seat, attempt))),
+    }
+}
+
+/// `ready_within`'s run of `play`, with its deadline `within`.
+async fn ready_in_time(
+    play: impl Future<Output = Outcome>,
+    within: Duration,
+    seat: &Seat,
+    attempt: u32,
+) -> Outcome {
     let mut play = std::pin::pin!(play);
-    // Boxed: the deadline is the few members' that set one.
     tokio::select! {
         biased;
         outcome = &mut play => return outcome,
-        () = Box::pin(sleep(within)) => {}
+        () = sleep(within) => {}
     }
     if seat.ready_run.load(Ordering::Acquire) == attempt || seat.token.is_cancelled() {
         return play.await;
@@ -601,6 +672,8 @@ static DEFAULT_BACKOFF: Backoff = Backoff::exponential();
 /// The restart bookkeeping of one member: its limits and its backoff.
 struct Restarts<'o> {
     options: &'o PlayerOptions,
+    /// When the last run began (the first run's start does not matter).
+    started: Instant,
     delays: Option<Delays>,
     /// When the restarts within the `max_restarts` window happened.
     window: VecDeque<Instant>,
@@ -610,14 +683,15 @@ impl<'o> Restarts<'o> {
     fn new(options: &'o PlayerOptions) -> Self {
         Restarts {
             options,
+            started: Instant::now(),
             delays: None,
             window: VecDeque::new(),
         }
     }
 
-    /// After run number `attempt` (begun at `started`) asked for a restart:
+    /// After run number `attempt` (begun at `self.started`) asked for a restart:
     /// the delay before the next run, or the limit that forbids it.
-    fn next(&mut self, attempt: u32, started: Instant, immediate: bool) -> Result<Duration, Limit> {
+    fn next(&mut self, attempt: u32, immediate: bool) -> Result<Duration, Limit> {
         let options = self.options;
         if let Some(max) = options.max_attempts
             && attempt >= max
@@ -634,7 +708,7 @@ impl<'o> Restarts<'o> {
             }
             self.window.push_back(now);
         }
-        if now - started >= options.stable_after.unwrap_or(DEFAULT_STABLE_AFTER) {
+        if now - self.started >= options.stable_after.unwrap_or(DEFAULT_STABLE_AFTER) {
             self.delays = None;
         }
         if immediate {
