@@ -408,10 +408,12 @@ impl Stage {
     /// Drains (if the run has a drain phase), then asks every player to
     /// stop; the run's end is awaited beside it.
     async fn stop(&self, cause: &(dyn std::fmt::Display + Sync)) {
+        // Each phase is entered before it is logged, so that whoever reads
+        // the log line (a test, an operator) finds the probes already saying so.
         if let Some(drain) = self.drain {
-            tracing::info!(target: "orchestra", %cause, ?drain, "draining, then stopping gracefully; send it again to force");
             self.enter(RunPhase::Draining);
             self.shutdown.drain();
+            tracing::info!(target: "orchestra", %cause, ?drain, "draining, then stopping gracefully; send it again to force");
             sleep(drain).await;
             tracing::info!(target: "orchestra", "drained; stopping gracefully");
         } else {
