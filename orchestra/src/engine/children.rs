@@ -19,7 +19,7 @@ use std::collections::HashSet;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 
-use tokio_util::sync::CancellationToken;
+use tokio::task::AbortHandle;
 use tokio_util::task::TaskTracker;
 
 use crate::error::{BoxError, Error};
@@ -59,10 +59,8 @@ impl<E: Into<BoxError> + Send + 'static> TaskResult for Result<(), E> {
 #[derive(Default)]
 pub(crate) struct Children {
     pub(super) tracker: TaskTracker,
-    /// Cancelled to abort every child of the current run; replaced after
-    /// use. In an `Arc`: a child shares it without cloning the token (which
-    /// locks the token's node).
-    pub(super) abort: Mutex<Arc<CancellationToken>>,
+    /// How the children of the current run are aborted.
+    pub(super) abort: Mutex<Aborts>,
     /// The first failure of a child in the current run.
     pub(super) failure: Mutex<Option<Error>>,
     pub(super) failed: AtomicBool,
@@ -86,7 +84,50 @@ impl Children {
     }
 
     pub(super) fn abort_all(&self) {
-        lock(&self.abort).cancel();
+        let mut aborts = lock(&self.abort);
+        aborts.aborted = true;
+        for child in aborts.handles.drain(..) {
+            child.abort();
+        }
+    }
+}
+
+/// The abort handles of a run's children, and whether the run aborted them.
+///
+/// A handle per child, rather than a token every child waits on: waiting on
+/// a token registers each pending child in the token's list (a lock at its
+/// first pending poll and another at its end), which cost a third of a
+/// child's spawn and drain. Handles of children that have ended are pruned
+/// when the list has doubled since the last pruning, so the list stays
+/// within twice the children running, at one push per spawn.
+#[derive(Default)]
+pub(crate) struct Aborts {
+    /// Set by `abort_all`: a child spawned later in the run is aborted at
+    /// once. Cleared when the next run begins.
+    pub(super) aborted: bool,
+    handles: Vec<AbortHandle>,
+    /// The length of `handles` after the last pruning.
+    pruned: usize,
+}
+
+impl Aborts {
+    /// Keeps `child` to abort it with the run, or aborts it at once if the
+    /// run's children were aborted already.
+    pub(super) fn keep(&mut self, child: AbortHandle) {
+        if self.aborted {
+            child.abort();
+            return;
+        }
+        if self.handles.len() >= 2 * self.pruned.max(32) {
+            self.handles.retain(|child| !child.is_finished());
+            self.pruned = self.handles.len();
+        }
+        self.handles.push(child);
+    }
+
+    /// After the run's every child has ended: the next run starts afresh.
+    pub(super) fn reset(&mut self) {
+        *self = Aborts::default();
     }
 }
 

@@ -33,17 +33,9 @@ impl Children {
             );
             return false;
         }
-        let abort = lock(&self.abort).clone();
         let seat = seat.clone();
         let child = async move {
-            let run = AssertUnwindSafe(task).catch_unwind();
-            // The child first: one that ends at its first poll never
-            // registers with the abort token.
-            let ended = tokio::select! {
-                biased;
-                ended = run => ended,
-                () = abort.cancelled() => return,
-            };
+            let ended = AssertUnwindSafe(task).catch_unwind().await;
             let error = match ended.map(TaskResult::into_result) {
                 Ok(Ok(())) => return,
                 // A child player's error already names it.
@@ -67,19 +59,20 @@ impl Children {
         };
         // Inside the current span, when there is one to be inside of.
         let span = tracing::Span::current();
-        if span.is_disabled() {
-            self.tracker.spawn(child);
+        let child = if span.is_disabled() {
+            self.tracker.spawn(child)
         } else {
-            self.tracker.spawn(child.instrument(span));
-        }
+            self.tracker.spawn(child.instrument(span))
+        };
+        lock(&self.abort).keep(child.abort_handle());
         true
     }
 
     /// Starts a run afresh after one that was dropped before its end.
     fn begin_run(&self) {
-        let mut abort = lock(&self.abort);
-        if abort.is_cancelled() {
-            *abort = Arc::default();
+        let mut aborts = lock(&self.abort);
+        if aborts.aborted {
+            aborts.aborted = false;
             self.tracker.reopen();
             self.failed.store(false, Ordering::Release);
             lock(&self.failure).take();
@@ -130,13 +123,9 @@ impl Children {
         }
         self.tracker.reopen();
 
-        // The next run starts afresh.
-        {
-            let mut abort = lock(&self.abort);
-            if abort.is_cancelled() {
-                *abort = Arc::default();
-            }
-        }
+        // The next run starts afresh. Every child has ended: their handles
+        // go, and so do the tasks' cells that they keep.
+        lock(&self.abort).reset();
         self.failed.store(false, Ordering::Release);
         lock(&self.failure).take()
     }
