@@ -206,13 +206,7 @@ impl<P: Player> Runner<P> {
             .map(Listener::new)
             .transpose()?;
         let _watchdog = Watchdog::start(&self.signals);
-        let (stage, play) = Stage::new(
-            self.player,
-            self.monitor,
-            self.handle.get(),
-            self.reloads,
-            self.drain,
-        );
+        let (stage, play) = self.stage();
         let mut play = std::pin::pin!(play);
 
         let signal = loop {
@@ -251,6 +245,24 @@ impl<P: Player> Runner<P> {
         }
     }
 
+    /// The stage of the run, and the run.
+    fn stage(
+        self,
+    ) -> (
+        Stage,
+        impl Future<Output = Result<(), Error>> + Send + 'static,
+    ) {
+        let Runner {
+            player,
+            monitor,
+            handle,
+            reloads,
+            drain,
+            ..
+        } = self;
+        Stage::new(player, monitor, handle.get(), reloads, drain)
+    }
+
     /// Runs the player until `shutdown` completes, then stops it gracefully
     /// and waits for it. If the player ends by itself first, its result is
     /// returned.
@@ -268,13 +280,7 @@ impl<P: Player> Runner<P> {
     where
         F: Future<Output = ()>,
     {
-        let (stage, play) = Stage::new(
-            self.player,
-            self.monitor,
-            self.handle.get(),
-            self.reloads,
-            self.drain,
-        );
+        let (stage, play) = self.stage();
         let mut play = std::pin::pin!(play);
         tokio::select! {
             biased;
@@ -368,7 +374,7 @@ impl Stage {
         drain: Option<Duration>,
     ) -> (
         Self,
-        impl Future<Output = Result<(), Error>> + Send + 'static,
+        impl Future<Output = Result<(), Error>> + Send + 'static + use<P>,
     ) {
         let (shutdown, monitor, registry): Parts = match handle {
             Some(handle) => {
