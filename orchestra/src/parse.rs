@@ -23,6 +23,19 @@ pub struct ParseError {
     expected: String,
 }
 
+/// The one of `all` that [`Display`](fmt::Display)s as `text`, for the
+/// `FromStr` of a small enum written as the derive spells it; otherwise a
+/// [`ParseError`] naming `what` and listing `all`.
+pub(crate) fn one_of<T: fmt::Display + Copy, const N: usize>(
+    what: &'static str,
+    text: &str,
+    all: [T; N],
+) -> Result<T, ParseError> {
+    all.into_iter()
+        .find(|value| value.to_string() == text)
+        .ok_or_else(|| ParseError::new(what, text, all))
+}
+
 impl ParseError {
     /// `input` is not a `what`; `expected` lists the accepted values.
     pub(crate) fn new<T: fmt::Display>(

@@ -56,10 +56,7 @@ impl FromStr for OnReload {
     type Err = ParseError;
 
     fn from_str(text: &str) -> Result<Self, ParseError> {
-        OnReload::ALL
-            .into_iter()
-            .find(|on_reload| on_reload.to_string() == text)
-            .ok_or_else(|| ParseError::new("on_reload", text, OnReload::ALL))
+        crate::parse::one_of("on_reload", text, OnReload::ALL)
     }
 }
 

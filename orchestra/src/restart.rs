@@ -57,10 +57,7 @@ impl FromStr for Restart {
     type Err = ParseError;
 
     fn from_str(text: &str) -> Result<Self, ParseError> {
-        Restart::ALL
-            .into_iter()
-            .find(|policy| policy.to_string() == text)
-            .ok_or_else(|| ParseError::new("restart policy", text, Restart::ALL))
+        crate::parse::one_of("restart policy", text, Restart::ALL)
     }
 }
 

@@ -63,10 +63,7 @@ impl FromStr for Strategy {
     type Err = ParseError;
 
     fn from_str(text: &str) -> Result<Self, ParseError> {
-        Strategy::ALL
-            .into_iter()
-            .find(|strategy| strategy.to_string() == text)
-            .ok_or_else(|| ParseError::new("strategy", text, Strategy::ALL))
+        crate::parse::one_of("strategy", text, Strategy::ALL)
     }
 }
 
@@ -117,10 +114,7 @@ impl FromStr for OnExit {
     type Err = ParseError;
 
     fn from_str(text: &str) -> Result<Self, ParseError> {
-        OnExit::ALL
-            .into_iter()
-            .find(|on_exit| on_exit.to_string() == text)
-            .ok_or_else(|| ParseError::new("on_exit", text, OnExit::ALL))
+        crate::parse::one_of("on_exit", text, OnExit::ALL)
     }
 }
 
