@@ -1,7 +1,8 @@
 //! What orchestra costs over hand-written tokio code, and over
 //! tokio-graceful-shutdown: start and stop of N idle players, memory per idle
-//! player, restart throughput, child tasks spawned and drained through a
-//! player's scope against a `TaskTracker`, in one run that prints every ratio.
+//! player, what each feature costs in use, restart throughput, child tasks
+//! spawned and drained through a player's scope against a `TaskTracker`, in
+//! one run that prints every ratio.
 //!
 //! ```text
 //! cargo bench -p orchestra-bench --bench overhead             # the whole table
@@ -10,7 +11,7 @@
 //!
 //! Options (after `--`): `--quick`, `--n 100,10000`, `--only hand,conductor`
 //! (`hand`, `tgs`, `conductor`, `derive`), `--flavour current|multi`,
-//! `--reps K`, `--table-only` (no memory, restart and bar sections).
+//! `--reps K`, `--table-only` (no memory, feature, restart and bar sections).
 //!
 //! The run ends with a verdict on every bar of issue 15 (module `bars`):
 //! start + stop within 1.25× of hand-written at N = 100 … 100 000 in both
@@ -45,7 +46,10 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
-use orchestra::{Backoff, BoxError, Conductor, Context, Player, PlayerOptions, Restart, player_fn};
+use orchestra::{
+    Backoff, BoxError, Conductor, Context, Monitor, OnReload, Player, PlayerOptions, Restart,
+    Runner, Strategy, player_fn,
+};
 use tokio::sync::{Notify, oneshot};
 use tokio_graceful_shutdown::{SubsystemBuilder, SubsystemHandle, Toplevel};
 use tokio_util::sync::CancellationToken;
@@ -414,10 +418,15 @@ async fn conductor(n: usize, shared: &Arc<Shared>) -> Sample {
 }
 
 /// Plays `player` until every body runs, then stops it.
-async fn play<P: Player>(player: P, mut clock: Clock, shared: &Shared) -> Sample {
+async fn play<P: Player>(player: P, clock: Clock, shared: &Shared) -> Sample {
+    play_runner(Runner::new(player), clock, shared).await
+}
+
+/// Plays `runner` until every body runs, then stops it.
+async fn play_runner<P: Player>(runner: Runner<P>, mut clock: Clock, shared: &Shared) -> Sample {
     let (stop, stopped) = oneshot::channel::<()>();
     {
-        let mut run = pin!(orchestra::play_until(player, async {
+        let mut run = pin!(runner.play_until(async {
             let _ = stopped.await;
         }));
         tokio::select! {
@@ -492,6 +501,82 @@ async fn derived(n: usize, shared: &Arc<Shared>) -> Sample {
             }
             play(conductor, clock, shared).await
         }
+    }
+}
+
+// ---------------------------------------------------------------------------
+// What a feature costs: the `Conductor` run with one feature in use.
+
+/// A feature of orchestra in use by the whole run (or by none).
+#[derive(Clone, Copy)]
+enum Feature {
+    None,
+    Handle,
+    Monitor,
+    Strategy,
+    ReadyWithin,
+    Reload,
+}
+
+const FEATURES: [Feature; 6] = [
+    Feature::None,
+    Feature::Handle,
+    Feature::Monitor,
+    Feature::Strategy,
+    Feature::ReadyWithin,
+    Feature::Reload,
+];
+
+impl Feature {
+    fn label(self) -> &'static str {
+        match self {
+            Feature::None => "none (the table's Conductor)",
+            Feature::Handle => "a control handle (Runner::handle)",
+            Feature::Monitor => "a Monitor of every player",
+            Feature::Strategy => "Strategy::OneForAll",
+            Feature::ReadyWithin => "ready_within(1 h) on every player",
+            Feature::Reload => "on_reload(Restart) on every player",
+        }
+    }
+
+    /// The bench's `Conductor` of `n` idle players, with this feature in use.
+    async fn run(self, n: usize) -> Sample {
+        let shared = Shared::new(n);
+        let clock = Clock::new();
+        let mut conductor = Conductor::named("bench");
+        conductor.timeout(STOP_TIMEOUT);
+        if let Feature::Strategy = self {
+            conductor.strategy(Strategy::OneForAll);
+        }
+        let options = match self {
+            Feature::ReadyWithin => PlayerOptions::new().ready_within(Duration::from_secs(3_600)),
+            Feature::Reload => PlayerOptions::new().on_reload(OnReload::Restart),
+            _ => PlayerOptions::new(),
+        };
+        for i in 0..n {
+            let probe = Probe::new(&shared);
+            let player = player_fn(move |ctx: Context| {
+                let shared = probe.0.clone();
+                async move { idle(&shared, ctx.cancelled()).await }
+            });
+            conductor
+                .add_with(&format!("p{i}"), player, options.clone())
+                .expect("unique names");
+        }
+        let mut runner = Runner::new(conductor);
+        // Kept for the whole run, as a user's would be.
+        let _handle = matches!(self, Feature::Handle).then(|| runner.handle());
+        if let Feature::Monitor = self {
+            runner = runner.monitor(Monitor::new());
+        }
+        let sample = play_runner(runner, clock, &shared).await;
+        assert_eq!(
+            shared.dropped.load(Ordering::Acquire),
+            n,
+            "{}",
+            self.label()
+        );
+        sample
     }
 }
 
@@ -984,6 +1069,8 @@ fn main() {
         }
     }
 
+    features(&options);
+
     let restarts = if options.quick { 10_000 } else { 100_000 };
     let budget = Duration::from_secs(if options.quick { 1 } else { 3 });
     println!(
@@ -1105,6 +1192,47 @@ fn main() {
         verdicts.len() - missed,
         verdicts.len()
     );
+}
+
+/// The `Conductor` run of the table with one feature in use: what each
+/// costs a player when used, against the run that uses none (what the
+/// README says each costs when unused is a field or a branch of that run).
+fn features(options: &Options) {
+    let n = 10_000;
+    let reps = if options.quick { 3 } else { 7 };
+    println!(
+        "\n## what a feature costs in use: the Conductor of N = {n} idle players on \
+         current_thread, with one feature used by the whole run (median of {reps}; bytes per \
+         idle player from the counting allocator)\n"
+    );
+    println!(
+        "{:<40} {:>17} {:>10} {:>14}",
+        "feature in use", "start+stop µs/p", "× none", "bytes/player"
+    );
+    let rt = Flavour::Current.runtime();
+    let mut none = None;
+    for feature in FEATURES {
+        rt.block_on(feature.run(n)); // warm-up
+        let mut totals: Vec<f64> = (0..reps)
+            .map(|_| {
+                let s = rt.block_on(feature.run(n));
+                (s.start + s.stop).as_secs_f64() * 1e6 / n as f64
+            })
+            .collect();
+        totals.sort_by(f64::total_cmp);
+        let total = percentile(&totals, 50.0);
+        counting::switch(true);
+        let counted = rt.block_on(feature.run(n));
+        counting::switch(false);
+        let none = *none.get_or_insert(total);
+        println!(
+            "{:<40} {:>17.3} {:>9.2}× {:>14.0}",
+            feature.label(),
+            total,
+            total / none,
+            counted.idle_bytes as f64 / n as f64,
+        );
+    }
 }
 
 /// The median of `cells`' `contestant`, by `figure`.
