@@ -15,12 +15,12 @@ use tokio::time::{Instant, sleep};
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::AbortOnDropHandle;
 
-use super::member::{Body, Group, Held, Member, Played};
+use super::member::{Body, Group, Held, Member};
 use super::order::{self, Order};
 use super::seat::{Grouped, Paused, Root, Seat};
 use super::strategy::{Members, Regroup, Step};
 use super::supervise::{Dyn, Outcome, Target, supervise};
-use super::tasks::Tasks;
+use super::tasks::{Joined, Tasks};
 use crate::context::Context;
 use crate::error::{Chain, Error, Straggler, panic_message};
 use crate::options::DEFAULT_TIMEOUT;
@@ -43,11 +43,12 @@ enum Exit {
 
 impl Exit {
     /// How a member whose task did not give it back left.
-    fn lost(seat: &Seat, error: JoinError) -> Exit {
-        if !error.is_panic() {
-            // Aborted, or the runtime is shutting down.
+    fn lost(seat: &Seat, error: Option<JoinError>) -> Exit {
+        // Aborted, or the runtime is shutting down (or, which cannot be,
+        // its task returned without giving the player back).
+        let Some(error) = error.filter(JoinError::is_panic) else {
             return Exit::Aborted;
-        }
+        };
         // Panics of `play` are caught inside; one elsewhere (in a player's
         // `Drop`, say) loses the member but is reported.
         Exit::Done(Err(Error::Panicked {
@@ -472,7 +473,7 @@ impl<'m, 'a: 'm> Conducting<'_, 'm, 'a> {
     }
 
     /// An owned member's task ended: gives the player back.
-    fn joined(&mut self, i: usize, joined: Result<Played, JoinError>) {
+    fn joined(&mut self, i: usize, joined: Joined) {
         let left_behind = self.slots[i].progress == Progress::Exited;
         let exit = match joined {
             Ok((player, result)) => {
@@ -633,7 +634,7 @@ impl<'m, 'a: 'm> Conducting<'_, 'm, 'a> {
     }
 
     /// Aborts an owned member's task; it has [`ABORT_GRACE`] to end.
-    fn abort_task(&mut self, i: usize, task: &JoinHandle<Played>, now: Instant) {
+    fn abort_task(&mut self, i: usize, task: &JoinHandle<()>, now: Instant) {
         let slot = &mut self.slots[i];
         if slot.progress != Progress::Running || slot.aborted_at.is_some() {
             return;
@@ -772,7 +773,7 @@ async fn drive(
                     *slot = Some(group);
                     Exit::Done(result)
                 }
-                Err(error) => Exit::lost(&seat, error),
+                Err(error) => Exit::lost(&seat, Some(error)),
             }
         }
     }

@@ -18,11 +18,20 @@ use super::seat::Seat;
 pub(super) struct Tasks {
     /// Plain handles, aborted by `Drop` if still here: a task joined is
     /// not aborted on the way out (which an `AbortOnDropHandle` would).
-    handles: Vec<Option<JoinHandle<Played>>>,
-    ends: Arc<Ends>,
-    /// Members whose task ended, the output not read yet.
-    ended: Vec<usize>,
+    handles: Vec<Option<JoinHandle<()>>>,
+    ends: Arc<Ends<Played>>,
+    /// Ends taken from `ends`, handed on from `next`.
+    ended: Vec<(usize, Option<Played>)>,
+    next: usize,
+    /// Members whose task ended without giving its player back (aborted,
+    /// or panicking): their handle tells how.
+    lost: Vec<usize>,
 }
+
+/// How an owned member's task ended: it gave its player back, with how its
+/// run ended; or it did not, with what its handle told (`None`: nothing,
+/// as for an abort).
+pub(super) type Joined = Result<Played, Option<JoinError>>;
 
 impl Tasks {
     pub(super) fn new(members: usize) -> Self {
@@ -30,6 +39,8 @@ impl Tasks {
             handles: (0..members).map(|_| None).collect(),
             ends: Arc::default(),
             ended: Vec::new(),
+            next: 0,
+            lost: Vec::new(),
         }
     }
 
@@ -39,37 +50,48 @@ impl Tasks {
     }
 
     /// The tasks not joined yet, by member index.
-    pub(super) fn running(&self) -> impl Iterator<Item = (usize, &JoinHandle<Played>)> {
+    pub(super) fn running(&self) -> impl Iterator<Item = (usize, &JoinHandle<()>)> {
         self.handles
             .iter()
             .enumerate()
             .filter_map(|(i, handle)| Some((i, handle.as_ref()?)))
     }
 
-    /// The next task that ended, with what it gave back.
-    pub(super) fn poll_next(
-        &mut self,
-        cx: &mut TaskContext<'_>,
-    ) -> Poll<(usize, Result<Played, JoinError>)> {
+    /// The next task that ended, in the order they ended, with what it
+    /// gave back.
+    pub(super) fn poll_next(&mut self, cx: &mut TaskContext<'_>) -> Poll<(usize, Joined)> {
         loop {
-            // A task tells it ended just before tokio stores its output: a
-            // handle not ready yet wakes the group once it is. From the
-            // back: the one found ready leaves without moving the others.
-            for k in (0..self.ended.len()).rev() {
-                let i = self.ended[k];
+            if let Some((i, given)) = self.ended.get_mut(self.next) {
+                let i = *i;
+                self.next += 1;
+                match given.take() {
+                    Some(played) => {
+                        self.handles[i] = None;
+                        return Poll::Ready((i, Ok(played)));
+                    }
+                    None => self.lost.push(i),
+                }
+                continue;
+            }
+            self.ended.clear();
+            self.next = 0;
+            // A task tells it was lost as its future is dropped, before
+            // tokio stores how it ended: a handle not ready yet wakes the
+            // group once it is.
+            for k in (0..self.lost.len()).rev() {
+                let i = self.lost[k];
                 let Some(handle) = &mut self.handles[i] else {
-                    self.ended.swap_remove(k);
+                    self.lost.swap_remove(k);
                     continue;
                 };
                 if let Poll::Ready(joined) = Pin::new(handle).poll(cx) {
-                    self.ended.swap_remove(k);
+                    self.lost.swap_remove(k);
                     self.handles[i] = None;
-                    return Poll::Ready((i, joined));
+                    return Poll::Ready((i, Err(joined.err())));
                 }
             }
-            let before = self.ended.len();
             self.ends.take(&mut self.ended, cx.waker());
-            if self.ended.len() == before {
+            if self.ended.is_empty() {
                 return Poll::Pending;
             }
         }
