@@ -277,12 +277,7 @@ pub(super) async fn conduct(
         }
     }
     drop(handing);
-    let runs = this
-        .slots
-        .iter()
-        .map(|s| s.seat.runs.load(Ordering::Relaxed))
-        .collect();
-    let result = this.finish();
+    let (result, runs) = this.finish();
     group.runs = runs;
     result
 }
@@ -585,6 +580,24 @@ impl<'m, 'a: 'm> Conducting<'_, 'm, 'a> {
             return;
         }
         self.stopping = true;
+        self.forget_waiting();
+        // One instant and one deadline for the whole stop, not one each.
+        let now = Instant::now();
+        let mut shortest = None;
+        for i in 0..self.slots.len() {
+            if self.slots[i].live_dependents == 0 {
+                shortest = shorter(shortest, self.request_stop(i, now));
+            }
+        }
+        self.watch_until(now, shortest);
+    }
+
+    /// The members still waiting to start never will: they count as
+    /// exited. Only a member ordered after others can be waiting.
+    fn forget_waiting(&mut self) {
+        if self.order.is_empty() {
+            return;
+        }
         for i in 0..self.slots.len() {
             if self.slots[i].progress == Progress::Waiting {
                 self.slots[i].progress = Progress::Exited;
@@ -595,15 +608,6 @@ impl<'m, 'a: 'm> Conducting<'_, 'm, 'a> {
                 }
             }
         }
-        // One instant and one deadline for the whole stop, not one each.
-        let now = Instant::now();
-        let mut shortest = None;
-        for i in 0..self.slots.len() {
-            if self.slots[i].live_dependents == 0 {
-                shortest = shorter(shortest, self.request_stop(i, now));
-            }
-        }
-        self.watch_until(now, shortest);
     }
 
     /// Asks member `i` to stop, if it runs and was not asked yet; returns
@@ -687,7 +691,13 @@ impl<'m, 'a: 'm> Conducting<'_, 'm, 'a> {
         }
     }
 
-    fn finish(self) -> Result<(), Error> {
+    /// What the group's run comes to, and the runs each member began
+    /// (for the group's next run), read as the slots are dropped: one pass
+    /// over the members' seats, not two.
+    fn finish(self) -> (Result<(), Error>, Vec<u32>) {
+        let runs = (self.slots.into_iter())
+            .map(|slot| slot.seat.runs.load(Ordering::Relaxed))
+            .collect();
         let mut errors = self.errors;
         if !self.stragglers.is_empty() {
             errors.push(Error::StopTimedOut {
@@ -702,7 +712,7 @@ impl<'m, 'a: 'm> Conducting<'_, 'm, 'a> {
                 aborted: self.aborted,
             });
         }
-        Error::combine(errors).map_or(Ok(()), Err)
+        (Error::combine(errors).map_or(Ok(()), Err), runs)
     }
 }
 
