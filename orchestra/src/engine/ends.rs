@@ -5,6 +5,7 @@
 //! task whose future is dropped before that (aborted, or panicking) queues
 //! its index alone, for the group to ask its handle how it ended.
 
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, PoisonError};
 use std::task::Waker;
 
@@ -16,6 +17,10 @@ use futures_util::task::AtomicWaker;
 pub(crate) struct Ends<T> {
     ended: Mutex<Vec<(usize, Option<T>)>>,
     group: AtomicWaker,
+    /// The notices that have not told yet.
+    live: AtomicUsize,
+    /// The group waits for them all: only the last end wakes it.
+    at_last: AtomicBool,
 }
 
 impl<T> Default for Ends<T> {
@@ -23,6 +28,8 @@ impl<T> Default for Ends<T> {
         Ends {
             ended: Mutex::default(),
             group: AtomicWaker::new(),
+            live: AtomicUsize::new(0),
+            at_last: AtomicBool::new(false),
         }
     }
 }
@@ -30,11 +37,20 @@ impl<T> Default for Ends<T> {
 impl<T> Ends<T> {
     /// The notice for the task of member `i`.
     pub(crate) fn notice(self: &Arc<Self>, i: usize) -> EndNotice<T> {
+        self.live.fetch_add(1, Ordering::Relaxed);
         EndNotice {
             ends: self.clone(),
             i,
             told: false,
         }
+    }
+
+    /// From now on, wakes the group at the last end only (not at each):
+    /// for a group that has asked every task to stop, and only waits for
+    /// them all. Its other wakers (a timer) let it take the ends queued
+    /// meanwhile.
+    pub(crate) fn wake_at_last(&self) {
+        self.at_last.store(true, Ordering::Relaxed);
     }
 
     /// Moves the ends queued since the last call to `into`, which is
@@ -74,7 +90,10 @@ impl<T> EndNotice<T> {
             .lock()
             .unwrap_or_else(PoisonError::into_inner)
             .push((self.i, given));
-        self.ends.group.wake();
+        let last = self.ends.live.fetch_sub(1, Ordering::AcqRel) == 1;
+        if last || !self.ends.at_last.load(Ordering::Relaxed) {
+            self.ends.group.wake();
+        }
     }
 }
 
@@ -83,5 +102,59 @@ impl<T> Drop for EndNotice<T> {
         if !self.told {
             self.tell(None);
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::Arc;
+    use std::sync::atomic::{AtomicUsize, Ordering};
+    use std::task::{Wake, Waker};
+
+    use super::Ends;
+
+    /// A waker that counts its wakes.
+    #[derive(Default)]
+    struct Count(AtomicUsize);
+
+    impl Wake for Count {
+        fn wake(self: Arc<Self>) {
+            self.0.fetch_add(1, Ordering::Relaxed);
+        }
+    }
+
+    fn counting() -> (Arc<Count>, Waker) {
+        let count = Arc::new(Count::default());
+        (count.clone(), Waker::from(count))
+    }
+
+    #[test]
+    fn every_end_wakes_the_group_until_it_waits_for_the_last() {
+        let ends = Arc::new(Ends::<&str>::default());
+        let mut notices: Vec<_> = (0..4).map(|i| ends.notice(i)).collect();
+        let take = |into: &mut Vec<_>| {
+            let (count, waker) = counting();
+            ends.take(into, &waker);
+            count
+        };
+        let mut taken = Vec::new();
+
+        let count = take(&mut taken);
+        notices.remove(0).ended("first");
+        assert_eq!(count.0.load(Ordering::Relaxed), 1, "an end wakes the group");
+
+        ends.wake_at_last();
+        taken.clear();
+        let count = take(&mut taken);
+        assert_eq!(taken, [(0, Some("first"))]);
+        taken.clear();
+        notices.remove(0).ended("second");
+        drop(notices.remove(0)); // lost: aborted, say
+        assert_eq!(count.0.load(Ordering::Relaxed), 0, "not before the last");
+        notices.remove(0).ended("last");
+        assert_eq!(count.0.load(Ordering::Relaxed), 1, "the last end wakes it");
+
+        take(&mut taken);
+        assert_eq!(taken, [(1, Some("second")), (2, None), (3, Some("last"))]);
     }
 }

@@ -275,6 +275,11 @@ pub(super) async fn conduct(
         if this.stopping && !sets.readying.is_empty() {
             sets.readying = Readying::new();
         }
+        // Stopping, the group waits for all its tasks; only the order of
+        // the stop needs it to hear of each end.
+        if this.stopping && this.order.is_empty() {
+            sets.tasks.wake_at_last();
+        }
     }
     drop(handing);
     let (result, runs) = this.finish();

@@ -5,9 +5,9 @@
 use std::future::Future;
 use std::pin::Pin;
 use std::sync::Arc;
-use std::task::{Context as TaskContext, Poll};
+use std::task::{Context as TaskContext, Poll, ready};
 
-use tokio::task::{JoinError, JoinHandle};
+use tokio::task::{JoinError, JoinHandle, coop};
 
 use super::ends::Ends;
 use super::member::{DynPlayer, Played};
@@ -57,15 +57,24 @@ impl Tasks {
             .filter_map(|(i, handle)| Some((i, handle.as_ref()?)))
     }
 
+    /// From now on, the group is woken when the last task ends, not at
+    /// each end: see [`Ends::wake_at_last`].
+    pub(super) fn wake_at_last(&self) {
+        self.ends.wake_at_last();
+    }
+
     /// The next task that ended, in the order they ended, with what it
-    /// gave back.
+    /// gave back. Each costs the group's task a unit of its tokio budget,
+    /// as the join of a handle would.
     pub(super) fn poll_next(&mut self, cx: &mut TaskContext<'_>) -> Poll<(usize, Joined)> {
         loop {
             if let Some((i, given)) = self.ended.get_mut(self.next) {
                 let i = *i;
+                let proceed = ready!(coop::poll_proceed(cx));
                 self.next += 1;
                 match given.take() {
                     Some(played) => {
+                        proceed.made_progress();
                         self.handles[i] = None;
                         return Poll::Ready((i, Ok(played)));
                     }
