@@ -39,9 +39,8 @@ impl<T> Ends<T> {
     pub(crate) fn notice(self: &Arc<Self>, i: usize) -> EndNotice<T> {
         self.live.fetch_add(1, Ordering::Relaxed);
         EndNotice {
-            ends: self.clone(),
+            ends: Some(self.clone()),
             i,
-            told: false,
         }
     }
 
@@ -70,10 +69,13 @@ impl<T> Ends<T> {
 /// Held by an owned member's task: hands its group what the task gives
 /// back ([`EndNotice::ended`]), or, dropped without, tells the group the
 /// task ended all the same.
+///
+/// Two words: it lives in every owned task's future, whose tokio cell
+/// grows by steps of 128 bytes.
 pub(crate) struct EndNotice<T> {
-    ends: Arc<Ends<T>>,
+    /// `None` once it told.
+    ends: Option<Arc<Ends<T>>>,
     i: usize,
-    told: bool,
 }
 
 impl<T> EndNotice<T> {
@@ -84,24 +86,20 @@ impl<T> EndNotice<T> {
     }
 
     fn tell(&mut self, given: Option<T>) {
-        self.told = true;
-        self.ends
-            .ended
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner)
-            .push((self.i, given));
-        let last = self.ends.live.fetch_sub(1, Ordering::AcqRel) == 1;
-        if last || !self.ends.at_last.load(Ordering::Relaxed) {
-            self.ends.group.wake();
+        let Some(ends) = self.ends.take() else {
+            return;
+        };
+        (ends.ended.lock().unwrap_or_else(PoisonError::into_inner)).push((self.i, given));
+        let last = ends.live.fetch_sub(1, Ordering::AcqRel) == 1;
+        if last || !ends.at_last.load(Ordering::Relaxed) {
+            ends.group.wake();
         }
     }
 }
 
 impl<T> Drop for EndNotice<T> {
     fn drop(&mut self) {
-        if !self.told {
-            self.tell(None);
-        }
+        self.tell(None);
     }
 }
 
