@@ -52,6 +52,16 @@ impl<T> Ends<T> {
         self.at_last.store(true, Ordering::Relaxed);
     }
 
+    /// Queues the end of member `i`'s task, and wakes the group if it
+    /// waits for it.
+    fn tell(&self, i: usize, given: Option<T>) {
+        (self.ended.lock().unwrap_or_else(PoisonError::into_inner)).push((i, given));
+        let last = self.live.fetch_sub(1, Ordering::AcqRel) == 1;
+        if last || !self.at_last.load(Ordering::Relaxed) {
+            self.group.wake();
+        }
+    }
+
     /// Moves the ends queued since the last call to `into`, which is
     /// empty: the two queues trade places, so that the lock is held for
     /// no copy. With none, `waker` is woken at the next end.
@@ -82,24 +92,17 @@ impl<T> EndNotice<T> {
     /// The task's future ends with `given`: hands it to the group, which
     /// then need not read the task's output.
     pub(crate) fn ended(mut self, given: T) {
-        self.tell(Some(given));
-    }
-
-    fn tell(&mut self, given: Option<T>) {
-        let Some(ends) = self.ends.take() else {
-            return;
-        };
-        (ends.ended.lock().unwrap_or_else(PoisonError::into_inner)).push((self.i, given));
-        let last = ends.live.fetch_sub(1, Ordering::AcqRel) == 1;
-        if last || !ends.at_last.load(Ordering::Relaxed) {
-            ends.group.wake();
+        if let Some(ends) = self.ends.take() {
+            ends.tell(self.i, Some(given));
         }
     }
 }
 
 impl<T> Drop for EndNotice<T> {
     fn drop(&mut self) {
-        self.tell(None);
+        if let Some(ends) = self.ends.take() {
+            ends.tell(self.i, None);
+        }
     }
 }
 
