@@ -68,7 +68,8 @@ enum Progress {
 }
 
 /// The group's bookkeeping for one member: small, as its room is every
-/// player's cost (the `after` order is kept apart, in [`Order`]).
+/// player's cost (the `after` order and its counts are kept apart, in
+/// [`Order`], and the instants of aborts in `Conducting::aborted_at`).
 struct Slot {
     /// Its path, stop token, stop timeout and readiness, shared with its
     /// runs.
@@ -77,13 +78,6 @@ struct Slot {
     /// group asked its run to end to restart it with a sibling: either way
     /// it has its stop timeout from then.
     asked: Option<Instant>,
-    /// When its task was aborted.
-    aborted_at: Option<Instant>,
-    /// Deps not ready yet: the member starts when this reaches zero.
-    unready_deps: u32,
-    /// Dependents not exited yet: the member is asked to stop when this
-    /// reaches zero during the stop.
-    live_dependents: u32,
     progress: Progress,
     /// It was asked to stop.
     stop_asked: bool,
@@ -167,9 +161,6 @@ pub(super) async fn conduct(
                 },
             ),
             asked: None,
-            aborted_at: None,
-            unready_deps: count(order.deps(i).len()),
-            live_dependents: count(order.dependents(i).len()),
             progress: Progress::Waiting,
             stop_asked: false,
             owned: matches!(
@@ -194,6 +185,7 @@ pub(super) async fn conduct(
         stopping: false,
         aborting: false,
         next_deadline: None,
+        aborted_at: Vec::new(),
         live_tasks: 0,
         errors: Vec::new(),
         stragglers: Vec::new(),
@@ -221,7 +213,7 @@ pub(super) async fn conduct(
         readying: Readying::new(),
     };
     for i in 0..this.slots.len() {
-        if this.slots[i].unready_deps == 0 {
+        if this.order.deps_ready(i) {
             this.launch(i, &mut sets);
         }
     }
@@ -308,6 +300,9 @@ struct Conducting<'g, 'm, 'a> {
     live_tasks: usize,
     /// The earliest stop deadline of an owned member still running.
     next_deadline: Option<Instant>,
+    /// When each owned member's task was aborted, by index: made at the
+    /// first abort (most runs abort nothing).
+    aborted_at: Vec<Option<Instant>>,
     errors: Vec<Error>,
     stragglers: Vec<Straggler>,
     aborted: Vec<Arc<str>>,
@@ -452,9 +447,7 @@ impl<'m, 'a: 'm> Conducting<'_, 'm, 'a> {
         }
         for k in 0..self.order.dependents(i).len() {
             let j = self.order.dependents(i)[k];
-            let slot = &mut self.slots[j];
-            slot.unready_deps -= 1;
-            if slot.unready_deps == 0 && slot.progress == Progress::Waiting {
+            if self.order.dep_ready(j) && self.slots[j].progress == Progress::Waiting {
                 self.launch(j, sets);
             }
         }
@@ -546,9 +539,8 @@ impl<'m, 'a: 'm> Conducting<'_, 'm, 'a> {
         let mut shortest = None;
         for k in 0..self.order.deps(i).len() {
             let d = self.order.deps(i)[k];
-            self.slots[d].live_dependents -= 1;
-            if let Some(now) = now
-                && self.slots[d].live_dependents == 0
+            if self.order.dependent_exited(d)
+                && let Some(now) = now
             {
                 shortest = shorter(shortest, self.request_stop(d, now));
             }
@@ -590,7 +582,7 @@ impl<'m, 'a: 'm> Conducting<'_, 'm, 'a> {
         let now = Instant::now();
         let mut shortest = None;
         for i in 0..self.slots.len() {
-            if self.slots[i].live_dependents == 0 {
+            if !self.order.has_live_dependents(i) {
                 shortest = shorter(shortest, self.request_stop(i, now));
             }
         }
@@ -609,7 +601,7 @@ impl<'m, 'a: 'm> Conducting<'_, 'm, 'a> {
                 self.members[i] = None;
                 for k in 0..self.order.deps(i).len() {
                     let d = self.order.deps(i)[k];
-                    self.slots[d].live_dependents -= 1;
+                    self.order.dependent_exited(d);
                 }
             }
         }
@@ -642,14 +634,21 @@ impl<'m, 'a: 'm> Conducting<'_, 'm, 'a> {
         }
     }
 
+    /// When member `i`'s task was aborted, if it was.
+    fn aborted_at(&self, i: usize) -> Option<Instant> {
+        self.aborted_at.get(i).copied().flatten()
+    }
+
     /// Aborts an owned member's task; it has [`ABORT_GRACE`] to end.
     fn abort_task(&mut self, i: usize, task: &JoinHandle<()>, now: Instant) {
-        let slot = &mut self.slots[i];
-        if slot.progress != Progress::Running || slot.aborted_at.is_some() {
+        if self.slots[i].progress != Progress::Running || self.aborted_at(i).is_some() {
             return;
         }
         task.abort();
-        slot.aborted_at = Some(now);
+        if self.aborted_at.is_empty() {
+            self.aborted_at = vec![None; self.slots.len()];
+        }
+        self.aborted_at[i] = Some(now);
         self.watch_until(now, Some(ABORT_GRACE));
     }
 
@@ -666,7 +665,7 @@ impl<'m, 'a: 'm> Conducting<'_, 'm, 'a> {
             }
             // Asked to stop, or to end its run for a restart: the same
             // stop timeout.
-            let deadline = match (slot.aborted_at, slot.asked) {
+            let deadline = match (self.aborted_at(i), slot.asked) {
                 (Some(aborted), _) if later(aborted, ABORT_GRACE) <= now => {
                     tracing::error!(
                         target: "orchestra",
@@ -804,11 +803,6 @@ fn spawn_group(
         let result = supervise(Nested(&mut group, &abort), &seat).await;
         (group, result)
     }))
-}
-
-/// A number of members, as a slot counts them.
-fn count(members: usize) -> u32 {
-    u32::try_from(members).unwrap_or(u32::MAX)
 }
 
 /// A member's stop timeout: its own, else (for a nested conductor) its

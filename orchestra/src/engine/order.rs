@@ -10,11 +10,17 @@ use super::member::{Group, path};
 use crate::error::Error;
 
 /// Whom each member starts after (its deps), and who starts after it (its
-/// dependents), by index. Empty when no member is ordered.
+/// dependents), by index, with what one run of the group counts of them.
+/// Empty when no member is ordered.
 #[derive(Default)]
 pub(super) struct Order {
     deps: Vec<Box<[usize]>>,
     dependents: Vec<Box<[usize]>>,
+    /// Per member, its deps not ready yet: it starts when none is left.
+    unready: Vec<u32>,
+    /// Per member, its dependents not exited yet: during a stop, it is
+    /// asked to stop when none is left.
+    live_dependents: Vec<u32>,
 }
 
 impl Order {
@@ -50,6 +56,31 @@ impl Order {
         self.deps.is_empty()
     }
 
+    /// Whether all the members `i` starts after are ready.
+    pub(super) fn deps_ready(&self, i: usize) -> bool {
+        self.unready.get(i).is_none_or(|&n| n == 0)
+    }
+
+    /// One of the members `j` starts after became ready: whether it was
+    /// the last.
+    pub(super) fn dep_ready(&mut self, j: usize) -> bool {
+        let unready = &mut self.unready[j];
+        *unready -= 1;
+        *unready == 0
+    }
+
+    /// Whether any member ordered after `i` has not exited.
+    pub(super) fn has_live_dependents(&self, i: usize) -> bool {
+        self.live_dependents.get(i).is_some_and(|&n| n > 0)
+    }
+
+    /// A member ordered after `d` exited: whether it was the last.
+    pub(super) fn dependent_exited(&mut self, d: usize) -> bool {
+        let live = &mut self.live_dependents[d];
+        *live -= 1;
+        *live == 0
+    }
+
     fn new(deps: Vec<Vec<usize>>) -> Self {
         let mut dependents = vec![Vec::new(); deps.len()];
         for (i, ds) in deps.iter().enumerate() {
@@ -58,6 +89,8 @@ impl Order {
             }
         }
         Order {
+            unready: deps.iter().map(|deps| count(deps.len())).collect(),
+            live_dependents: dependents.iter().map(|ds| count(ds.len())).collect(),
             deps: deps.into_iter().map(Vec::into_boxed_slice).collect(),
             dependents: dependents.into_iter().map(Vec::into_boxed_slice).collect(),
         }
@@ -136,6 +169,11 @@ pub(super) fn resolve(group: &Group<'_>, prefix: &str) -> Result<Order, Error> {
         );
     }
     Error::combine(problems).map_or(Ok(order), Err)
+}
+
+/// A number of members, as the order counts them.
+fn count(members: usize) -> u32 {
+    u32::try_from(members).unwrap_or(u32::MAX)
 }
 
 fn list<'s>(names: impl Iterator<Item = &'s str>) -> String {
