@@ -11,6 +11,11 @@ use std::task::Waker;
 
 use futures_util::task::AtomicWaker;
 
+/// How many ends queued wake a group that waits for the last one: it
+/// takes them in batches, so that the queue stays short (not the ends of
+/// all its members at once, which it would copy as it grows).
+const BATCH: usize = 256;
+
 /// The members of one run of a group whose tasks ended, in the order they
 /// ended, with what each gave back (`T`); shared by the group and its owned
 /// members' tasks.
@@ -19,7 +24,8 @@ pub(crate) struct Ends<T> {
     group: AtomicWaker,
     /// The notices that have not told yet.
     live: AtomicUsize,
-    /// The group waits for them all: only the last end wakes it.
+    /// The group waits for them all: only the last end wakes it, or a
+    /// [`BATCH`] of them.
     at_last: AtomicBool,
 }
 
@@ -44,10 +50,10 @@ impl<T> Ends<T> {
         }
     }
 
-    /// From now on, wakes the group at the last end only (not at each):
-    /// for a group that has asked every task to stop, and only waits for
-    /// them all. Its other wakers (a timer) let it take the ends queued
-    /// meanwhile.
+    /// From now on, wakes the group at the last end only, or once a
+    /// [`BATCH`] is queued (not at each end): for a group that has asked
+    /// every task to stop, and only waits for them all. Its other wakers
+    /// (a timer) let it take the ends queued meanwhile.
     pub(crate) fn wake_at_last(&self) {
         self.at_last.store(true, Ordering::Relaxed);
     }
@@ -55,9 +61,13 @@ impl<T> Ends<T> {
     /// Queues the end of member `i`'s task, and wakes the group if it
     /// waits for it.
     fn tell(&self, i: usize, given: Option<T>) {
-        (self.ended.lock().unwrap_or_else(PoisonError::into_inner)).push((i, given));
+        let queued = {
+            let mut ended = self.ended.lock().unwrap_or_else(PoisonError::into_inner);
+            ended.push((i, given));
+            ended.len()
+        };
         let last = self.live.fetch_sub(1, Ordering::AcqRel) == 1;
-        if last || !self.at_last.load(Ordering::Relaxed) {
+        if last || queued >= BATCH || !self.at_last.load(Ordering::Relaxed) {
             self.group.wake();
         }
     }
@@ -112,7 +122,7 @@ mod tests {
     use std::sync::atomic::{AtomicUsize, Ordering};
     use std::task::{Wake, Waker};
 
-    use super::Ends;
+    use super::{BATCH, Ends};
 
     /// A waker that counts its wakes.
     #[derive(Default)]
@@ -157,5 +167,27 @@ mod tests {
 
         take(&mut taken);
         assert_eq!(taken, [(1, Some("second")), (2, None), (3, Some("last"))]);
+    }
+
+    #[test]
+    fn a_group_waiting_for_the_last_end_is_woken_by_a_batch() {
+        let ends = Arc::new(Ends::<usize>::default());
+        let mut notices: Vec<_> = (0..=BATCH).map(|i| ends.notice(i)).collect();
+        ends.wake_at_last();
+        let (count, waker) = counting();
+        ends.take(&mut Vec::new(), &waker);
+
+        for i in 0..BATCH - 1 {
+            notices.remove(0).ended(i);
+        }
+        assert_eq!(count.0.load(Ordering::Relaxed), 0);
+        notices.remove(0).ended(BATCH - 1);
+        assert_eq!(count.0.load(Ordering::Relaxed), 1, "a batch is queued");
+
+        let mut taken = Vec::new();
+        ends.take(&mut taken, &waker);
+        assert_eq!(taken.len(), BATCH);
+        notices.remove(0).ended(BATCH);
+        assert_eq!(count.0.load(Ordering::Relaxed), 2, "the last end");
     }
 }
