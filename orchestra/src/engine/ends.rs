@@ -1,53 +1,193 @@
-//! How the tasks of a group's owned members tell it that they ended,
+//! How the tasks of a group's owned members hand their ends to the group,
 //! without a future of their own per task ([`Ends`]): each task holds an
-//! [`EndNotice`] that, dropped as the task's future ends (it returned, was
-//! aborted or panicked), queues the member's index and wakes the group.
+//! [`EndNotice`], through which its future, as it ends, queues the
+//! member's index with what the task gives back, and wakes the group. A
+//! task whose future is dropped before that (aborted, or panicking) queues
+//! its index alone, for the group to ask its handle how it ended.
 
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, PoisonError};
 use std::task::Waker;
 
 use futures_util::task::AtomicWaker;
 
+/// How many ends queued wake a group that waits for the last one: it
+/// takes them in batches, so that the queue stays short (not the ends of
+/// all its members at once, which it would copy as it grows).
+const BATCH: usize = 256;
+
 /// The members of one run of a group whose tasks ended, in the order they
-/// ended; shared by the group and its owned members' tasks.
-#[derive(Default)]
-pub(crate) struct Ends {
-    ended: Mutex<Vec<usize>>,
+/// ended, with what each gave back (`T`); shared by the group and its owned
+/// members' tasks.
+pub(crate) struct Ends<T> {
+    ended: Mutex<Vec<(usize, Option<T>)>>,
     group: AtomicWaker,
+    /// The notices that have not told yet.
+    live: AtomicUsize,
+    /// The group waits for them all: only the last end wakes it, or a
+    /// [`BATCH`] of them.
+    at_last: AtomicBool,
 }
 
-impl Ends {
+impl<T> Default for Ends<T> {
+    fn default() -> Self {
+        Ends {
+            ended: Mutex::default(),
+            group: AtomicWaker::new(),
+            live: AtomicUsize::new(0),
+            at_last: AtomicBool::new(false),
+        }
+    }
+}
+
+impl<T> Ends<T> {
     /// The notice for the task of member `i`.
-    pub(crate) fn notice(self: &Arc<Self>, i: usize) -> EndNotice {
+    pub(crate) fn notice(self: &Arc<Self>, i: usize) -> EndNotice<T> {
+        self.live.fetch_add(1, Ordering::Relaxed);
         EndNotice {
-            ends: self.clone(),
+            ends: Some(self.clone()),
             i,
         }
     }
 
-    /// Moves the members whose tasks ended since the last call to `into`;
-    /// with none, `waker` is woken at the next end.
-    pub(crate) fn take(&self, into: &mut Vec<usize>, waker: &Waker) {
+    /// From now on, wakes the group at the last end only, or once a
+    /// [`BATCH`] is queued (not at each end): for a group that has asked
+    /// every task to stop, and only waits for them all. Its other wakers
+    /// (a timer) let it take the ends queued meanwhile.
+    pub(crate) fn wake_at_last(&self) {
+        self.at_last.store(true, Ordering::Relaxed);
+    }
+
+    /// Queues the end of member `i`'s task, and wakes the group if it
+    /// waits for it.
+    fn tell(&self, i: usize, given: Option<T>) {
+        let queued = {
+            let mut ended = self.ended.lock().unwrap_or_else(PoisonError::into_inner);
+            ended.push((i, given));
+            ended.len()
+        };
+        let last = self.live.fetch_sub(1, Ordering::AcqRel) == 1;
+        if last || queued >= BATCH || !self.at_last.load(Ordering::Relaxed) {
+            self.group.wake();
+        }
+    }
+
+    /// Moves the ends queued since the last call to `into`, which is
+    /// empty: the two queues trade places, so that the lock is held for
+    /// no copy. With none, `waker` is woken at the next end.
+    pub(crate) fn take(&self, into: &mut Vec<(usize, Option<T>)>, waker: &Waker) {
         self.group.register(waker);
         let mut ended = self.ended.lock().unwrap_or_else(PoisonError::into_inner);
-        into.append(&mut ended);
+        if into.is_empty() {
+            std::mem::swap(&mut *ended, into);
+        } else {
+            into.append(&mut ended);
+        }
     }
 }
 
-/// Held by an owned member's task: tells its group when the task's future
-/// is dropped, however it ended.
-pub(crate) struct EndNotice {
-    ends: Arc<Ends>,
+/// Held by an owned member's task: hands its group what the task gives
+/// back ([`EndNotice::ended`]), or, dropped without, tells the group the
+/// task ended all the same.
+///
+/// Two words: it lives in every owned task's future, whose tokio cell
+/// grows by steps of 128 bytes.
+pub(crate) struct EndNotice<T> {
+    /// `None` once it told.
+    ends: Option<Arc<Ends<T>>>,
     i: usize,
 }
 
-impl Drop for EndNotice {
+impl<T> EndNotice<T> {
+    /// The task's future ends with `given`: hands it to the group, which
+    /// then need not read the task's output.
+    pub(crate) fn ended(mut self, given: T) {
+        if let Some(ends) = self.ends.take() {
+            ends.tell(self.i, Some(given));
+        }
+    }
+}
+
+impl<T> Drop for EndNotice<T> {
     fn drop(&mut self) {
-        self.ends
-            .ended
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner)
-            .push(self.i);
-        self.ends.group.wake();
+        if let Some(ends) = self.ends.take() {
+            ends.tell(self.i, None);
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::Arc;
+    use std::sync::atomic::{AtomicUsize, Ordering};
+    use std::task::{Wake, Waker};
+
+    use super::{BATCH, Ends};
+
+    /// A waker that counts its wakes.
+    #[derive(Default)]
+    struct Count(AtomicUsize);
+
+    impl Wake for Count {
+        fn wake(self: Arc<Self>) {
+            self.0.fetch_add(1, Ordering::Relaxed);
+        }
+    }
+
+    fn counting() -> (Arc<Count>, Waker) {
+        let count = Arc::new(Count::default());
+        (count.clone(), Waker::from(count))
+    }
+
+    #[test]
+    fn every_end_wakes_the_group_until_it_waits_for_the_last() {
+        let ends = Arc::new(Ends::<&str>::default());
+        let mut notices: Vec<_> = (0..4).map(|i| ends.notice(i)).collect();
+        let take = |into: &mut Vec<_>| {
+            let (count, waker) = counting();
+            ends.take(into, &waker);
+            count
+        };
+        let mut taken = Vec::new();
+
+        let count = take(&mut taken);
+        notices.remove(0).ended("first");
+        assert_eq!(count.0.load(Ordering::Relaxed), 1, "an end wakes the group");
+
+        ends.wake_at_last();
+        taken.clear();
+        let count = take(&mut taken);
+        assert_eq!(taken, [(0, Some("first"))]);
+        taken.clear();
+        notices.remove(0).ended("second");
+        drop(notices.remove(0)); // lost: aborted, say
+        assert_eq!(count.0.load(Ordering::Relaxed), 0, "not before the last");
+        notices.remove(0).ended("last");
+        assert_eq!(count.0.load(Ordering::Relaxed), 1, "the last end wakes it");
+
+        take(&mut taken);
+        assert_eq!(taken, [(1, Some("second")), (2, None), (3, Some("last"))]);
+    }
+
+    #[test]
+    fn a_group_waiting_for_the_last_end_is_woken_by_a_batch() {
+        let ends = Arc::new(Ends::<usize>::default());
+        let mut notices: Vec<_> = (0..=BATCH).map(|i| ends.notice(i)).collect();
+        ends.wake_at_last();
+        let (count, waker) = counting();
+        ends.take(&mut Vec::new(), &waker);
+
+        for i in 0..BATCH - 1 {
+            notices.remove(0).ended(i);
+        }
+        assert_eq!(count.0.load(Ordering::Relaxed), 0);
+        notices.remove(0).ended(BATCH - 1);
+        assert_eq!(count.0.load(Ordering::Relaxed), 1, "a batch is queued");
+
+        let mut taken = Vec::new();
+        ends.take(&mut taken, &waker);
+        assert_eq!(taken.len(), BATCH);
+        notices.remove(0).ended(BATCH);
+        assert_eq!(count.0.load(Ordering::Relaxed), 2, "the last end");
     }
 }

@@ -1,11 +1,11 @@
 //! Running a group of members: start order, readiness, failure fan-out,
 //! ordered stop, per-member stop timeouts and stragglers.
 
-use std::collections::HashMap;
 use std::future::poll_fn;
 use std::pin::Pin;
 use std::sync::Arc;
 use std::sync::atomic::Ordering;
+use std::task::{Context as TaskContext, Poll};
 use std::time::Duration;
 
 use futures_util::stream::{FuturesUnordered, StreamExt};
@@ -15,13 +15,15 @@ use tokio::time::{Instant, sleep};
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::AbortOnDropHandle;
 
-use super::member::{Body, Group, Held, Member, Played, path};
+use super::member::{Body, Group, Held, Member};
+use super::order::{self, Order};
 use super::seat::{Grouped, Paused, Root, Seat};
 use super::strategy::{Members, Regroup, Step};
 use super::supervise::{Dyn, Outcome, Target, supervise};
-use super::tasks::Tasks;
+use super::tasks::{Joined, Tasks};
 use crate::context::Context;
 use crate::error::{Chain, Error, Straggler, panic_message};
+use crate::options::DEFAULT_TIMEOUT;
 use crate::status::EventKind;
 use crate::supervision::OnExit;
 use crate::time::later;
@@ -41,11 +43,12 @@ enum Exit {
 
 impl Exit {
     /// How a member whose task did not give it back left.
-    fn lost(seat: &Seat, error: JoinError) -> Exit {
-        if !error.is_panic() {
-            // Aborted, or the runtime is shutting down.
+    fn lost(seat: &Seat, error: Option<JoinError>) -> Exit {
+        // Aborted, or the runtime is shutting down (or, which cannot be,
+        // its task returned without giving the player back).
+        let Some(error) = error.filter(JoinError::is_panic) else {
             return Exit::Aborted;
-        }
+        };
         // Panics of `play` are caught inside; one elsewhere (in a player's
         // `Drop`, say) loses the member but is reported.
         Exit::Done(Err(Error::Panicked {
@@ -64,35 +67,33 @@ enum Progress {
     Exited,
 }
 
-/// The group's bookkeeping for one member.
+/// The group's bookkeeping for one member: small, as its room is every
+/// player's cost (the `after` order and its counts are kept apart, in
+/// [`Order`], and the instants of aborts in `Conducting::aborted_at`).
 struct Slot {
-    /// Its path, stop token and readiness, shared with its runs.
+    /// Its path, stop token, stop timeout and readiness, shared with its
+    /// runs.
     seat: Arc<Seat>,
+    /// When it was asked to stop, or else (`stop_asked` false) when its
+    /// group asked its run to end to restart it with a sibling: either way
+    /// it has its stop timeout from then.
+    asked: Option<Instant>,
     progress: Progress,
+    /// It was asked to stop.
+    stop_asked: bool,
     /// Runs on a task of its own, which the group aborts itself.
     owned: bool,
-    /// Its stop timeout.
-    timeout: Duration,
-    /// The members this one starts after. Boxed slices, as `dependents`:
-    /// most members have none, and the room of a `Vec` is a player's cost.
-    deps: Box<[usize]>,
-    /// The members that start after this one.
-    dependents: Box<[usize]>,
-    /// Deps not ready yet: the member starts when this reaches zero.
-    unready_deps: u32,
-    /// Dependents not exited yet: the member is asked to stop when this
-    /// reaches zero during the stop.
-    live_dependents: u32,
-    stop_requested: Option<Instant>,
-    /// When its group asked its run to end, to restart it with a sibling:
-    /// it has its stop timeout to pause.
-    restart_asked: Option<Instant>,
     /// Runs on a task the group awaits (counted in `live_tasks`).
     in_task: bool,
-    /// When its task was aborted.
-    aborted_at: Option<Instant>,
     /// Its first readiness was counted by its dependents waiting to start.
     counted_ready: bool,
+}
+
+impl Slot {
+    /// Its stop timeout (a member's seat always has one).
+    fn timeout(&self) -> Duration {
+        self.seat.stop_timeout.unwrap_or(DEFAULT_TIMEOUT)
+    }
 }
 
 /// Borrowed players and nested groups, which run inside the group's future.
@@ -134,7 +135,7 @@ pub(super) async fn conduct(
     inherited_timeout: Duration,
 ) -> Result<(), Error> {
     let default_timeout = group.timeout.unwrap_or(inherited_timeout);
-    let order = resolve(group, ctx.path())?;
+    let order = order::resolve(group, ctx.path())?;
     if ctx.is_cancelled() {
         return Ok(());
     }
@@ -144,74 +145,64 @@ pub(super) async fn conduct(
     let slots = group
         .members
         .iter()
-        .zip(order)
         .enumerate()
-        .map(|(i, (member, deps))| {
-            let timeout = stop_timeout(member, default_timeout);
-            Slot {
-                seat: Seat::member(
-                    ctx.seat(),
-                    member.name.clone(),
-                    matches!(member.body, Body::Group(_) | Body::Given(_)),
-                    member.options.clone(),
-                    timeout,
-                    default_timeout,
-                    Grouped {
-                        index: i,
-                        runs_before: group.runs.get(i).copied().unwrap_or(0),
-                        to_group: regroup.as_ref().map(Regroup::sender),
-                    },
-                ),
-                progress: Progress::Waiting,
-                owned: matches!(
-                    member.body,
-                    Body::Player {
-                        player: Held::Owned(_),
-                        ..
-                    }
-                ),
-                timeout,
-                unready_deps: count(deps.len()),
-                deps: deps.into_boxed_slice(),
-                dependents: Box::default(),
-                live_dependents: 0,
-                stop_requested: None,
-                restart_asked: None,
-                in_task: false,
-                aborted_at: None,
-                counted_ready: false,
-            }
+        .map(|(i, member)| Slot {
+            seat: Seat::member(
+                ctx.seat(),
+                member.name.clone(),
+                matches!(member.body, Body::Group(_) | Body::Given(_)),
+                member.options.clone(),
+                stop_timeout(member, default_timeout),
+                default_timeout,
+                Grouped {
+                    index: i,
+                    runs_before: group.runs.get(i).copied().unwrap_or(0),
+                    to_group: regroup.as_ref().map(Regroup::sender),
+                },
+            ),
+            asked: None,
+            progress: Progress::Waiting,
+            stop_asked: false,
+            owned: matches!(
+                member.body,
+                Body::Player {
+                    player: Held::Owned(_),
+                    ..
+                }
+            ),
+            in_task: false,
+            counted_ready: false,
         })
         .collect();
     let mut this = Conducting {
         regroup,
         released: Vec::new(),
         slots,
+        order,
         members: group.members.iter_mut().map(Some).collect(),
         abort,
         root: ctx.root(),
         stopping: false,
         aborting: false,
         next_deadline: None,
+        aborted_at: Vec::new(),
         live_tasks: 0,
         errors: Vec::new(),
         stragglers: Vec::new(),
         aborted: Vec::new(),
     };
-    this.link_dependents();
     // The members, for those ordered after others to find the values they
     // are handed (`Context::dependency`).
-    let handing: Option<Arc<Vec<Arc<Seat>>>> = (this.slots.iter().any(|s| !s.deps.is_empty()))
-        .then(|| {
-            let seats = Arc::new(this.slots.iter().map(|s| s.seat.clone()).collect());
-            ctx.seat().members.set(&seats);
-            seats
-        });
+    let handing: Option<Arc<Vec<Arc<Seat>>>> = (!this.order.is_empty()).then(|| {
+        let seats = Arc::new(this.slots.iter().map(|s| s.seat.clone()).collect());
+        ctx.seat().members.set(&seats);
+        seats
+    });
 
     for slot in &this.slots {
         slot.seat.emit(0, None, || EventKind::Starting);
-        if slot.seat.options.ignore_readiness
-            && let Some(monitor) = &this.root.monitor
+        if let Some(monitor) = &this.root.monitor
+            && slot.seat.options.ignore_readiness
         {
             monitor.ignore_readiness(slot.seat.path());
         }
@@ -222,7 +213,7 @@ pub(super) async fn conduct(
         readying: Readying::new(),
     };
     for i in 0..this.slots.len() {
-        if this.slots[i].unready_deps == 0 {
+        if this.order.deps_ready(i) {
             this.launch(i, &mut sets);
         }
     }
@@ -245,7 +236,8 @@ pub(super) async fn conduct(
         }
         tokio::select! {
             biased;
-            (i, joined) = poll_fn(|cx| sets.tasks.poll_next(cx)) => this.joined(i, joined),
+            // Every task that ended since the last turn, in one turn.
+            () = poll_fn(|cx| this.join_ended(&mut sets.tasks, cx)) => {}
             Some((i, exit)) = sets.running.next() => this.exited(i, exit),
             () = &mut cancelled, if !this.stopping => {
                 tracing::debug!(target: "orchestra", conductor = ctx.path(), "stop requested");
@@ -264,7 +256,7 @@ pub(super) async fn conduct(
                 this.regroup(|regroup, this| Ok(regroup.ready(this)));
             }
             Some(paused) = recv(&mut paused), if !this.stopping => {
-                this.slots[paused.index].restart_asked = None;
+                this.slots[paused.index].asked = None;
                 this.regroup(|regroup, this| regroup.paused(paused, this));
             }
             else => break,
@@ -275,14 +267,14 @@ pub(super) async fn conduct(
         if this.stopping && !sets.readying.is_empty() {
             sets.readying = Readying::new();
         }
+        // Stopping, the group waits for all its tasks; only the order of
+        // the stop needs it to hear of each end.
+        if this.stopping && this.order.is_empty() {
+            sets.tasks.wake_at_last();
+        }
     }
     drop(handing);
-    let runs = this
-        .slots
-        .iter()
-        .map(|s| s.seat.runs.load(Ordering::Relaxed))
-        .collect();
-    let result = this.finish();
+    let (result, runs) = this.finish();
     group.runs = runs;
     result
 }
@@ -291,6 +283,8 @@ pub(super) async fn conduct(
 /// left to report.
 struct Conducting<'g, 'm, 'a> {
     slots: Vec<Slot>,
+    /// Who starts after whom.
+    order: Order,
     /// The restarts the group decides, if it does.
     regroup: Option<Regroup>,
     /// Members it released from a restart, whose readiness to watch.
@@ -306,6 +300,9 @@ struct Conducting<'g, 'm, 'a> {
     live_tasks: usize,
     /// The earliest stop deadline of an owned member still running.
     next_deadline: Option<Instant>,
+    /// When each owned member's task was aborted, by index: made at the
+    /// first abort (most runs abort nothing).
+    aborted_at: Vec<Option<Instant>>,
     errors: Vec<Error>,
     stragglers: Vec<Straggler>,
     aborted: Vec<Arc<str>>,
@@ -313,11 +310,11 @@ struct Conducting<'g, 'm, 'a> {
 
 impl Members for Conducting<'_, '_, '_> {
     fn deps(&self, i: usize) -> &[usize] {
-        &self.slots[i].deps
+        self.order.deps(i)
     }
 
     fn dependents(&self, i: usize) -> &[usize] {
-        &self.slots[i].dependents
+        self.order.dependents(i)
     }
 
     fn is_running(&self, i: usize) -> bool {
@@ -354,38 +351,21 @@ impl<'m, 'a: 'm> Conducting<'_, 'm, 'a> {
             Ok(Step { released, asked }) => {
                 self.released.extend(released);
                 let now = Instant::now();
+                let mut shortest = None;
                 for i in asked {
                     let slot = &mut self.slots[i];
-                    slot.restart_asked = Some(now);
+                    slot.asked = Some(now);
                     if slot.owned {
-                        let deadline = later(now, slot.timeout);
-                        if self.next_deadline.is_none_or(|next| deadline < next) {
-                            self.next_deadline = Some(deadline);
-                        }
+                        shortest = shorter(shortest, Some(slot.timeout()));
                     }
                 }
+                self.watch_until(now, shortest);
             }
             Err(limit) => {
                 tracing::error!(target: "orchestra", error = %limit, "stopping its players after too many restarts");
                 self.errors.push(limit);
                 self.begin_stop();
             }
-        }
-    }
-
-    fn link_dependents(&mut self) {
-        if self.slots.iter().all(|slot| slot.deps.is_empty()) {
-            return;
-        }
-        let mut dependents = vec![Vec::new(); self.slots.len()];
-        for (i, slot) in self.slots.iter().enumerate() {
-            for &d in &slot.deps {
-                dependents[d].push(i);
-            }
-        }
-        for (slot, dependents) in self.slots.iter_mut().zip(dependents) {
-            slot.live_dependents = count(dependents.len());
-            slot.dependents = dependents.into_boxed_slice();
         }
     }
 
@@ -399,7 +379,6 @@ impl<'m, 'a: 'm> Conducting<'_, 'm, 'a> {
         self.slots[i].progress = Progress::Running;
         self.watch_readiness(i, sets);
         let slot = &mut self.slots[i];
-        let timeout = slot.timeout;
         let seat = slot.seat.clone();
         if let Body::Player {
             player: Held::Owned(player),
@@ -417,9 +396,10 @@ impl<'m, 'a: 'm> Conducting<'_, 'm, 'a> {
             };
             sets.tasks.spawn(i, player, seat);
             self.live_tasks += 1;
-            self.slots[i].in_task = true;
+            slot.in_task = true;
             return;
         }
+        let timeout = slot.timeout();
         let abort = self.abort.child_token();
         sets.running.push(Box::pin(async move {
             (i, drive(member, seat, abort, timeout).await)
@@ -430,12 +410,13 @@ impl<'m, 'a: 'm> Conducting<'_, 'm, 'a> {
     /// ordered after it; a grace also shows in a monitor's view of
     /// readiness.
     fn watch_readiness(&mut self, i: usize, sets: &mut Sets<'m>) {
-        let slot = &self.slots[i];
-        let seat = slot.seat.clone();
-        let grace = seat.options.grace;
-        if slot.dependents.is_empty() && (grace.is_none() || self.root.monitor.is_none()) {
+        let watched = !self.order.dependents(i).is_empty()
+            || (self.root.monitor.is_some() && self.slots[i].seat.options.grace.is_some());
+        if !watched {
             return;
         }
+        let seat = self.slots[i].seat.clone();
+        let grace = seat.options.grace;
         let delay = seat.options.delay.unwrap_or_default();
         sets.readying.push(Box::pin(async move {
             match grace {
@@ -464,17 +445,28 @@ impl<'m, 'a: 'm> Conducting<'_, 'm, 'a> {
         if self.stopping || std::mem::replace(&mut self.slots[i].counted_ready, true) {
             return;
         }
-        for j in self.slots[i].dependents.clone() {
-            let slot = &mut self.slots[j];
-            slot.unready_deps -= 1;
-            if slot.unready_deps == 0 && slot.progress == Progress::Waiting {
+        for k in 0..self.order.dependents(i).len() {
+            let j = self.order.dependents(i)[k];
+            if self.order.dep_ready(j) && self.slots[j].progress == Progress::Waiting {
                 self.launch(j, sets);
             }
         }
     }
 
+    /// Joins every owned member's task that ended: ready once it joined
+    /// one at least, so that the group takes a batch of ends in one turn
+    /// of its loop.
+    fn join_ended(&mut self, tasks: &mut Tasks, cx: &mut TaskContext<'_>) -> Poll<()> {
+        let mut any = false;
+        while let Poll::Ready((i, joined)) = tasks.poll_next(cx) {
+            self.joined(i, joined);
+            any = true;
+        }
+        if any { Poll::Ready(()) } else { Poll::Pending }
+    }
+
     /// An owned member's task ended: gives the player back.
-    fn joined(&mut self, i: usize, joined: Result<Played, JoinError>) {
+    fn joined(&mut self, i: usize, joined: Joined) {
         let left_behind = self.slots[i].progress == Progress::Exited;
         let exit = match joined {
             Ok((player, result)) => {
@@ -506,28 +498,22 @@ impl<'m, 'a: 'm> Conducting<'_, 'm, 'a> {
             self.live_tasks -= 1;
         }
         // Only its dependents and a monitor wait for its readiness.
-        if !slot.dependents.is_empty() || self.root.monitor.is_some() {
+        if !self.order.dependents(i).is_empty() || self.root.monitor.is_some() {
             slot.seat.ready.set();
         }
-        let waited = (slot.stop_requested.or(slot.restart_asked))
-            .map(|t| t.elapsed())
-            .unwrap_or_default();
-        for d in self.slots[i].deps.clone() {
-            self.slots[d].live_dependents -= 1;
-            if self.stopping && self.slots[d].live_dependents == 0 {
-                self.request_stop(d, Instant::now());
-            }
+        if !self.order.is_empty() {
+            self.dependent_exited(i);
         }
         self.regroup(|regroup, this| Ok(regroup.exited(i, this)));
-        let on_exit = self.slots[i].seat.options.on_exit;
         match exit {
-            Exit::Done(Ok(())) if on_exit == OnExit::Stop && !self.stopping => {
-                let path = &**self.slots[i].seat.path();
-                tracing::info!(target: "orchestra", player = %path, "stopping its siblings: its end ends its conductor");
-                self.begin_stop();
+            Exit::Done(Ok(())) => {
+                if !self.stopping && self.slots[i].seat.options.on_exit == OnExit::Stop {
+                    let path = &**self.slots[i].seat.path();
+                    tracing::info!(target: "orchestra", player = %path, "stopping its siblings: its end ends its conductor");
+                    self.begin_stop();
+                }
             }
-            Exit::Done(Ok(())) => {}
-            Exit::Done(Err(error)) if on_exit == OnExit::Continue => {
+            Exit::Done(Err(error)) if self.slots[i].seat.options.on_exit == OnExit::Continue => {
                 let path = &**self.slots[i].seat.path();
                 tracing::warn!(target: "orchestra", player = %path, error = %Chain(&error), "failed for good; its siblings go on");
             }
@@ -542,23 +528,47 @@ impl<'m, 'a: 'm> Conducting<'_, 'm, 'a> {
                     self.begin_stop();
                 }
             }
-            Exit::Aborted => {
-                let forced = self.root.shutdown.forced();
-                self.slots[i].seat.emit(0, None, || EventKind::Aborted {
-                    forced: forced.map(str::to_owned),
-                });
-                let path = self.slots[i].seat.path().clone();
-                if let Some(reason) = forced {
-                    tracing::warn!(target: "orchestra", player = %path, %reason, "aborted: the stop was forced");
-                    self.aborted.push(path);
-                } else {
-                    tracing::error!(target: "orchestra", player = %path, ?waited, "did not stop in time; aborted");
-                    self.stragglers.push(Straggler { path, waited });
-                }
-                // Aborted as it did not end its run for a restart in time.
-                self.begin_stop();
+            Exit::Aborted => self.report_aborted(i),
+        }
+    }
+
+    /// Member `i`, ordered after others, exited: during the stop, those of
+    /// them with no dependent left are asked to stop.
+    fn dependent_exited(&mut self, i: usize) {
+        let now = self.stopping.then(Instant::now);
+        let mut shortest = None;
+        for k in 0..self.order.deps(i).len() {
+            let d = self.order.deps(i)[k];
+            if self.order.dependent_exited(d)
+                && let Some(now) = now
+            {
+                shortest = shorter(shortest, self.request_stop(d, now));
             }
         }
+        if let Some(now) = now {
+            self.watch_until(now, shortest);
+        }
+    }
+
+    /// Reports member `i`, aborted: by the force of the stop, or as a
+    /// straggler, with how long it was waited for.
+    fn report_aborted(&mut self, i: usize) {
+        let slot = &self.slots[i];
+        let forced = self.root.shutdown.forced();
+        slot.seat.emit(0, None, || EventKind::Aborted {
+            forced: forced.map(str::to_owned),
+        });
+        let path = slot.seat.path().clone();
+        if let Some(reason) = forced {
+            tracing::warn!(target: "orchestra", player = %path, %reason, "aborted: the stop was forced");
+            self.aborted.push(path);
+        } else {
+            let waited = slot.asked.map(|t| t.elapsed()).unwrap_or_default();
+            tracing::error!(target: "orchestra", player = %path, ?waited, "did not stop in time; aborted");
+            self.stragglers.push(Straggler { path, waited });
+        }
+        // Aborted as it did not end its run for a restart in time.
+        self.begin_stop();
     }
 
     /// Asks every member to stop, those ordered after others first.
@@ -567,50 +577,79 @@ impl<'m, 'a: 'm> Conducting<'_, 'm, 'a> {
             return;
         }
         self.stopping = true;
+        self.forget_waiting();
+        // One instant and one deadline for the whole stop, not one each.
+        let now = Instant::now();
+        let mut shortest = None;
+        for i in 0..self.slots.len() {
+            if !self.order.has_live_dependents(i) {
+                shortest = shorter(shortest, self.request_stop(i, now));
+            }
+        }
+        self.watch_until(now, shortest);
+    }
+
+    /// The members still waiting to start never will: they count as
+    /// exited. Only a member ordered after others can be waiting.
+    fn forget_waiting(&mut self) {
+        if self.order.is_empty() {
+            return;
+        }
         for i in 0..self.slots.len() {
             if self.slots[i].progress == Progress::Waiting {
                 self.slots[i].progress = Progress::Exited;
                 self.members[i] = None;
-                for d in self.slots[i].deps.clone() {
-                    self.slots[d].live_dependents -= 1;
-                }
-            }
-        }
-        let now = Instant::now();
-        for i in 0..self.slots.len() {
-            if self.slots[i].live_dependents == 0 {
-                self.request_stop(i, now);
-            }
-        }
-    }
-
-    fn request_stop(&mut self, i: usize, now: Instant) {
-        let slot = &mut self.slots[i];
-        if slot.progress == Progress::Running && slot.stop_requested.is_none() {
-            slot.stop_requested = Some(now);
-            slot.seat.token.cancel();
-            slot.seat.emit(0, None, || EventKind::Stopping);
-            if slot.owned {
-                let deadline = later(now, slot.timeout);
-                if self.next_deadline.is_none_or(|next| deadline < next) {
-                    self.next_deadline = Some(deadline);
+                for k in 0..self.order.deps(i).len() {
+                    let d = self.order.deps(i)[k];
+                    self.order.dependent_exited(d);
                 }
             }
         }
     }
 
-    /// Aborts an owned member's task; it has [`ABORT_GRACE`] to end.
-    fn abort_task(&mut self, i: usize, task: &AbortOnDropHandle<Played>, now: Instant) {
+    /// Asks member `i` to stop, if it runs and was not asked yet; returns
+    /// its stop timeout if the group aborts it at that timeout (an owned
+    /// member), for the caller to watch.
+    #[must_use]
+    fn request_stop(&mut self, i: usize, now: Instant) -> Option<Duration> {
         let slot = &mut self.slots[i];
-        if slot.progress != Progress::Running || slot.aborted_at.is_some() {
+        if slot.progress != Progress::Running || slot.stop_asked {
+            return None;
+        }
+        slot.stop_asked = true;
+        slot.asked = Some(now);
+        slot.seat.token.cancel();
+        slot.seat.emit(0, None, || EventKind::Stopping);
+        slot.owned.then(|| slot.timeout())
+    }
+
+    /// Wakes the group at `from + timeout`, if sooner than it wakes.
+    fn watch_until(&mut self, from: Instant, timeout: Option<Duration>) {
+        let Some(timeout) = timeout else {
             return;
-        }
-        task.abort();
-        slot.aborted_at = Some(now);
-        let deadline = later(now, ABORT_GRACE);
+        };
+        let deadline = later(from, timeout);
         if self.next_deadline.is_none_or(|next| deadline < next) {
             self.next_deadline = Some(deadline);
         }
+    }
+
+    /// When member `i`'s task was aborted, if it was.
+    fn aborted_at(&self, i: usize) -> Option<Instant> {
+        self.aborted_at.get(i).copied().flatten()
+    }
+
+    /// Aborts an owned member's task; it has [`ABORT_GRACE`] to end.
+    fn abort_task(&mut self, i: usize, task: &JoinHandle<()>, now: Instant) {
+        if self.slots[i].progress != Progress::Running || self.aborted_at(i).is_some() {
+            return;
+        }
+        task.abort();
+        if self.aborted_at.is_empty() {
+            self.aborted_at = vec![None; self.slots.len()];
+        }
+        self.aborted_at[i] = Some(now);
+        self.watch_until(now, Some(ABORT_GRACE));
     }
 
     /// The stop timer fired: aborts the owned members past their stop
@@ -626,7 +665,7 @@ impl<'m, 'a: 'm> Conducting<'_, 'm, 'a> {
             }
             // Asked to stop, or to end its run for a restart: the same
             // stop timeout.
-            let deadline = match (slot.aborted_at, slot.stop_requested.or(slot.restart_asked)) {
+            let deadline = match (self.aborted_at(i), slot.asked) {
                 (Some(aborted), _) if later(aborted, ABORT_GRACE) <= now => {
                     tracing::error!(
                         target: "orchestra",
@@ -638,11 +677,11 @@ impl<'m, 'a: 'm> Conducting<'_, 'm, 'a> {
                     continue;
                 }
                 (Some(aborted), _) => later(aborted, ABORT_GRACE),
-                (None, Some(requested)) if later(requested, slot.timeout) <= now => {
+                (None, Some(asked)) if later(asked, slot.timeout()) <= now => {
                     self.abort_task(i, task, now);
                     continue;
                 }
-                (None, Some(requested)) => later(requested, slot.timeout),
+                (None, Some(asked)) => later(asked, slot.timeout()),
                 (None, None) => continue,
             };
             if next.is_none_or(|next| deadline < next) {
@@ -656,7 +695,13 @@ impl<'m, 'a: 'm> Conducting<'_, 'm, 'a> {
         }
     }
 
-    fn finish(self) -> Result<(), Error> {
+    /// What the group's run comes to, and the runs each member began
+    /// (for the group's next run), read as the slots are dropped: one pass
+    /// over the members' seats, not two.
+    fn finish(self) -> (Result<(), Error>, Vec<u32>) {
+        let runs = (self.slots.into_iter())
+            .map(|slot| slot.seat.runs.load(Ordering::Relaxed))
+            .collect();
         let mut errors = self.errors;
         if !self.stragglers.is_empty() {
             errors.push(Error::StopTimedOut {
@@ -671,7 +716,15 @@ impl<'m, 'a: 'm> Conducting<'_, 'm, 'a> {
                 aborted: self.aborted,
             });
         }
-        Error::combine(errors).map_or(Ok(()), Err)
+        (Error::combine(errors).map_or(Ok(()), Err), runs)
+    }
+}
+
+/// The shorter of two stop timeouts, either missing.
+fn shorter(a: Option<Duration>, b: Option<Duration>) -> Option<Duration> {
+    match (a, b) {
+        (Some(a), Some(b)) => Some(a.min(b)),
+        (a, b) => a.or(b),
     }
 }
 
@@ -734,7 +787,7 @@ async fn drive(
                     *slot = Some(group);
                     Exit::Done(result)
                 }
-                Err(error) => Exit::lost(&seat, error),
+                Err(error) => Exit::lost(&seat, Some(error)),
             }
         }
     }
@@ -752,11 +805,6 @@ fn spawn_group(
     }))
 }
 
-/// A number of members, as a slot counts them.
-fn count(members: usize) -> u32 {
-    u32::try_from(members).unwrap_or(u32::MAX)
-}
-
 /// A member's stop timeout: its own, else (for a nested conductor) its
 /// conductor's, else its group's default.
 pub(super) fn stop_timeout(member: &Member<'_>, default: Duration) -> Duration {
@@ -766,105 +814,4 @@ pub(super) fn stop_timeout(member: &Member<'_>, default: Duration) -> Duration {
         Body::Player { .. } => None,
     };
     member.options.timeout.or(own_default).unwrap_or(default)
-}
-
-/// Checks the members' options and resolves their `after` names to indices;
-/// every problem is reported, not only the first.
-fn resolve(group: &Group<'_>, prefix: &str) -> Result<Vec<Vec<usize>>, Error> {
-    let members = &group.members;
-    let mut problems = Vec::new();
-    let mut config = |path: &str, message: String| {
-        problems.push(Error::Config {
-            path: Arc::from(path),
-            message,
-        });
-    };
-    if let Some((_, within)) = group.supervision.max_restarts
-        && within.is_zero()
-    {
-        config(
-            if prefix.is_empty() { "/" } else { prefix },
-            "the conductor's max_restarts window (`within`) must be longer than zero".into(),
-        );
-    }
-    for member in members.iter() {
-        if let Err(message) = member.options.validate() {
-            config(&path(prefix, &member.name), message);
-        }
-        // The top group's prefix is empty: it holds the root conductor.
-        if !prefix.is_empty() && member.drain_phase().is_some() {
-            config(
-                &path(prefix, &member.name),
-                "a drain phase is the whole run's: set `drain` on the top conductor \
-                 or with `Runner::drain`, not on a nested conductor"
-                    .into(),
-            );
-        }
-    }
-    let mut deps = vec![Vec::new(); members.len()];
-    if members.iter().any(|m| !m.options.after.is_empty()) {
-        let index: HashMap<&str, usize> = members
-            .iter()
-            .enumerate()
-            .map(|(i, m)| (&*m.name, i))
-            .collect();
-        for (i, member) in members.iter().enumerate() {
-            for after in &member.options.after {
-                match index.get(&**after) {
-                    Some(&d) if d == i => config(
-                        &path(prefix, &member.name),
-                        "it is ordered `after` itself".into(),
-                    ),
-                    Some(&d) => deps[i].push(d),
-                    None => config(
-                        &path(prefix, &member.name),
-                        format!(
-                            "it is ordered `after` `{after}`, which is not a player of this conductor; its players are {}",
-                            list(members.iter().map(|m| &*m.name))
-                        ),
-                    ),
-                }
-            }
-        }
-        if let Some(cycle) = find_cycle(&deps) {
-            let names = cycle.iter().map(|&i| &*members[i].name);
-            config(
-                if prefix.is_empty() { "/" } else { prefix },
-                format!(
-                    "its players are ordered `after` each other in a cycle: {}",
-                    list(names)
-                ),
-            );
-        }
-    }
-    Error::combine(problems).map_or(Ok(deps), Err)
-}
-
-/// The members that are part of a cycle of `after`, if any (Kahn's algorithm).
-fn find_cycle(deps: &[Vec<usize>]) -> Option<Vec<usize>> {
-    let mut unmet: Vec<usize> = deps.iter().map(Vec::len).collect();
-    let mut dependents = vec![Vec::new(); deps.len()];
-    for (i, ds) in deps.iter().enumerate() {
-        for &d in ds {
-            dependents[d].push(i);
-        }
-    }
-    let mut ready: Vec<usize> = (0..deps.len()).filter(|&i| unmet[i] == 0).collect();
-    while let Some(i) = ready.pop() {
-        for &j in &dependents[i] {
-            unmet[j] -= 1;
-            if unmet[j] == 0 {
-                ready.push(j);
-            }
-        }
-    }
-    let cycle: Vec<usize> = (0..deps.len()).filter(|&i| unmet[i] > 0).collect();
-    (!cycle.is_empty()).then_some(cycle)
-}
-
-fn list<'s>(names: impl Iterator<Item = &'s str>) -> String {
-    names
-        .map(|n| format!("`{n}`"))
-        .collect::<Vec<_>>()
-        .join(", ")
 }

@@ -38,9 +38,9 @@ pub(crate) trait DynPlayer: Send {
     ) -> Pin<Box<dyn Future<Output = Result<(), BoxError>> + Send + '_>>;
 
     /// Runs the player on a task of its own, typed, so that its runs are
-    /// polled inline rather than boxed; the task holds `notice` until it
-    /// ends.
-    fn spawn_dyn(self: Box<Self>, seat: Arc<Seat>, notice: EndNotice) -> JoinHandle<Played>;
+    /// polled inline rather than boxed; the task gives the player back
+    /// through `notice`.
+    fn spawn_dyn(self: Box<Self>, seat: Arc<Seat>, notice: EndNotice<Played>) -> JoinHandle<()>;
 }
 
 /// What an owned member's task gives back: the player and how it ended.

@@ -18,6 +18,7 @@
 //!   and limits, panic capture, its tracing span; owned players on a task of
 //!   their own (`spawn_leaf`).
 //! - [`ends`] and [`tasks`]: how a group awaits its owned members' tasks.
+//! - [`order`]: the `after` order of a group's members, resolved.
 //! - [`group`] runs a group of members: start order, readiness, failure
 //!   fan-out, ordered stop, per-member stop timeouts, stragglers.
 //! - this module: a [`Player`] as a member, and the top of a run.
@@ -30,6 +31,7 @@ mod ends;
 mod group;
 pub(crate) mod handoff;
 pub(crate) mod member;
+mod order;
 pub(crate) mod scope;
 pub(crate) mod seat;
 pub(crate) mod shutdown;

@@ -115,16 +115,17 @@ fn outcome(
 }
 
 /// Runs an owned player on a task of its own, typed: its runs are not
-/// boxed. The task holds `notice` until it ends, however it ends.
+/// boxed. The task hands the player back through `notice`, its group's
+/// queue of ends, not as its output.
 fn spawn_leaf<P: Player>(
     mut player: Box<P>,
     seat: Arc<Seat>,
-    notice: EndNotice,
-) -> JoinHandle<Played> {
+    notice: EndNotice<Played>,
+) -> JoinHandle<()> {
     tokio::spawn(async move {
         let result = supervise(Typed(&mut *player), &seat).await;
-        drop(notice);
-        (player as Box<dyn DynPlayer>, result)
+        drop(seat);
+        notice.ended((player as Box<dyn DynPlayer>, result));
     })
 }
 
@@ -136,7 +137,7 @@ impl<P: Player> DynPlayer for P {
         Box::pin(self.play(ctx))
     }
 
-    fn spawn_dyn(self: Box<Self>, seat: Arc<Seat>, notice: EndNotice) -> JoinHandle<Played> {
+    fn spawn_dyn(self: Box<Self>, seat: Arc<Seat>, notice: EndNotice<Played>) -> JoinHandle<()> {
         spawn_leaf(self, seat, notice)
     }
 }

@@ -2,12 +2,12 @@
 //! ([`Tasks`]): a handle per member and one queue of those that ended, so
 //! that a task costs the group no future, box or timer of its own.
 
+use std::future::Future;
+use std::pin::Pin;
 use std::sync::Arc;
-use std::task::{Context as TaskContext, Poll};
+use std::task::{Context as TaskContext, Poll, ready};
 
-use futures_util::FutureExt;
-use tokio::task::JoinError;
-use tokio_util::task::AbortOnDropHandle;
+use tokio::task::{JoinError, JoinHandle, coop};
 
 use super::ends::Ends;
 use super::member::{DynPlayer, Played};
@@ -16,11 +16,22 @@ use super::seat::Seat;
 /// The tasks of one run of a group, by member index. A task still in it
 /// when the group's run ends is aborted.
 pub(super) struct Tasks {
-    handles: Vec<Option<AbortOnDropHandle<Played>>>,
-    ends: Arc<Ends>,
-    /// Members whose task ended, the output not read yet.
-    ended: Vec<usize>,
+    /// Plain handles, aborted by `Drop` if still here: a task joined is
+    /// not aborted on the way out (which an `AbortOnDropHandle` would).
+    handles: Vec<Option<JoinHandle<()>>>,
+    ends: Arc<Ends<Played>>,
+    /// Ends taken from `ends`, handed on from `next`.
+    ended: Vec<(usize, Option<Played>)>,
+    next: usize,
+    /// Members whose task ended without giving its player back (aborted,
+    /// or panicking): their handle tells how.
+    lost: Vec<usize>,
 }
+
+/// How an owned member's task ended: it gave its player back, with how its
+/// run ended; or it did not, with what its handle told (`None`: nothing,
+/// as for an abort).
+pub(super) type Joined = Result<Played, Option<JoinError>>;
 
 impl Tasks {
     pub(super) fn new(members: usize) -> Self {
@@ -28,50 +39,78 @@ impl Tasks {
             handles: (0..members).map(|_| None).collect(),
             ends: Arc::default(),
             ended: Vec::new(),
+            next: 0,
+            lost: Vec::new(),
         }
     }
 
     /// Runs member `i`'s player on a task of its own.
     pub(super) fn spawn(&mut self, i: usize, player: Box<dyn DynPlayer>, seat: Arc<Seat>) {
-        let task = player.spawn_dyn(seat, self.ends.notice(i));
-        self.handles[i] = Some(AbortOnDropHandle::new(task));
+        self.handles[i] = Some(player.spawn_dyn(seat, self.ends.notice(i)));
     }
 
     /// The tasks not joined yet, by member index.
-    pub(super) fn running(&self) -> impl Iterator<Item = (usize, &AbortOnDropHandle<Played>)> {
+    pub(super) fn running(&self) -> impl Iterator<Item = (usize, &JoinHandle<()>)> {
         self.handles
             .iter()
             .enumerate()
             .filter_map(|(i, handle)| Some((i, handle.as_ref()?)))
     }
 
-    /// The next task that ended, with what it gave back.
-    pub(super) fn poll_next(
-        &mut self,
-        cx: &mut TaskContext<'_>,
-    ) -> Poll<(usize, Result<Played, JoinError>)> {
+    /// From now on, the group is woken when the last task ends, not at
+    /// each end: see [`Ends::wake_at_last`].
+    pub(super) fn wake_at_last(&self) {
+        self.ends.wake_at_last();
+    }
+
+    /// The next task that ended, in the order they ended, with what it
+    /// gave back. Each costs the group's task a unit of its tokio budget,
+    /// as the join of a handle would.
+    pub(super) fn poll_next(&mut self, cx: &mut TaskContext<'_>) -> Poll<(usize, Joined)> {
         loop {
-            // A task tells it ended just before tokio stores its output: a
-            // handle not ready yet wakes the group once it is.
-            let mut k = 0;
-            while k < self.ended.len() {
-                let i = self.ended[k];
+            if let Some((i, given)) = self.ended.get_mut(self.next) {
+                let i = *i;
+                let proceed = ready!(coop::poll_proceed(cx));
+                self.next += 1;
+                match given.take() {
+                    Some(played) => {
+                        proceed.made_progress();
+                        self.handles[i] = None;
+                        return Poll::Ready((i, Ok(played)));
+                    }
+                    None => self.lost.push(i),
+                }
+                continue;
+            }
+            self.ended.clear();
+            self.next = 0;
+            // A task tells it was lost as its future is dropped, before
+            // tokio stores how it ended: a handle not ready yet wakes the
+            // group once it is.
+            for k in (0..self.lost.len()).rev() {
+                let i = self.lost[k];
                 let Some(handle) = &mut self.handles[i] else {
-                    self.ended.swap_remove(k);
+                    self.lost.swap_remove(k);
                     continue;
                 };
-                if let Poll::Ready(joined) = handle.poll_unpin(cx) {
-                    self.ended.swap_remove(k);
+                if let Poll::Ready(joined) = Pin::new(handle).poll(cx) {
+                    self.lost.swap_remove(k);
                     self.handles[i] = None;
-                    return Poll::Ready((i, joined));
+                    return Poll::Ready((i, Err(joined.err())));
                 }
-                k += 1;
             }
-            let before = self.ended.len();
             self.ends.take(&mut self.ended, cx.waker());
-            if self.ended.len() == before {
+            if self.ended.is_empty() {
                 return Poll::Pending;
             }
+        }
+    }
+}
+
+impl Drop for Tasks {
+    fn drop(&mut self) {
+        for handle in self.handles.iter().flatten() {
+            handle.abort();
         }
     }
 }
