@@ -4,7 +4,9 @@
 //! ([`Context::dependency`](crate::Context::dependency)).
 
 use std::any::{Any, type_name};
-use std::sync::{Arc, Mutex, MutexGuard, OnceLock, PoisonError, Weak};
+use std::sync::{Arc, Mutex, MutexGuard, PoisonError, Weak};
+
+use once_cell::race::OnceBox;
 
 /// The value a member hands over, with its type's name for the error of a
 /// member that asks for another type.
@@ -15,9 +17,9 @@ struct Handed {
 
 /// What a member hands over during its current run, if anything. Made at
 /// the first value: most members hand nothing over, and their seat need
-/// not carry the room, nor their runs take a lock.
+/// not carry the room (a null pointer), nor their runs take a lock.
 #[derive(Default)]
-pub(crate) struct HandOff(OnceLock<Box<Mutex<Option<Handed>>>>);
+pub(crate) struct HandOff(OnceBox<Mutex<Option<Handed>>>);
 
 impl HandOff {
     fn lock(slot: &Mutex<Option<Handed>>) -> MutexGuard<'_, Option<Handed>> {
@@ -57,24 +59,28 @@ impl HandOff {
 
 /// The members (their seats, `S`) of one run of a group, which they reach
 /// through their conductor's seat to find a sibling by name. Held weakly:
-/// the group's run owns them.
-pub(crate) struct Members<S>(Mutex<Weak<Vec<Arc<S>>>>);
+/// the group's run owns them. Made when a group first has members ordered
+/// after others: a player's seat, and most conductors', carry a null
+/// pointer.
+pub(crate) struct Members<S>(OnceBox<Mutex<Weak<Vec<Arc<S>>>>>);
 
 impl<S> Default for Members<S> {
     fn default() -> Self {
-        Members(Mutex::new(Weak::new()))
+        Members(OnceBox::new())
     }
 }
 
 impl<S> Members<S> {
     /// The members of the group's current run.
     pub(crate) fn set(&self, members: &Arc<Vec<Arc<S>>>) {
-        *self.0.lock().unwrap_or_else(PoisonError::into_inner) = Arc::downgrade(members);
+        let slot = self.0.get_or_init(|| Box::new(Mutex::new(Weak::new())));
+        *slot.lock().unwrap_or_else(PoisonError::into_inner) = Arc::downgrade(members);
     }
 
     /// The members of the group's current run, if it runs.
     pub(crate) fn get(&self) -> Option<Arc<Vec<Arc<S>>>> {
         self.0
+            .get()?
             .lock()
             .unwrap_or_else(PoisonError::into_inner)
             .upgrade()

@@ -2,11 +2,12 @@
 //! contexts ([`Seat`]), and of the whole tree it belongs to ([`Root`]).
 
 use std::collections::HashMap;
-use std::sync::atomic::{AtomicBool, AtomicU32, AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU32, AtomicU64, Ordering, fence};
 use std::sync::{Arc, Mutex, OnceLock, PoisonError, Weak};
 use std::time::Duration;
 
 use futures_util::task::AtomicWaker;
+use once_cell::race::OnceBox;
 use tokio_util::sync::CancellationToken;
 
 use super::children::Children;
@@ -131,9 +132,9 @@ pub(crate) struct Seat {
     reloads_seen: AtomicU64,
     pub(crate) root: Arc<Root>,
     /// The child tasks and players of its current run, made at the first
-    /// spawn, boxed: most members never spawn, and their seat need not
-    /// carry the room.
-    pub(crate) children: OnceLock<Box<Children>>,
+    /// spawn: most members never spawn, and their seat carries a null
+    /// pointer in their place.
+    pub(crate) children: OnceBox<Children>,
     /// Wakes the current run when one of its children fails.
     pub(crate) child_failed: AtomicWaker,
     /// The member ended for good (or was aborted): nothing more is spawned.
@@ -360,7 +361,7 @@ impl Seat {
             reloads_seen: AtomicU64::new(root.reloads.generation()),
             control: None,
             root,
-            children: OnceLock::new(),
+            children: OnceBox::new(),
             child_failed: AtomicWaker::new(),
             ended: AtomicBool::new(false),
             runs_before: 0,
@@ -423,10 +424,13 @@ impl Seat {
 }
 
 /// Whether a member has announced readiness; shared by all its runs.
+///
+/// What wakes those who wait is made by the first to wait: most members
+/// have nobody ordered after them, and carry a null pointer in its place.
 #[derive(Default)]
 pub(crate) struct Readiness {
     flag: AtomicBool,
-    notify: tokio::sync::Notify,
+    notify: OnceBox<tokio::sync::Notify>,
 }
 
 impl Readiness {
@@ -438,7 +442,12 @@ impl Readiness {
     pub(crate) fn set(&self) -> bool {
         let first = !self.flag.swap(true, Ordering::AcqRel);
         if first {
-            self.notify.notify_waiters();
+            // Pairs with the fence in `wait`: either this sees the waker
+            // that a waiter made, or that waiter sees the flag set.
+            fence(Ordering::SeqCst);
+            if let Some(notify) = self.notify.get() {
+                notify.notify_waiters();
+            }
         }
         first
     }
@@ -450,8 +459,12 @@ impl Readiness {
 
     /// Completes once the member is ready.
     pub(crate) async fn wait(&self) {
+        let notify = self.notify.get_or_init(Box::default);
         loop {
-            let notified = self.notify.notified();
+            // Registered before the flag is read: a `set` after the read
+            // wakes it.
+            let notified = notify.notified();
+            fence(Ordering::SeqCst);
             if self.is_ready() {
                 return;
             }
