@@ -140,6 +140,10 @@ pub(super) async fn conduct(
     }
     let (regroup, mut paused) =
         Regroup::new(group.supervision, ctx.path(), group.members.len()).unzip();
+    // The members nobody is ordered after are asked to stop first, all at
+    // once: they share a token (one per run of the group, not one each).
+    let first_to_stop = CancellationToken::new();
+    let ordered_before = ordered_before(&order);
 
     let slots = group
         .members
@@ -160,6 +164,8 @@ pub(super) async fn conduct(
                         index: i,
                         runs_before: group.runs.get(i).copied().unwrap_or(0),
                         to_group: regroup.as_ref().map(Regroup::sender),
+                        first_to_stop: (!ordered_before.get(i).is_some_and(|&before| before))
+                            .then_some(&first_to_stop),
                     },
                 ),
                 progress: Progress::Waiting,
@@ -189,6 +195,7 @@ pub(super) async fn conduct(
         slots,
         members: group.members.iter_mut().map(Some).collect(),
         abort,
+        first_to_stop,
         root: ctx.root(),
         stopping: false,
         aborting: false,
@@ -299,6 +306,8 @@ struct Conducting<'g, 'm, 'a> {
     /// gives the player back to put here.
     members: Vec<Option<&'m mut Member<'a>>>,
     abort: &'g CancellationToken,
+    /// The stop token of the members nobody is ordered after.
+    first_to_stop: CancellationToken,
     root: &'g Arc<Root>,
     stopping: bool,
     aborting: bool,
@@ -577,6 +586,7 @@ impl<'m, 'a: 'm> Conducting<'_, 'm, 'a> {
             }
         }
         let now = Instant::now();
+        self.first_to_stop.cancel();
         for i in 0..self.slots.len() {
             if self.slots[i].live_dependents == 0 {
                 self.request_stop(i, now);
@@ -766,6 +776,19 @@ pub(super) fn stop_timeout(member: &Member<'_>, default: Duration) -> Duration {
         Body::Player { .. } => None,
     };
     member.options.timeout.or(own_default).unwrap_or(default)
+}
+
+/// Whether each member has others ordered after it, by index (empty when
+/// no member is ordered).
+fn ordered_before(order: &[Vec<usize>]) -> Vec<bool> {
+    let mut before = Vec::new();
+    for &dep in order.iter().flatten() {
+        if before.is_empty() {
+            before = vec![false; order.len()];
+        }
+        before[dep] = true;
+    }
+    before
 }
 
 /// Checks the members' options and resolves their `after` names to indices;

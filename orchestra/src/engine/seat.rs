@@ -108,7 +108,8 @@ impl Root {
 /// What every run of one member shares: made once per member, so that a
 /// run's context costs neither an allocation nor a token clone.
 pub(crate) struct Seat {
-    /// Cancelled when the member is asked to stop.
+    /// Cancelled when the member is asked to stop: shared by the members
+    /// of a group that are asked to stop together (see [`Grouped`]).
     pub(crate) token: CancellationToken,
     /// The seat of the conductor above, if any.
     pub(crate) parent: Option<Arc<Seat>>,
@@ -156,12 +157,17 @@ pub(crate) struct Seat {
 }
 
 /// What a member's group gives its seat: its index, the runs it began in
-/// the group's earlier runs, and where to tell the group of its pauses if
-/// the group decides restarts.
-pub(crate) struct Grouped {
+/// the group's earlier runs, where to tell the group of its pauses if the
+/// group decides restarts, and the stop token it shares if nobody is
+/// ordered after it.
+pub(crate) struct Grouped<'g> {
     pub(crate) index: usize,
     pub(crate) runs_before: u32,
     pub(crate) to_group: Option<tokio::sync::mpsc::UnboundedSender<Paused>>,
+    /// The token of the members the group asks to stop first, all at once
+    /// (those nobody is ordered after): shared, not one each. `None`: the
+    /// member is asked to stop on its own, and has a token of its own.
+    pub(crate) first_to_stop: Option<&'g CancellationToken>,
 }
 
 /// A member's line to its group, when the group decides its restarts (a
@@ -279,10 +285,13 @@ impl Seat {
         options: Arc<PlayerOptions>,
         stop_timeout: Duration,
         inherited_timeout: Duration,
-        grouped: Grouped,
+        grouped: Grouped<'_>,
     ) -> Arc<Self> {
         let timeouts = (Some(stop_timeout), inherited_timeout);
-        let token = CancellationToken::new();
+        let token = match grouped.first_to_stop {
+            Some(shared) => shared.clone(),
+            None => CancellationToken::new(),
+        };
         Seat::under(
             parent,
             token,
@@ -318,7 +327,7 @@ impl Seat {
         conductor: bool,
         options: Arc<PlayerOptions>,
         timeouts: (Option<Duration>, Duration),
-        grouped: Option<Grouped>,
+        grouped: Option<Grouped<'_>>,
     ) -> Arc<Self> {
         let root = parent.root.clone();
         let parent = Some(parent.clone());
