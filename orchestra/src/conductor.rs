@@ -142,7 +142,7 @@ impl Conductor {
     /// [`Error::DuplicateName`] if the conductor already has a player of that
     /// name, [`Error::Config`] if the name is empty or contains `/`.
     pub fn add<P: Player>(&mut self, name: &str, player: P) -> Result<&mut Self, Error> {
-        self.add_with(name, player, PlayerOptions::default())
+        self.insert(name, player, PlayerOptions::shared_default())
     }
 
     /// Adds a player with options.
@@ -155,6 +155,15 @@ impl Conductor {
         name: &str,
         player: P,
         options: PlayerOptions,
+    ) -> Result<&mut Self, Error> {
+        self.insert(name, player, options.into_shared())
+    }
+
+    fn insert<P: Player>(
+        &mut self,
+        name: &str,
+        player: P,
+        options: Arc<PlayerOptions>,
     ) -> Result<&mut Self, Error> {
         if name.is_empty() || name.contains('/') {
             return Err(Error::Config {
@@ -236,7 +245,7 @@ impl Player for Conductor {
             }
             Access::Borrow(this) => Member::player(
                 &this.name.clone(),
-                PlayerOptions::default(),
+                PlayerOptions::shared_default(),
                 std::any::type_name::<Self>,
                 Held::Borrowed(this),
             ),

@@ -56,7 +56,7 @@ use shutdown::Shutdown;
 pub(crate) fn member_of<'a, P: Player>(
     access: Access<'a, P>,
     name: Option<&str>,
-    options: PlayerOptions,
+    options: Arc<PlayerOptions>,
 ) -> Member<'a> {
     if P::__DEPTH_CYCLES_IF_A_CONDUCTOR_CONTAINS_ITSELF > 0 {
         let member = match access {
@@ -185,7 +185,7 @@ mod tests {
     ) {
         let shutdown = Shutdown::new();
         let monitor = Monitor::new();
-        let member = member_of(Access::Own(stuck()), None, PlayerOptions::default());
+        let member = member_of(Access::Own(stuck()), None, PlayerOptions::shared_default());
         let root = play_root(
             member,
             shutdown.clone(),

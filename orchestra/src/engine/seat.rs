@@ -331,22 +331,31 @@ impl Seat {
     ) -> Arc<Self> {
         let root = parent.root.clone();
         let parent = Some(parent.clone());
-        let mut seat = Seat::new(token, parent, name, conductor, options, timeouts, root);
-        if let Some(grouped) = grouped {
-            seat.runs_before = grouped.runs_before;
-            seat.link = (grouped.to_group)
-                .map(|to_group| Box::new(Link::new(grouped.index, &seat.token, to_group)));
-        }
-        let Some(registry) = seat.root.registry.clone() else {
-            return Arc::new(seat);
+        let (runs_before, link) = match grouped {
+            Some(grouped) => (
+                grouped.runs_before,
+                (grouped.to_group)
+                    .map(|to_group| Box::new(Link::new(grouped.index, &token, to_group))),
+            ),
+            None => (0, None),
         };
-        seat.control = Some(Box::new(SeatControl::new()));
-        let seat = Arc::new(seat);
-        registry.register(&seat);
+        let registry = root.registry.clone();
+        let control = registry.as_ref().map(|_| Box::new(SeatControl::new()));
+        // Built in one expression, moved once into its `Arc`.
+        let seat = Arc::new(Seat {
+            runs_before,
+            link,
+            control,
+            ..Seat::new(token, parent, name, conductor, options, timeouts, root)
+        });
+        if let Some(registry) = registry {
+            registry.register(&seat);
+        }
         seat
     }
 
     /// `timeouts`: its own stop timeout, and the one its members inherit.
+    #[inline]
     fn new(
         token: CancellationToken,
         parent: Option<Arc<Seat>>,
