@@ -241,7 +241,11 @@ impl Player for Conductor {
     fn __conductor(access: Access<'_, Self>) -> Member<'_> {
         match access {
             Access::Own(mut this) => {
-                Member::of_group(this.name.clone(), std::mem::take(&mut this.group))
+                // Its players stay for the whole run: the room that adding
+                // them one by one left over goes back (up to half of it).
+                let mut group = std::mem::take(&mut this.group);
+                group.members.shrink_to_fit();
+                Member::of_group(this.name.clone(), group)
             }
             Access::Borrow(this) => Member::player(
                 &this.name.clone(),
