@@ -61,6 +61,8 @@ fn impl_player(input: &Input<'_>) -> TokenStream {
     let players: Vec<&Field<'_>> = input.players().collect();
     let members: Vec<&Ident> = players.iter().map(|f| f.member).collect();
     let names: Vec<&str> = players.iter().map(|f| f.name.as_str()).collect();
+    let indices: Vec<Literal> = (0..players.len()).map(Literal::usize_unsuffixed).collect();
+    let count = Literal::usize_unsuffixed(players.len());
     let private = quote!(#krate::__private010);
     // A field's options, made by a function of its own when it sets any;
     // a field with none takes the default options every member shares.
@@ -94,7 +96,7 @@ fn impl_player(input: &Input<'_>) -> TokenStream {
         quote! {
             #private::Access::#access(__this) => ::std::vec![#(
                 #private::Field(#private::Access::#access(#field __this.#members))
-                    .member(#names, #options),
+                    .member(__NAMES.get(#indices), #options),
             )*]
         }
     };
@@ -160,6 +162,9 @@ fn impl_player(input: &Input<'_>) -> TokenStream {
             }
 
             const __TIMEOUT: ::core::option::Option<#private::Duration> = #timeout;
+
+            // Shared by the members of every value, made once.
+            static __NAMES: #private::Names<#count> = #private::Names::new([#(#names),*]);
 
             #(#option_fns)*
 

@@ -185,7 +185,7 @@ impl Conductor {
             });
         };
         place.insert(members.len());
-        let member = member_of(Access::Own(player), Some(name), options);
+        let member = member_of(Access::Own(player), Some(Arc::from(name)), options);
         self.group.members.push(member);
         Ok(self)
     }
@@ -248,7 +248,7 @@ impl Player for Conductor {
                 Member::of_group(this.name.clone(), group)
             }
             Access::Borrow(this) => Member::player(
-                &this.name.clone(),
+                this.name.clone(),
                 PlayerOptions::shared_default(),
                 std::any::type_name::<Self>,
                 Held::Borrowed(this),

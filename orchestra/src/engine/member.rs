@@ -187,13 +187,13 @@ pub(crate) fn path(prefix: &str, name: &str) -> Arc<str> {
 impl<'a> Member<'a> {
     /// A player, by its type's name.
     pub(crate) fn player(
-        name: &str,
+        name: Arc<str>,
         options: Arc<PlayerOptions>,
         type_name: fn() -> &'static str,
         player: Held<'a>,
     ) -> Self {
         Member {
-            name: Arc::from(name),
+            name,
             options,
             body: Body::Player { player, type_name },
         }
@@ -287,11 +287,9 @@ impl<'a> Member<'a> {
     }
 
     /// The member named `name` within its conductor, with `options`.
-    pub(crate) fn placed(mut self, name: Option<&str>, options: Arc<PlayerOptions>) -> Self {
-        if let Some(name) = name
-            && *self.name != *name
-        {
-            self.name = Arc::from(name);
+    pub(crate) fn placed(mut self, name: Option<Arc<str>>, options: Arc<PlayerOptions>) -> Self {
+        if let Some(name) = name {
+            self.name = name;
         }
         self.options = options;
         self

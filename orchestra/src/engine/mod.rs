@@ -55,7 +55,7 @@ use shutdown::Shutdown;
 /// (at the top, a conductor keeps its own name and a player is `player`).
 pub(crate) fn member_of<'a, P: Player>(
     access: Access<'a, P>,
-    name: Option<&str>,
+    name: Option<Arc<str>>,
     options: Arc<PlayerOptions>,
 ) -> Member<'a> {
     if P::__DEPTH_CYCLES_IF_A_CONDUCTOR_CONTAINS_ITSELF > 0 {
@@ -71,7 +71,7 @@ pub(crate) fn member_of<'a, P: Player>(
         Access::Show(_) => Held::Owned(None),
     };
     Member::player(
-        name.unwrap_or("player"),
+        name.unwrap_or_else(|| Arc::from("player")),
         options,
         std::any::type_name::<P>,
         player,
