@@ -142,7 +142,7 @@ pub(super) async fn conduct(
         Regroup::new(group.supervision, ctx.path(), group.members.len()).unzip();
     // The members nobody is ordered after are asked to stop first, all at
     // once: they share a token (one per run of the group, not one each).
-    let first_to_stop = CancellationToken::new();
+    let first_to_stop = Arc::new(CancellationToken::new());
     let ordered_before = ordered_before(&order);
 
     let slots = group
@@ -307,7 +307,7 @@ struct Conducting<'g, 'm, 'a> {
     members: Vec<Option<&'m mut Member<'a>>>,
     abort: &'g CancellationToken,
     /// The stop token of the members nobody is ordered after.
-    first_to_stop: CancellationToken,
+    first_to_stop: Arc<CancellationToken>,
     root: &'g Arc<Root>,
     stopping: bool,
     aborting: bool,

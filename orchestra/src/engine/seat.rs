@@ -109,8 +109,9 @@ impl Root {
 /// run's context costs neither an allocation nor a token clone.
 pub(crate) struct Seat {
     /// Cancelled when the member is asked to stop: shared by the members
-    /// of a group that are asked to stop together (see [`Grouped`]).
-    pub(crate) token: CancellationToken,
+    /// of a group that are asked to stop together (see [`Grouped`]), in an
+    /// `Arc` so that sharing it is a count, not the token's own lock.
+    pub(crate) token: Arc<CancellationToken>,
     /// The seat of the conductor above, if any.
     pub(crate) parent: Option<Arc<Seat>>,
     pub(crate) name: Arc<str>,
@@ -167,7 +168,7 @@ pub(crate) struct Grouped<'g> {
     /// The token of the members the group asks to stop first, all at once
     /// (those nobody is ordered after): shared, not one each. `None`: the
     /// member is asked to stop on its own, and has a token of its own.
-    pub(crate) first_to_stop: Option<&'g CancellationToken>,
+    pub(crate) first_to_stop: Option<&'g Arc<CancellationToken>>,
 }
 
 /// A member's line to its group, when the group decides its restarts (a
@@ -265,9 +266,9 @@ impl Seat {
     }
 
     fn top(token: CancellationToken, name: Arc<str>, root: Arc<Root>) -> Self {
-        let options = PlayerOptions::default().into_shared();
+        let options = PlayerOptions::shared_default();
         Seat::new(
-            token,
+            Arc::new(token),
             None,
             name,
             false,
@@ -290,7 +291,7 @@ impl Seat {
         let timeouts = (Some(stop_timeout), inherited_timeout);
         let token = match grouped.first_to_stop {
             Some(shared) => shared.clone(),
-            None => CancellationToken::new(),
+            None => Arc::new(CancellationToken::new()),
         };
         Seat::under(
             parent,
@@ -313,7 +314,7 @@ impl Seat {
         stop_timeout: Duration,
     ) -> Arc<Self> {
         let timeouts = (Some(stop_timeout), parent.inherited_timeout);
-        let token = parent.run_token().child_token();
+        let token = Arc::new(parent.run_token().child_token());
         Seat::under(parent, token, name, conductor, options, timeouts, None)
     }
 
@@ -322,7 +323,7 @@ impl Seat {
     /// the default options and then copied with others.
     fn under(
         parent: &Arc<Seat>,
-        token: CancellationToken,
+        token: Arc<CancellationToken>,
         name: Arc<str>,
         conductor: bool,
         options: Arc<PlayerOptions>,
@@ -357,7 +358,7 @@ impl Seat {
     /// `timeouts`: its own stop timeout, and the one its members inherit.
     #[inline]
     fn new(
-        token: CancellationToken,
+        token: Arc<CancellationToken>,
         parent: Option<Arc<Seat>>,
         name: Arc<str>,
         conductor: bool,
@@ -396,7 +397,7 @@ impl Seat {
         self.control
             .as_ref()
             .and_then(|control| control.run_token())
-            .unwrap_or_else(|| self.token.clone())
+            .unwrap_or_else(|| CancellationToken::clone(&self.token))
     }
 
     /// The children of the member's current run, made at the first call.
