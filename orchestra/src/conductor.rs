@@ -50,9 +50,17 @@ pub struct Conductor {
     /// is a quarter of a shared name, and needs no reference count.
     /// foldhash, not SipHash: names come from the program, and SipHash
     /// cost a tenth of `add`.
-    names: HashTable<usize>,
+    names: HashTable<Named>,
     hasher: RandomState,
     group: Group<'static>,
+}
+
+/// A player's index, with its name's hash: growing the table moves the
+/// hashes, rather than hashing every name again.
+#[derive(Clone, Copy)]
+struct Named {
+    index: usize,
+    hash: u64,
 }
 
 impl Default for Conductor {
@@ -172,11 +180,12 @@ impl Conductor {
             });
         }
         // One hash per player: find its place, or the name already there.
-        let (hasher, members) = (&self.hasher, &self.group.members);
+        let members = &self.group.members;
+        let hash = self.hasher.hash_one(name);
         let entry = self.names.entry(
-            hasher.hash_one(name),
-            |&i| *members[i].name == *name,
-            |&i| hasher.hash_one(&*members[i].name),
+            hash,
+            |named| named.hash == hash && *members[named.index].name == *name,
+            |named| named.hash,
         );
         let Entry::Vacant(place) = entry else {
             return Err(Error::DuplicateName {
@@ -184,7 +193,10 @@ impl Conductor {
                 name: Arc::from(name),
             });
         };
-        place.insert(members.len());
+        place.insert(Named {
+            index: members.len(),
+            hash,
+        });
         let member = member_of(Access::Own(player), Some(Arc::from(name)), options);
         self.group.members.push(member);
         Ok(self)
