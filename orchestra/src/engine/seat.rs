@@ -321,6 +321,7 @@ impl Seat {
     /// A seat below `parent`, shared, and known to the run's control
     /// handle if it has one. Built once, with its options: not built with
     /// the default options and then copied with others.
+    #[inline(always)]
     fn under(
         parent: &Arc<Seat>,
         token: Arc<CancellationToken>,
@@ -356,7 +357,7 @@ impl Seat {
     }
 
     /// `timeouts`: its own stop timeout, and the one its members inherit.
-    #[inline]
+    #[inline(always)]
     fn new(
         token: Arc<CancellationToken>,
         parent: Option<Arc<Seat>>,
