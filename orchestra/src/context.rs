@@ -314,7 +314,7 @@ impl Context {
             return Err(error("it does not run under a conductor".into()));
         };
         // Known when a player of the group is ordered after another.
-        let siblings = parent.members.get();
+        let siblings = parent.members();
         let provider = siblings
             .as_ref()
             .and_then(|siblings| siblings.iter().find(|s| &*s.name == name));

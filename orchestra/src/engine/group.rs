@@ -117,7 +117,7 @@ impl Target for Nested<'_, '_> {
     async fn play(&mut self, ctx: Context, seat: &Seat) -> Outcome {
         // Boxed: a group runs members that run groups.
         let run: Pin<Box<dyn Future<Output = Result<(), Error>> + Send + '_>> =
-            Box::pin(conduct(self.0, &ctx, self.1, seat.inherited_timeout));
+            Box::pin(conduct(self.0, &ctx, self.1, seat.inherited_timeout()));
         match run.await {
             Ok(()) => Outcome::Done,
             Err(error) => Outcome::Failed(error),
@@ -134,6 +134,7 @@ pub(super) async fn conduct(
     inherited_timeout: Duration,
 ) -> Result<(), Error> {
     let default_timeout = group.timeout.unwrap_or(inherited_timeout);
+    ctx.seat().conducts(default_timeout);
     let order = resolve(group, ctx.path())?;
     if ctx.is_cancelled() {
         return Ok(());
@@ -159,7 +160,6 @@ pub(super) async fn conduct(
                     matches!(member.body, Body::Group(_) | Body::Given(_)),
                     member.options.clone(),
                     timeout,
-                    default_timeout,
                     Grouped {
                         index: i,
                         runs_before: group.runs.get(i).copied().unwrap_or(0),
@@ -211,7 +211,7 @@ pub(super) async fn conduct(
     let handing: Option<Arc<Vec<Arc<Seat>>>> = (this.slots.iter().any(|s| !s.deps.is_empty()))
         .then(|| {
             let seats = Arc::new(this.slots.iter().map(|s| s.seat.clone()).collect());
-            ctx.seat().members.set(&seats);
+            ctx.seat().set_members(&seats);
             seats
         });
 

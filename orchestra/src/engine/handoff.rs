@@ -59,28 +59,24 @@ impl HandOff {
 
 /// The members (their seats, `S`) of one run of a group, which they reach
 /// through their conductor's seat to find a sibling by name. Held weakly:
-/// the group's run owns them. Made when a group first has members ordered
-/// after others: a player's seat, and most conductors', carry a null
-/// pointer.
-pub(crate) struct Members<S>(OnceBox<Mutex<Weak<Vec<Arc<S>>>>>);
+/// the group's run owns them.
+pub(crate) struct Members<S>(Mutex<Weak<Vec<Arc<S>>>>);
 
 impl<S> Default for Members<S> {
     fn default() -> Self {
-        Members(OnceBox::new())
+        Members(Mutex::new(Weak::new()))
     }
 }
 
 impl<S> Members<S> {
     /// The members of the group's current run.
     pub(crate) fn set(&self, members: &Arc<Vec<Arc<S>>>) {
-        let slot = self.0.get_or_init(|| Box::new(Mutex::new(Weak::new())));
-        *slot.lock().unwrap_or_else(PoisonError::into_inner) = Arc::downgrade(members);
+        *self.0.lock().unwrap_or_else(PoisonError::into_inner) = Arc::downgrade(members);
     }
 
     /// The members of the group's current run, if it runs.
     pub(crate) fn get(&self) -> Option<Arc<Vec<Arc<S>>>> {
         self.0
-            .get()?
             .lock()
             .unwrap_or_else(PoisonError::into_inner)
             .upgrade()

@@ -121,8 +121,9 @@ pub(crate) struct Seat {
     pub(crate) options: Arc<PlayerOptions>,
     /// How long the member has to return once asked to stop.
     pub(crate) stop_timeout: Option<Duration>,
-    /// The stop timeout a nested group gives its members by default.
-    pub(crate) inherited_timeout: Duration,
+    /// A child player's seat (else a group member's, or a top seat): it
+    /// inherits the stop timeout of the member that started it.
+    child: bool,
     /// `parent/name`, made on first use: most paths are never asked for.
     path: OnceLock<Arc<str>>,
     /// The member's readiness, shared by its runs (what ordering waits for).
@@ -153,8 +154,18 @@ pub(crate) struct Seat {
     pub(crate) link: Option<Box<Link>>,
     /// The value it hands to the members ordered after it.
     pub(crate) hand_off: HandOff,
-    /// For a conductor: the members of its group's current run.
-    pub(crate) members: Members<Seat>,
+    /// For a conductor: its group's current run, made at its first run (a
+    /// player's seat carries a null pointer in its place).
+    group: OnceBox<GroupRun>,
+}
+
+/// What a conductor's seat keeps of its group's current run.
+struct GroupRun {
+    /// The stop timeout the group gives its members by default, which they
+    /// pass on to the groups and the child players below them.
+    default_timeout: Mutex<Duration>,
+    /// The members, for those ordered after others to find their values.
+    members: Members<Seat>,
 }
 
 /// What a member's group gives its seat: its index, the runs it began in
@@ -267,15 +278,7 @@ impl Seat {
 
     fn top(token: CancellationToken, name: Arc<str>, root: Arc<Root>) -> Self {
         let options = PlayerOptions::shared_default();
-        Seat::new(
-            Arc::new(token),
-            None,
-            name,
-            false,
-            options,
-            (None, DEFAULT_TIMEOUT),
-            root,
-        )
+        Seat::new(Arc::new(token), None, name, false, options, None, root)
     }
 
     /// The seat of a member of the group whose seat is `parent`.
@@ -285,10 +288,8 @@ impl Seat {
         conductor: bool,
         options: Arc<PlayerOptions>,
         stop_timeout: Duration,
-        inherited_timeout: Duration,
         grouped: Grouped<'_>,
     ) -> Arc<Self> {
-        let timeouts = (Some(stop_timeout), inherited_timeout);
         let token = match grouped.first_to_stop {
             Some(shared) => shared.clone(),
             None => Arc::new(CancellationToken::new()),
@@ -299,7 +300,7 @@ impl Seat {
             name,
             conductor,
             options,
-            timeouts,
+            Some(stop_timeout),
             Some(grouped),
         )
     }
@@ -313,9 +314,9 @@ impl Seat {
         options: Arc<PlayerOptions>,
         stop_timeout: Duration,
     ) -> Arc<Self> {
-        let timeouts = (Some(stop_timeout), parent.inherited_timeout);
         let token = Arc::new(parent.run_token().child_token());
-        Seat::under(parent, token, name, conductor, options, timeouts, None)
+        let stop_timeout = Some(stop_timeout);
+        Seat::under(parent, token, name, conductor, options, stop_timeout, None)
     }
 
     /// A seat below `parent`, shared, and known to the run's control
@@ -328,9 +329,10 @@ impl Seat {
         name: Arc<str>,
         conductor: bool,
         options: Arc<PlayerOptions>,
-        timeouts: (Option<Duration>, Duration),
+        stop_timeout: Option<Duration>,
         grouped: Option<Grouped<'_>>,
     ) -> Arc<Self> {
+        let child = grouped.is_none();
         let root = parent.root.clone();
         let parent = Some(parent.clone());
         let (runs_before, link) = match grouped {
@@ -348,7 +350,8 @@ impl Seat {
             runs_before,
             link,
             control,
-            ..Seat::new(token, parent, name, conductor, options, timeouts, root)
+            child,
+            ..Seat::new(token, parent, name, conductor, options, stop_timeout, root)
         });
         if let Some(registry) = registry {
             registry.register(&seat);
@@ -356,7 +359,6 @@ impl Seat {
         seat
     }
 
-    /// `timeouts`: its own stop timeout, and the one its members inherit.
     #[inline(always)]
     fn new(
         token: Arc<CancellationToken>,
@@ -364,7 +366,7 @@ impl Seat {
         name: Arc<str>,
         conductor: bool,
         options: Arc<PlayerOptions>,
-        (stop_timeout, inherited_timeout): (Option<Duration>, Duration),
+        stop_timeout: Option<Duration>,
         root: Arc<Root>,
     ) -> Self {
         Seat {
@@ -374,7 +376,7 @@ impl Seat {
             conductor,
             options,
             stop_timeout,
-            inherited_timeout,
+            child: false,
             path: OnceLock::new(),
             ready: Readiness::default(),
             ready_run: AtomicU32::new(0),
@@ -388,8 +390,54 @@ impl Seat {
             runs: AtomicU32::new(0),
             link: None,
             hand_off: HandOff::default(),
-            members: Members::default(),
+            group: OnceBox::new(),
         }
+    }
+
+    /// The stop timeout the member's group gives it by default (for a
+    /// child player, the member that started it): what a nested group
+    /// gives its members unless it sets its own, and a child player has
+    /// unless its options set one.
+    pub(crate) fn inherited_timeout(&self) -> Duration {
+        match &self.parent {
+            Some(parent) if self.child => parent.inherited_timeout(),
+            Some(parent) => parent.group.get().map_or(DEFAULT_TIMEOUT, |group| {
+                *group
+                    .default_timeout
+                    .lock()
+                    .unwrap_or_else(PoisonError::into_inner)
+            }),
+            None => DEFAULT_TIMEOUT,
+        }
+    }
+
+    /// A run of the group this seat conducts begins: its members have
+    /// `default_timeout` by default.
+    pub(crate) fn conducts(&self, default_timeout: Duration) {
+        let group = self.group.get_or_init(|| {
+            Box::new(GroupRun {
+                default_timeout: Mutex::new(default_timeout),
+                members: Members::default(),
+            })
+        });
+        *group
+            .default_timeout
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner) = default_timeout;
+    }
+
+    /// The members of the current run of the group this seat conducts, for
+    /// those ordered after others.
+    pub(crate) fn set_members(&self, members: &Arc<Vec<Arc<Seat>>>) {
+        if let Some(group) = self.group.get() {
+            group.members.set(members);
+        }
+    }
+
+    /// The members of the current run of the group this seat conducts, if
+    /// it runs and has members ordered after others.
+    pub(crate) fn members(&self) -> Option<Arc<Vec<Arc<Seat>>>> {
+        self.group.get()?.members.get()
     }
 
     /// The token of the member's current run: its stop token, or the run's
