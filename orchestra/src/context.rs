@@ -217,7 +217,7 @@ impl Context {
     /// conductor aborts it (its stop timeout); `None` outside a conductor.
     /// Useful to keep a drain of its own shorter than that.
     pub fn stop_timeout(&self) -> Option<Duration> {
-        self.seat.stop_timeout
+        self.seat.stop_timeout()
     }
 
     /// The player's own name: the last segment of its [`path`](Context::path).

@@ -3,7 +3,7 @@
 
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicBool, AtomicU32, AtomicU64, Ordering, fence};
-use std::sync::{Arc, Mutex, OnceLock, PoisonError, Weak};
+use std::sync::{Arc, Mutex, MutexGuard, OnceLock, PoisonError, Weak};
 use std::time::Duration;
 
 use futures_util::task::AtomicWaker;
@@ -119,8 +119,6 @@ pub(crate) struct Seat {
     /// no span and no metrics of its own.
     pub(crate) conductor: bool,
     pub(crate) options: Arc<PlayerOptions>,
-    /// How long the member has to return once asked to stop.
-    pub(crate) stop_timeout: Option<Duration>,
     /// A child player's seat (else a group member's, or a top seat): it
     /// inherits the stop timeout of the member that started it.
     child: bool,
@@ -154,18 +152,51 @@ pub(crate) struct Seat {
     pub(crate) link: Option<Box<Link>>,
     /// The value it hands to the members ordered after it.
     pub(crate) hand_off: HandOff,
-    /// For a conductor: its group's current run, made at its first run (a
-    /// player's seat carries a null pointer in its place).
+    /// For a conductor: its own stop timeout and its group's current run,
+    /// made with the seat of a conductor of a group, and at the first run
+    /// of any other (a player's seat carries a null pointer in its place).
     group: OnceBox<GroupRun>,
 }
 
-/// What a conductor's seat keeps of its group's current run.
+/// What a conductor's seat keeps of itself and its group's current run.
 struct GroupRun {
-    /// The stop timeout the group gives its members by default, which they
-    /// pass on to the groups and the child players below them.
+    /// Its stop timeout, as its own group gives it (a nested conductor has
+    /// a default of its own), when it is a conductor of a group.
+    stop_timeout: Option<Duration>,
+    /// The stop timeout its group gives its members by default, which they
+    /// pass on to the groups and the child players below them (the
+    /// engine's default until its first run).
     default_timeout: Mutex<Duration>,
     /// The members, for those ordered after others to find their values.
     members: Members<Seat>,
+}
+
+impl GroupRun {
+    fn new(stop_timeout: Option<Duration>, default_timeout: Duration) -> Box<Self> {
+        Box::new(GroupRun {
+            stop_timeout,
+            default_timeout: Mutex::new(default_timeout),
+            members: Members::default(),
+        })
+    }
+
+    fn default_timeout(&self) -> MutexGuard<'_, Duration> {
+        self.default_timeout
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+    }
+}
+
+/// Where a seat sits: below which seat (none at the top), as a child
+/// player or a member of a group, and what its group gives it.
+#[derive(Default)]
+struct Placed {
+    parent: Option<Arc<Seat>>,
+    child: bool,
+    runs_before: u32,
+    link: Option<Box<Link>>,
+    control: Option<Box<SeatControl>>,
+    group: Option<Box<GroupRun>>,
 }
 
 /// What a member's group gives its seat: its index, the runs it began in
@@ -278,10 +309,19 @@ impl Seat {
 
     fn top(token: CancellationToken, name: Arc<str>, root: Arc<Root>) -> Self {
         let options = PlayerOptions::shared_default();
-        Seat::new(Arc::new(token), None, name, false, options, None, root)
+        Seat::new(
+            Arc::new(token),
+            name,
+            false,
+            options,
+            root,
+            Placed::default(),
+        )
     }
 
-    /// The seat of a member of the group whose seat is `parent`.
+    /// The seat of a member of the group whose seat is `parent`:
+    /// `stop_timeout` is its group's, kept for a conductor (a player's is
+    /// its options', else its group's default).
     pub(crate) fn member(
         parent: &Arc<Seat>,
         name: Arc<str>,
@@ -294,13 +334,14 @@ impl Seat {
             Some(shared) => shared.clone(),
             None => Arc::new(CancellationToken::new()),
         };
+        let group = conductor.then(|| GroupRun::new(Some(stop_timeout), DEFAULT_TIMEOUT));
         Seat::under(
             parent,
             token,
             name,
             conductor,
             options,
-            Some(stop_timeout),
+            group,
             Some(grouped),
         )
     }
@@ -312,11 +353,9 @@ impl Seat {
         name: Arc<str>,
         conductor: bool,
         options: Arc<PlayerOptions>,
-        stop_timeout: Duration,
     ) -> Arc<Self> {
         let token = Arc::new(parent.run_token().child_token());
-        let stop_timeout = Some(stop_timeout);
-        Seat::under(parent, token, name, conductor, options, stop_timeout, None)
+        Seat::under(parent, token, name, conductor, options, None, None)
     }
 
     /// A seat below `parent`, shared, and known to the run's control
@@ -329,7 +368,7 @@ impl Seat {
         name: Arc<str>,
         conductor: bool,
         options: Arc<PlayerOptions>,
-        stop_timeout: Option<Duration>,
+        group: Option<Box<GroupRun>>,
         grouped: Option<Grouped<'_>>,
     ) -> Arc<Self> {
         let child = grouped.is_none();
@@ -344,15 +383,16 @@ impl Seat {
             None => (0, None),
         };
         let registry = root.registry.clone();
-        let control = registry.as_ref().map(|_| Box::new(SeatControl::new()));
-        // Built in one expression, moved once into its `Arc`.
-        let seat = Arc::new(Seat {
+        let placed = Placed {
+            parent,
+            child,
             runs_before,
             link,
-            control,
-            child,
-            ..Seat::new(token, parent, name, conductor, options, stop_timeout, root)
-        });
+            control: registry.as_ref().map(|_| Box::new(SeatControl::new())),
+            group,
+        };
+        // Built in one expression, moved once into its `Arc`.
+        let seat = Arc::new(Seat::new(token, name, conductor, options, root, placed));
         if let Some(registry) = registry {
             registry.register(&seat);
         }
@@ -362,36 +402,57 @@ impl Seat {
     #[inline(always)]
     fn new(
         token: Arc<CancellationToken>,
-        parent: Option<Arc<Seat>>,
         name: Arc<str>,
         conductor: bool,
         options: Arc<PlayerOptions>,
-        stop_timeout: Option<Duration>,
         root: Arc<Root>,
+        placed: Placed,
     ) -> Self {
+        let Placed {
+            parent,
+            child,
+            runs_before,
+            link,
+            control,
+            group,
+        } = placed;
         Seat {
             token,
             parent,
             name,
             conductor,
             options,
-            stop_timeout,
-            child: false,
+            child,
             path: OnceLock::new(),
             ready: Readiness::default(),
             ready_run: AtomicU32::new(0),
             reloads_seen: AtomicU64::new(root.reloads.generation()),
-            control: None,
+            control,
             root,
             children: OnceBox::new(),
             child_failed: AtomicWaker::new(),
             ended: AtomicBool::new(false),
-            runs_before: 0,
+            runs_before,
             runs: AtomicU32::new(0),
-            link: None,
+            link,
             hand_off: HandOff::default(),
-            group: OnceBox::new(),
+            group: group.map_or_else(OnceBox::new, OnceBox::with_value),
         }
+    }
+
+    /// How long the member has to return once asked to stop: its options',
+    /// else (a conductor of a group) its own default, else its group's.
+    /// `None` for a seat at the top.
+    pub(crate) fn stop_timeout(&self) -> Option<Duration> {
+        self.parent.as_ref()?;
+        if let Some(own) = self.group.get().and_then(|group| group.stop_timeout) {
+            return Some(own);
+        }
+        Some(
+            self.options
+                .timeout
+                .unwrap_or_else(|| self.inherited_timeout()),
+        )
     }
 
     /// The stop timeout the member's group gives it by default (for a
@@ -401,12 +462,9 @@ impl Seat {
     pub(crate) fn inherited_timeout(&self) -> Duration {
         match &self.parent {
             Some(parent) if self.child => parent.inherited_timeout(),
-            Some(parent) => parent.group.get().map_or(DEFAULT_TIMEOUT, |group| {
-                *group
-                    .default_timeout
-                    .lock()
-                    .unwrap_or_else(PoisonError::into_inner)
-            }),
+            Some(parent) => {
+                (parent.group.get()).map_or(DEFAULT_TIMEOUT, |group| *group.default_timeout())
+            }
             None => DEFAULT_TIMEOUT,
         }
     }
@@ -414,16 +472,10 @@ impl Seat {
     /// A run of the group this seat conducts begins: its members have
     /// `default_timeout` by default.
     pub(crate) fn conducts(&self, default_timeout: Duration) {
-        let group = self.group.get_or_init(|| {
-            Box::new(GroupRun {
-                default_timeout: Mutex::new(default_timeout),
-                members: Members::default(),
-            })
-        });
-        *group
-            .default_timeout
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner) = default_timeout;
+        let group = self
+            .group
+            .get_or_init(|| GroupRun::new(None, default_timeout));
+        *group.default_timeout() = default_timeout;
     }
 
     /// The members of the current run of the group this seat conducts, for
