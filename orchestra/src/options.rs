@@ -232,6 +232,9 @@ impl PlayerOptions {
     }
 
     /// Checks the values, saying what is wrong and what is accepted.
+    /// Inlined: every member's options are checked at every run of its
+    /// group, and the checks are a few comparisons.
+    #[inline]
     pub(crate) fn validate(&self) -> Result<(), String> {
         if self.max_attempts == Some(0) {
             return Err("max_attempts must be at least 1".into());
