@@ -586,19 +586,24 @@ impl<'m, 'a: 'm> Conducting<'_, 'm, 'a> {
             }
         }
         let now = Instant::now();
-        self.first_to_stop.cancel();
         for i in 0..self.slots.len() {
             if self.slots[i].live_dependents == 0 {
                 self.request_stop(i, now);
             }
         }
+        // Once each is reported asked to stop, all at once.
+        self.first_to_stop.cancel();
     }
 
     fn request_stop(&mut self, i: usize, now: Instant) {
         let slot = &mut self.slots[i];
         if slot.progress == Progress::Running && slot.stop_requested.is_none() {
             slot.stop_requested = Some(now);
-            slot.seat.token.cancel();
+            // Those nobody is ordered after are cancelled together, at the
+            // end of `begin_stop`.
+            if !Arc::ptr_eq(&slot.seat.token, &self.first_to_stop) {
+                slot.seat.token.cancel();
+            }
             slot.seat.emit(0, None, || EventKind::Stopping);
             if slot.owned {
                 let deadline = later(now, slot.timeout);
