@@ -61,11 +61,28 @@ fn impl_player(input: &Input<'_>) -> TokenStream {
     let players: Vec<&Field<'_>> = input.players().collect();
     let members: Vec<&Ident> = players.iter().map(|f| f.member).collect();
     let names: Vec<&str> = players.iter().map(|f| f.name.as_str()).collect();
-    let options: Vec<Ident> = (0..players.len())
-        .map(|i| format_ident!("__options_{}", i))
-        .collect();
-    let option_bodies = players.iter().map(|f| player_options(&krate, f));
+    let indices: Vec<Literal> = (0..players.len()).map(Literal::usize_unsuffixed).collect();
+    let count = Literal::usize_unsuffixed(players.len());
     let private = quote!(#krate::__private010);
+    // A field's options, made by a function of its own when it sets any;
+    // a field with none takes the default options every member shares.
+    let mut option_fns = Vec::new();
+    let options: Vec<TokenStream> = players
+        .iter()
+        .enumerate()
+        .map(|(i, f)| match player_options(&krate, f) {
+            Some(body) => {
+                let options = format_ident!("__options_{}", i);
+                option_fns.push(quote! {
+                    fn #options() -> #krate::PlayerOptions {
+                        #body
+                    }
+                });
+                quote!(#private::shared(#options()))
+            }
+            None => quote!(#private::default_options()),
+        })
+        .collect();
     let depth_const = format_ident!("{}", DEPTH);
     // The depth is also where a field type that is not a player is
     // reported: once, on the type (`__conductor` dispatches through
@@ -79,7 +96,7 @@ fn impl_player(input: &Input<'_>) -> TokenStream {
         quote! {
             #private::Access::#access(__this) => ::std::vec![#(
                 #private::Field(#private::Access::#access(#field __this.#members))
-                    .member(#names, #options()),
+                    .member(__NAMES.get(#indices), #options),
             )*]
         }
     };
@@ -146,11 +163,10 @@ fn impl_player(input: &Input<'_>) -> TokenStream {
 
             const __TIMEOUT: ::core::option::Option<#private::Duration> = #timeout;
 
-            #(
-                fn #options() -> #krate::PlayerOptions {
-                    #option_bodies
-                }
-            )*
+            // Shared by the members of every value, made once.
+            static __NAMES: #private::Names<#count> = #private::Names::new([#(#names),*]);
+
+            #(#option_fns)*
 
             #depth_check
         };
@@ -293,8 +309,9 @@ fn supervision(krate: &syn::Path, input: &Input<'_>) -> Option<TokenStream> {
     Some(quote!(.supervised(#krate::Strategy::#strategy, #window)))
 }
 
-/// The `PlayerOptions` a field's `#[player(...)]` sets.
-fn player_options(krate: &syn::Path, field: &Field<'_>) -> TokenStream {
+/// The `PlayerOptions` a field's `#[player(...)]` sets; `None` if it sets
+/// none.
+fn player_options(krate: &syn::Path, field: &Field<'_>) -> Option<TokenStream> {
     let a = &field.attrs;
     let mut calls = Vec::new();
     if let Some(timeout) = &a.timeout {
@@ -370,10 +387,13 @@ fn player_options(krate: &syn::Path, field: &Field<'_>) -> TokenStream {
         };
         calls.push(quote!(.on_exit(#krate::OnExit::#variant)));
     }
-    quote! {
+    if calls.is_empty() {
+        return None;
+    }
+    Some(quote! {
         #lets
         #krate::PlayerOptions::new() #(#calls)*
-    }
+    })
 }
 
 fn builtin_backoff(krate: &syn::Path, b: &Builtin) -> TokenStream {

@@ -50,9 +50,17 @@ pub struct Conductor {
     /// is a quarter of a shared name, and needs no reference count.
     /// foldhash, not SipHash: names come from the program, and SipHash
     /// cost a tenth of `add`.
-    names: HashTable<usize>,
+    names: HashTable<Named>,
     hasher: RandomState,
     group: Group<'static>,
+}
+
+/// A player's index, with its name's hash: growing the table moves the
+/// hashes, rather than hashing every name again.
+#[derive(Clone, Copy)]
+struct Named {
+    index: usize,
+    hash: u64,
 }
 
 impl Default for Conductor {
@@ -142,7 +150,7 @@ impl Conductor {
     /// [`Error::DuplicateName`] if the conductor already has a player of that
     /// name, [`Error::Config`] if the name is empty or contains `/`.
     pub fn add<P: Player>(&mut self, name: &str, player: P) -> Result<&mut Self, Error> {
-        self.add_with(name, player, PlayerOptions::default())
+        self.insert(name, player, PlayerOptions::shared_default())
     }
 
     /// Adds a player with options.
@@ -156,6 +164,15 @@ impl Conductor {
         player: P,
         options: PlayerOptions,
     ) -> Result<&mut Self, Error> {
+        self.insert(name, player, options.into_shared())
+    }
+
+    fn insert<P: Player>(
+        &mut self,
+        name: &str,
+        player: P,
+        options: Arc<PlayerOptions>,
+    ) -> Result<&mut Self, Error> {
         if name.is_empty() || name.contains('/') {
             return Err(Error::Config {
                 path: Arc::from(format!("{}/{name}", self.name)),
@@ -163,11 +180,12 @@ impl Conductor {
             });
         }
         // One hash per player: find its place, or the name already there.
-        let (hasher, members) = (&self.hasher, &self.group.members);
+        let members = &self.group.members;
+        let hash = self.hasher.hash_one(name);
         let entry = self.names.entry(
-            hasher.hash_one(name),
-            |&i| *members[i].name == *name,
-            |&i| hasher.hash_one(&*members[i].name),
+            hash,
+            |named| named.hash == hash && *members[named.index].name == *name,
+            |named| named.hash,
         );
         let Entry::Vacant(place) = entry else {
             return Err(Error::DuplicateName {
@@ -175,8 +193,11 @@ impl Conductor {
                 name: Arc::from(name),
             });
         };
-        place.insert(members.len());
-        let member = member_of(Access::Own(player), Some(name), options);
+        place.insert(Named {
+            index: members.len(),
+            hash,
+        });
+        let member = member_of(Access::Own(player), Some(Arc::from(name)), options);
         self.group.members.push(member);
         Ok(self)
     }
@@ -232,11 +253,15 @@ impl Player for Conductor {
     fn __conductor(access: Access<'_, Self>) -> Member<'_> {
         match access {
             Access::Own(mut this) => {
-                Member::of_group(this.name.clone(), std::mem::take(&mut this.group))
+                // Its players stay for the whole run: the room that adding
+                // them one by one left over goes back (up to half of it).
+                let mut group = std::mem::take(&mut this.group);
+                group.members.shrink_to_fit();
+                Member::of_group(this.name.clone(), group)
             }
             Access::Borrow(this) => Member::player(
-                &this.name.clone(),
-                PlayerOptions::default(),
+                this.name.clone(),
+                PlayerOptions::shared_default(),
                 std::any::type_name::<Self>,
                 Held::Borrowed(this),
             ),

@@ -217,7 +217,7 @@ impl Context {
     /// conductor aborts it (its stop timeout); `None` outside a conductor.
     /// Useful to keep a drain of its own shorter than that.
     pub fn stop_timeout(&self) -> Option<Duration> {
-        self.seat.stop_timeout
+        self.seat.stop_timeout()
     }
 
     /// The player's own name: the last segment of its [`path`](Context::path).
@@ -314,7 +314,7 @@ impl Context {
             return Err(error("it does not run under a conductor".into()));
         };
         // Known when a player of the group is ordered after another.
-        let siblings = parent.members.get();
+        let siblings = parent.members();
         let provider = siblings
             .as_ref()
             .and_then(|siblings| siblings.iter().find(|s| &*s.name == name));

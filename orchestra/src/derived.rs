@@ -8,6 +8,8 @@
 //! otherwise (autoref-based dispatch) it is [`NotAPlayer`]'s, which adds no
 //! error to the one the depth constant reports on the field's type.
 
+use std::sync::{Arc, OnceLock};
+
 use crate::context::Context;
 use crate::engine::member::{Access, Member};
 use crate::engine::{member_of, play_in_place};
@@ -21,11 +23,11 @@ pub struct Field<'a, T>(pub Access<'a, T>);
 /// A field that is a player, as a member.
 pub trait IsPlayer<'a> {
     /// The field as the member named `name`, with `options`.
-    fn member(self, name: &'static str, options: PlayerOptions) -> Member<'a>;
+    fn member(self, name: Arc<str>, options: Arc<PlayerOptions>) -> Member<'a>;
 }
 
 impl<'a, T: Player> IsPlayer<'a> for Field<'a, T> {
-    fn member(self, name: &'static str, options: PlayerOptions) -> Member<'a> {
+    fn member(self, name: Arc<str>, options: Arc<PlayerOptions>) -> Member<'a> {
         member_of(self.0, Some(name), options)
     }
 }
@@ -34,13 +36,48 @@ impl<'a, T: Player> IsPlayer<'a> for Field<'a, T> {
 /// never called.
 pub trait NotAPlayer<'a> {
     /// An empty member, in place of the error already reported.
-    fn member(self, name: &'static str, options: PlayerOptions) -> Member<'a>;
+    fn member(self, name: Arc<str>, options: Arc<PlayerOptions>) -> Member<'a>;
 }
 
 impl<'a, T> NotAPlayer<'a> for &Field<'a, T> {
-    fn member(self, name: &'static str, _: PlayerOptions) -> Member<'a> {
-        Member::conductor(name, None, Vec::new())
+    fn member(self, name: Arc<str>, _: Arc<PlayerOptions>) -> Member<'a> {
+        Member::conductor(&name, None, Vec::new())
     }
+}
+
+/// The names of a derived conductor's `N` fields, in a `static`: made once
+/// per program, and shared by the members of every value of the type each
+/// time one is given to a run, rather than allocated each time.
+pub struct Names<const N: usize> {
+    names: [&'static str; N],
+    shared: OnceLock<[Arc<str>; N]>,
+}
+
+impl<const N: usize> Names<N> {
+    /// The names, to be shared once asked for.
+    pub const fn new(names: [&'static str; N]) -> Self {
+        Names {
+            names,
+            shared: OnceLock::new(),
+        }
+    }
+
+    /// The name of field `i` (in declaration order, players only).
+    pub fn get(&self, i: usize) -> Arc<str> {
+        self.shared.get_or_init(|| self.names.map(Arc::from))[i].clone()
+    }
+}
+
+/// The options a field's `#[player(...)]` sets, shared (by every member if
+/// they are the defaults).
+pub fn shared(options: PlayerOptions) -> Arc<PlayerOptions> {
+    options.into_shared()
+}
+
+/// The options of a field with no `#[player(...)]`: the defaults every
+/// member shares, neither made nor compared.
+pub fn default_options() -> Arc<PlayerOptions> {
+    PlayerOptions::shared_default()
 }
 
 /// The larger of two depths, in a constant.

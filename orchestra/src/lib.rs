@@ -296,7 +296,9 @@ pub use orchestra_macros::Conductor;
 /// `derived.rs`).
 #[doc(hidden)]
 pub mod __private010 {
-    pub use crate::derived::{Field, IsPlayer, NotAPlayer, max, play};
+    pub use crate::derived::{
+        Field, IsPlayer, Names, NotAPlayer, default_options, max, play, shared,
+    };
     pub use crate::engine::member::{Access, Member};
     pub use core::time::Duration;
 }

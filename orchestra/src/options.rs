@@ -215,17 +215,26 @@ impl PlayerOptions {
     /// The options in an `Arc`, one shared by every member that has the
     /// defaults.
     pub(crate) fn into_shared(self) -> Arc<PlayerOptions> {
-        static DEFAULT: OnceLock<Arc<PlayerOptions>> = OnceLock::new();
         if self.is_default() {
-            DEFAULT
-                .get_or_init(|| Arc::new(PlayerOptions::default()))
-                .clone()
+            PlayerOptions::shared_default()
         } else {
             Arc::new(self)
         }
     }
 
+    /// The default options, in the `Arc` every member that has them shares:
+    /// neither made nor compared for a member known to have them.
+    pub(crate) fn shared_default() -> Arc<PlayerOptions> {
+        static DEFAULT: OnceLock<Arc<PlayerOptions>> = OnceLock::new();
+        DEFAULT
+            .get_or_init(|| Arc::new(PlayerOptions::default()))
+            .clone()
+    }
+
     /// Checks the values, saying what is wrong and what is accepted.
+    /// Inlined: every member's options are checked at every run of its
+    /// group, and the checks are a few comparisons.
+    #[inline]
     pub(crate) fn validate(&self) -> Result<(), String> {
         if self.max_attempts == Some(0) {
             return Err("max_attempts must be at least 1".into());

@@ -391,7 +391,7 @@ impl Stage {
                 None,
             ),
         };
-        let member = member_of(Access::Own(player), None, PlayerOptions::default());
+        let member = member_of(Access::Own(player), None, PlayerOptions::shared_default());
         let drain = drain
             .or_else(|| member.drain_phase())
             .filter(|drain| !drain.is_zero());
@@ -447,7 +447,7 @@ async fn next(listener: &mut Option<Listener>) -> Option<Signal> {
 /// Describes `player` and, if it is a conductor, every player below it:
 /// see [`Description`].
 pub fn describe<P: Player>(player: &P) -> Description {
-    member_of(Access::Show(player), None, PlayerOptions::default()).describe()
+    member_of(Access::Show(player), None, PlayerOptions::shared_default()).describe()
 }
 
 /// Runs a player at the top of a program, as a method.

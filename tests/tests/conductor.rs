@@ -435,6 +435,58 @@ async fn a_player_knows_its_stop_timeout() {
 }
 
 #[tokio::test(start_paused = true)]
+async fn nested_conductors_and_child_players_inherit_the_stop_timeout_above_them() {
+    type Seen = Arc<std::sync::Mutex<Vec<(String, Option<std::time::Duration>)>>>;
+    let seen = Seen::default();
+    let record = |seen: &Seen, ctx: &Context| {
+        seen.lock()
+            .unwrap()
+            .push((ctx.path().to_owned(), ctx.stop_timeout()));
+    };
+    // Records its stop timeout and its child's, then waits for its stop.
+    let parent = |seen: &Seen| {
+        let seen = seen.clone();
+        player_fn(move |ctx: Context| {
+            record(&seen, &ctx);
+            let seen = seen.clone();
+            let child = player_fn(move |ctx: Context| {
+                record(&seen, &ctx);
+                async { Ok(()) }
+            });
+            let spawned = ctx.spawn_player("child", child, PlayerOptions::new());
+            async move {
+                spawned?;
+                ctx.cancelled().await;
+                Ok(())
+            }
+        })
+    };
+    let mut plain = Conductor::new();
+    plain.add("inherits", parent(&seen)).unwrap();
+    let mut own = Conductor::new();
+    own.timeout(secs(4));
+    own.add("sets", parent(&seen)).unwrap();
+    let mut app = Conductor::named("app");
+    app.timeout(secs(3));
+    app.add("plain", plain).unwrap();
+    app.add("own", own).unwrap();
+
+    app.play_until(sleep(secs(1))).await.unwrap();
+
+    let mut seen = seen.lock().unwrap().clone();
+    seen.sort();
+    assert_eq!(
+        seen,
+        [
+            ("app/own/sets".to_owned(), Some(secs(4))),
+            ("app/own/sets/child".to_owned(), Some(secs(4))),
+            ("app/plain/inherits".to_owned(), Some(secs(3))),
+            ("app/plain/inherits/child".to_owned(), Some(secs(3))),
+        ]
+    );
+}
+
+#[tokio::test(start_paused = true)]
 async fn a_stop_that_comes_while_players_are_starting_stops_them_all_and_leaks_nothing() {
     let (log, t0) = Log::new();
     let tasks_before = alive_tasks();

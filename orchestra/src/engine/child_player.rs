@@ -97,9 +97,9 @@ pub(crate) fn spawn_player<P: Player>(
             name,
         });
     }
-    let timeout = options.timeout.unwrap_or(parent.inherited_timeout);
+    let timeout = options.timeout.unwrap_or(parent.inherited_timeout());
     let conductor = P::__DEPTH_CYCLES_IF_A_CONDUCTOR_CONTAINS_ITSELF > 0;
-    let seat = Seat::child(parent, name, conductor, options.into_shared(), timeout);
+    let seat = Seat::child(parent, name, conductor, options.into_shared());
     let released = seat.name.clone();
     let spawned = children.spawn(parent, attempt, async move {
         seat.emit(0, None, || EventKind::Starting);

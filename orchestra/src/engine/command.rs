@@ -58,7 +58,7 @@ pub(super) async fn run_commanded<T>(
         token.cancel();
     }
     seat.emit(0, None, || EventKind::Stopping);
-    let timeout = seat.stop_timeout.unwrap_or(DEFAULT_TIMEOUT);
+    let timeout = seat.stop_timeout().unwrap_or(DEFAULT_TIMEOUT);
     let result = match tokio::time::timeout(timeout, run).await {
         Ok(ended) => result_of(ended),
         Err(_) => Err(timed_out(seat, timeout)),

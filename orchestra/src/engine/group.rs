@@ -92,7 +92,7 @@ struct Slot {
 impl Slot {
     /// Its stop timeout (a member's seat always has one).
     fn timeout(&self) -> Duration {
-        self.seat.stop_timeout.unwrap_or(DEFAULT_TIMEOUT)
+        self.seat.stop_timeout().unwrap_or(DEFAULT_TIMEOUT)
     }
 }
 
@@ -118,7 +118,7 @@ impl Target for Nested<'_, '_> {
     async fn play(&mut self, ctx: Context, seat: &Seat) -> Outcome {
         // Boxed: a group runs members that run groups.
         let run: Pin<Box<dyn Future<Output = Result<(), Error>> + Send + '_>> =
-            Box::pin(conduct(self.0, &ctx, self.1, seat.inherited_timeout));
+            Box::pin(conduct(self.0, &ctx, self.1, seat.inherited_timeout()));
         match run.await {
             Ok(()) => Outcome::Done,
             Err(error) => Outcome::Failed(error),
@@ -135,12 +135,16 @@ pub(super) async fn conduct(
     inherited_timeout: Duration,
 ) -> Result<(), Error> {
     let default_timeout = group.timeout.unwrap_or(inherited_timeout);
+    ctx.seat().conducts(default_timeout);
     let order = order::resolve(group, ctx.path())?;
     if ctx.is_cancelled() {
         return Ok(());
     }
     let (regroup, mut paused) =
         Regroup::new(group.supervision, ctx.path(), group.members.len()).unzip();
+    // The members nobody is ordered after are asked to stop first, all at
+    // once: they share a token (one per run of the group, not one each).
+    let first_to_stop = Arc::new(CancellationToken::new());
 
     let slots = group
         .members
@@ -153,11 +157,11 @@ pub(super) async fn conduct(
                 matches!(member.body, Body::Group(_) | Body::Given(_)),
                 member.options.clone(),
                 stop_timeout(member, default_timeout),
-                default_timeout,
                 Grouped {
                     index: i,
                     runs_before: group.runs.get(i).copied().unwrap_or(0),
                     to_group: regroup.as_ref().map(Regroup::sender),
+                    first_to_stop: order.dependents(i).is_empty().then_some(&first_to_stop),
                 },
             ),
             asked: None,
@@ -181,6 +185,7 @@ pub(super) async fn conduct(
         order,
         members: group.members.iter_mut().map(Some).collect(),
         abort,
+        first_to_stop,
         root: ctx.root(),
         stopping: false,
         aborting: false,
@@ -195,7 +200,7 @@ pub(super) async fn conduct(
     // are handed (`Context::dependency`).
     let handing: Option<Arc<Vec<Arc<Seat>>>> = (!this.order.is_empty()).then(|| {
         let seats = Arc::new(this.slots.iter().map(|s| s.seat.clone()).collect());
-        ctx.seat().members.set(&seats);
+        ctx.seat().set_members(&seats);
         seats
     });
 
@@ -293,6 +298,8 @@ struct Conducting<'g, 'm, 'a> {
     /// gives the player back to put here.
     members: Vec<Option<&'m mut Member<'a>>>,
     abort: &'g CancellationToken,
+    /// The stop token of the members nobody is ordered after.
+    first_to_stop: Arc<CancellationToken>,
     root: &'g Arc<Root>,
     stopping: bool,
     aborting: bool,
@@ -586,6 +593,8 @@ impl<'m, 'a: 'm> Conducting<'_, 'm, 'a> {
                 shortest = shorter(shortest, self.request_stop(i, now));
             }
         }
+        // Once each is reported asked to stop, all at once.
+        self.first_to_stop.cancel();
         self.watch_until(now, shortest);
     }
 
@@ -618,7 +627,11 @@ impl<'m, 'a: 'm> Conducting<'_, 'm, 'a> {
         }
         slot.stop_asked = true;
         slot.asked = Some(now);
-        slot.seat.token.cancel();
+        // Those nobody is ordered after are cancelled together, at the end
+        // of `begin_stop`.
+        if !Arc::ptr_eq(&slot.seat.token, &self.first_to_stop) {
+            slot.seat.token.cancel();
+        }
         slot.seat.emit(0, None, || EventKind::Stopping);
         slot.owned.then(|| slot.timeout())
     }

@@ -187,14 +187,14 @@ pub(crate) fn path(prefix: &str, name: &str) -> Arc<str> {
 impl<'a> Member<'a> {
     /// A player, by its type's name.
     pub(crate) fn player(
-        name: &str,
-        options: PlayerOptions,
+        name: Arc<str>,
+        options: Arc<PlayerOptions>,
         type_name: fn() -> &'static str,
         player: Held<'a>,
     ) -> Self {
         Member {
-            name: Arc::from(name),
-            options: options.into_shared(),
+            name,
+            options,
             body: Body::Player { player, type_name },
         }
     }
@@ -252,7 +252,7 @@ impl<'a> Member<'a> {
     pub(crate) fn of_group(name: Arc<str>, group: Group<'a>) -> Self {
         Member {
             name,
-            options: PlayerOptions::default().into_shared(),
+            options: PlayerOptions::shared_default(),
             body: Body::Group(Box::new(group)),
         }
     }
@@ -287,13 +287,11 @@ impl<'a> Member<'a> {
     }
 
     /// The member named `name` within its conductor, with `options`.
-    pub(crate) fn placed(mut self, name: Option<&str>, options: PlayerOptions) -> Self {
-        if let Some(name) = name
-            && *self.name != *name
-        {
-            self.name = Arc::from(name);
+    pub(crate) fn placed(mut self, name: Option<Arc<str>>, options: Arc<PlayerOptions>) -> Self {
+        if let Some(name) = name {
+            self.name = name;
         }
-        self.options = options.into_shared();
+        self.options = options;
         self
     }
 

@@ -57,8 +57,8 @@ use shutdown::Shutdown;
 /// (at the top, a conductor keeps its own name and a player is `player`).
 pub(crate) fn member_of<'a, P: Player>(
     access: Access<'a, P>,
-    name: Option<&str>,
-    options: PlayerOptions,
+    name: Option<Arc<str>>,
+    options: Arc<PlayerOptions>,
 ) -> Member<'a> {
     if P::__DEPTH_CYCLES_IF_A_CONDUCTOR_CONTAINS_ITSELF > 0 {
         let member = match access {
@@ -73,7 +73,7 @@ pub(crate) fn member_of<'a, P: Player>(
         Access::Show(_) => Held::Owned(None),
     };
     Member::player(
-        name.unwrap_or("player"),
+        name.unwrap_or_else(|| Arc::from("player")),
         options,
         std::any::type_name::<P>,
         player,
@@ -187,7 +187,7 @@ mod tests {
     ) {
         let shutdown = Shutdown::new();
         let monitor = Monitor::new();
-        let member = member_of(Access::Own(stuck()), None, PlayerOptions::default());
+        let member = member_of(Access::Own(stuck()), None, PlayerOptions::shared_default());
         let root = play_root(
             member,
             shutdown.clone(),

@@ -209,7 +209,7 @@ pub(crate) async fn after_play<T>(
         None => match seat.control.as_ref().and_then(|c| c.run_token()) {
             Some(run) => {
                 run.cancel();
-                let timeout = seat.stop_timeout.unwrap_or(DEFAULT_TIMEOUT);
+                let timeout = seat.stop_timeout().unwrap_or(DEFAULT_TIMEOUT);
                 tokio::time::timeout(timeout, play.as_mut()).await.ok()
             }
             None => None,

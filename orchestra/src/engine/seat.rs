@@ -2,11 +2,12 @@
 //! contexts ([`Seat`]), and of the whole tree it belongs to ([`Root`]).
 
 use std::collections::HashMap;
-use std::sync::atomic::{AtomicBool, AtomicU32, AtomicU64, Ordering};
-use std::sync::{Arc, Mutex, OnceLock, PoisonError, Weak};
+use std::sync::atomic::{AtomicBool, AtomicU32, AtomicU64, Ordering, fence};
+use std::sync::{Arc, Mutex, MutexGuard, OnceLock, PoisonError, Weak};
 use std::time::Duration;
 
 use futures_util::task::AtomicWaker;
+use once_cell::race::OnceBox;
 use tokio_util::sync::CancellationToken;
 
 use super::children::Children;
@@ -107,8 +108,10 @@ impl Root {
 /// What every run of one member shares: made once per member, so that a
 /// run's context costs neither an allocation nor a token clone.
 pub(crate) struct Seat {
-    /// Cancelled when the member is asked to stop.
-    pub(crate) token: CancellationToken,
+    /// Cancelled when the member is asked to stop: shared by the members
+    /// of a group that are asked to stop together (see [`Grouped`]), in an
+    /// `Arc` so that sharing it is a count, not the token's own lock.
+    pub(crate) token: Arc<CancellationToken>,
     /// The seat of the conductor above, if any.
     pub(crate) parent: Option<Arc<Seat>>,
     pub(crate) name: Arc<str>,
@@ -116,10 +119,9 @@ pub(crate) struct Seat {
     /// no span and no metrics of its own.
     pub(crate) conductor: bool,
     pub(crate) options: Arc<PlayerOptions>,
-    /// How long the member has to return once asked to stop.
-    pub(crate) stop_timeout: Option<Duration>,
-    /// The stop timeout a nested group gives its members by default.
-    pub(crate) inherited_timeout: Duration,
+    /// A child player's seat (else a group member's, or a top seat): it
+    /// inherits the stop timeout of the member that started it.
+    child: bool,
     /// `parent/name`, made on first use: most paths are never asked for.
     path: OnceLock<Arc<str>>,
     /// The member's readiness, shared by its runs (what ordering waits for).
@@ -131,9 +133,9 @@ pub(crate) struct Seat {
     reloads_seen: AtomicU64,
     pub(crate) root: Arc<Root>,
     /// The child tasks and players of its current run, made at the first
-    /// spawn, boxed: most members never spawn, and their seat need not
-    /// carry the room.
-    pub(crate) children: OnceLock<Box<Children>>,
+    /// spawn: most members never spawn, and their seat carries a null
+    /// pointer in their place.
+    pub(crate) children: OnceBox<Children>,
     /// Wakes the current run when one of its children fails.
     pub(crate) child_failed: AtomicWaker,
     /// The member ended for good (or was aborted): nothing more is spawned.
@@ -150,17 +152,65 @@ pub(crate) struct Seat {
     pub(crate) link: Option<Box<Link>>,
     /// The value it hands to the members ordered after it.
     pub(crate) hand_off: HandOff,
-    /// For a conductor: the members of its group's current run.
-    pub(crate) members: Members<Seat>,
+    /// For a conductor: its own stop timeout and its group's current run,
+    /// made with the seat of a conductor of a group, and at the first run
+    /// of any other (a player's seat carries a null pointer in its place).
+    group: OnceBox<GroupRun>,
+}
+
+/// What a conductor's seat keeps of itself and its group's current run.
+struct GroupRun {
+    /// Its stop timeout, as its own group gives it (a nested conductor has
+    /// a default of its own), when it is a conductor of a group.
+    stop_timeout: Option<Duration>,
+    /// The stop timeout its group gives its members by default, which they
+    /// pass on to the groups and the child players below them (the
+    /// engine's default until its first run).
+    default_timeout: Mutex<Duration>,
+    /// The members, for those ordered after others to find their values.
+    members: Members<Seat>,
+}
+
+impl GroupRun {
+    fn new(stop_timeout: Option<Duration>, default_timeout: Duration) -> Box<Self> {
+        Box::new(GroupRun {
+            stop_timeout,
+            default_timeout: Mutex::new(default_timeout),
+            members: Members::default(),
+        })
+    }
+
+    fn default_timeout(&self) -> MutexGuard<'_, Duration> {
+        self.default_timeout
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+    }
+}
+
+/// Where a seat sits: below which seat (none at the top), as a child
+/// player or a member of a group, and what its group gives it.
+#[derive(Default)]
+struct Placed {
+    parent: Option<Arc<Seat>>,
+    child: bool,
+    runs_before: u32,
+    link: Option<Box<Link>>,
+    control: Option<Box<SeatControl>>,
+    group: Option<Box<GroupRun>>,
 }
 
 /// What a member's group gives its seat: its index, the runs it began in
-/// the group's earlier runs, and where to tell the group of its pauses if
-/// the group decides restarts.
-pub(crate) struct Grouped {
+/// the group's earlier runs, where to tell the group of its pauses if the
+/// group decides restarts, and the stop token it shares if nobody is
+/// ordered after it.
+pub(crate) struct Grouped<'g> {
     pub(crate) index: usize,
     pub(crate) runs_before: u32,
     pub(crate) to_group: Option<tokio::sync::mpsc::UnboundedSender<Paused>>,
+    /// The token of the members the group asks to stop first, all at once
+    /// (those nobody is ordered after): shared, not one each. `None`: the
+    /// member is asked to stop on its own, and has a token of its own.
+    pub(crate) first_to_stop: Option<&'g Arc<CancellationToken>>,
 }
 
 /// A member's line to its group, when the group decides its restarts (a
@@ -258,37 +308,40 @@ impl Seat {
     }
 
     fn top(token: CancellationToken, name: Arc<str>, root: Arc<Root>) -> Self {
-        let options = PlayerOptions::default().into_shared();
+        let options = PlayerOptions::shared_default();
         Seat::new(
-            token,
-            None,
+            Arc::new(token),
             name,
             false,
             options,
-            (None, DEFAULT_TIMEOUT),
             root,
+            Placed::default(),
         )
     }
 
-    /// The seat of a member of the group whose seat is `parent`.
+    /// The seat of a member of the group whose seat is `parent`:
+    /// `stop_timeout` is its group's, kept for a conductor (a player's is
+    /// its options', else its group's default).
     pub(crate) fn member(
         parent: &Arc<Seat>,
         name: Arc<str>,
         conductor: bool,
         options: Arc<PlayerOptions>,
         stop_timeout: Duration,
-        inherited_timeout: Duration,
-        grouped: Grouped,
+        grouped: Grouped<'_>,
     ) -> Arc<Self> {
-        let timeouts = (Some(stop_timeout), inherited_timeout);
-        let token = CancellationToken::new();
+        let token = match grouped.first_to_stop {
+            Some(shared) => shared.clone(),
+            None => Arc::new(CancellationToken::new()),
+        };
+        let group = conductor.then(|| GroupRun::new(Some(stop_timeout), DEFAULT_TIMEOUT));
         Seat::under(
             parent,
             token,
             name,
             conductor,
             options,
-            timeouts,
+            group,
             Some(grouped),
         )
     }
@@ -300,75 +353,143 @@ impl Seat {
         name: Arc<str>,
         conductor: bool,
         options: Arc<PlayerOptions>,
-        stop_timeout: Duration,
     ) -> Arc<Self> {
-        let timeouts = (Some(stop_timeout), parent.inherited_timeout);
-        let token = parent.run_token().child_token();
-        Seat::under(parent, token, name, conductor, options, timeouts, None)
+        let token = Arc::new(parent.run_token().child_token());
+        Seat::under(parent, token, name, conductor, options, None, None)
     }
 
     /// A seat below `parent`, shared, and known to the run's control
     /// handle if it has one. Built once, with its options: not built with
     /// the default options and then copied with others.
+    #[inline(always)]
     fn under(
         parent: &Arc<Seat>,
-        token: CancellationToken,
+        token: Arc<CancellationToken>,
         name: Arc<str>,
         conductor: bool,
         options: Arc<PlayerOptions>,
-        timeouts: (Option<Duration>, Duration),
-        grouped: Option<Grouped>,
+        group: Option<Box<GroupRun>>,
+        grouped: Option<Grouped<'_>>,
     ) -> Arc<Self> {
+        let child = grouped.is_none();
         let root = parent.root.clone();
         let parent = Some(parent.clone());
-        let mut seat = Seat::new(token, parent, name, conductor, options, timeouts, root);
-        if let Some(grouped) = grouped {
-            seat.runs_before = grouped.runs_before;
-            seat.link = (grouped.to_group)
-                .map(|to_group| Box::new(Link::new(grouped.index, &seat.token, to_group)));
-        }
-        let Some(registry) = seat.root.registry.clone() else {
-            return Arc::new(seat);
+        let (runs_before, link) = match grouped {
+            Some(grouped) => (
+                grouped.runs_before,
+                (grouped.to_group)
+                    .map(|to_group| Box::new(Link::new(grouped.index, &token, to_group))),
+            ),
+            None => (0, None),
         };
-        seat.control = Some(Box::new(SeatControl::new()));
-        let seat = Arc::new(seat);
-        registry.register(&seat);
+        let registry = root.registry.clone();
+        let placed = Placed {
+            parent,
+            child,
+            runs_before,
+            link,
+            control: registry.as_ref().map(|_| Box::new(SeatControl::new())),
+            group,
+        };
+        // Built in one expression, moved once into its `Arc`.
+        let seat = Arc::new(Seat::new(token, name, conductor, options, root, placed));
+        if let Some(registry) = registry {
+            registry.register(&seat);
+        }
         seat
     }
 
-    /// `timeouts`: its own stop timeout, and the one its members inherit.
+    #[inline(always)]
     fn new(
-        token: CancellationToken,
-        parent: Option<Arc<Seat>>,
+        token: Arc<CancellationToken>,
         name: Arc<str>,
         conductor: bool,
         options: Arc<PlayerOptions>,
-        (stop_timeout, inherited_timeout): (Option<Duration>, Duration),
         root: Arc<Root>,
+        placed: Placed,
     ) -> Self {
+        let Placed {
+            parent,
+            child,
+            runs_before,
+            link,
+            control,
+            group,
+        } = placed;
         Seat {
             token,
             parent,
             name,
             conductor,
             options,
-            stop_timeout,
-            inherited_timeout,
+            child,
             path: OnceLock::new(),
             ready: Readiness::default(),
             ready_run: AtomicU32::new(0),
             reloads_seen: AtomicU64::new(root.reloads.generation()),
-            control: None,
+            control,
             root,
-            children: OnceLock::new(),
+            children: OnceBox::new(),
             child_failed: AtomicWaker::new(),
             ended: AtomicBool::new(false),
-            runs_before: 0,
+            runs_before,
             runs: AtomicU32::new(0),
-            link: None,
+            link,
             hand_off: HandOff::default(),
-            members: Members::default(),
+            group: group.map_or_else(OnceBox::new, OnceBox::with_value),
         }
+    }
+
+    /// How long the member has to return once asked to stop: its options',
+    /// else (a conductor of a group) its own default, else its group's.
+    /// `None` for a seat at the top.
+    pub(crate) fn stop_timeout(&self) -> Option<Duration> {
+        self.parent.as_ref()?;
+        if let Some(own) = self.group.get().and_then(|group| group.stop_timeout) {
+            return Some(own);
+        }
+        Some(
+            self.options
+                .timeout
+                .unwrap_or_else(|| self.inherited_timeout()),
+        )
+    }
+
+    /// The stop timeout the member's group gives it by default (for a
+    /// child player, the member that started it): what a nested group
+    /// gives its members unless it sets its own, and a child player has
+    /// unless its options set one.
+    pub(crate) fn inherited_timeout(&self) -> Duration {
+        match &self.parent {
+            Some(parent) if self.child => parent.inherited_timeout(),
+            Some(parent) => {
+                (parent.group.get()).map_or(DEFAULT_TIMEOUT, |group| *group.default_timeout())
+            }
+            None => DEFAULT_TIMEOUT,
+        }
+    }
+
+    /// A run of the group this seat conducts begins: its members have
+    /// `default_timeout` by default.
+    pub(crate) fn conducts(&self, default_timeout: Duration) {
+        let group = self
+            .group
+            .get_or_init(|| GroupRun::new(None, default_timeout));
+        *group.default_timeout() = default_timeout;
+    }
+
+    /// The members of the current run of the group this seat conducts, for
+    /// those ordered after others.
+    pub(crate) fn set_members(&self, members: &Arc<Vec<Arc<Seat>>>) {
+        if let Some(group) = self.group.get() {
+            group.members.set(members);
+        }
+    }
+
+    /// The members of the current run of the group this seat conducts, if
+    /// it runs and has members ordered after others.
+    pub(crate) fn members(&self) -> Option<Arc<Vec<Arc<Seat>>>> {
+        self.group.get()?.members.get()
     }
 
     /// The token of the member's current run: its stop token, or the run's
@@ -377,7 +498,7 @@ impl Seat {
         self.control
             .as_ref()
             .and_then(|control| control.run_token())
-            .unwrap_or_else(|| self.token.clone())
+            .unwrap_or_else(|| CancellationToken::clone(&self.token))
     }
 
     /// The children of the member's current run, made at the first call.
@@ -423,10 +544,13 @@ impl Seat {
 }
 
 /// Whether a member has announced readiness; shared by all its runs.
+///
+/// What wakes those who wait is made by the first to wait: most members
+/// have nobody ordered after them, and carry a null pointer in its place.
 #[derive(Default)]
 pub(crate) struct Readiness {
     flag: AtomicBool,
-    notify: tokio::sync::Notify,
+    notify: OnceBox<tokio::sync::Notify>,
 }
 
 impl Readiness {
@@ -438,7 +562,12 @@ impl Readiness {
     pub(crate) fn set(&self) -> bool {
         let first = !self.flag.swap(true, Ordering::AcqRel);
         if first {
-            self.notify.notify_waiters();
+            // Pairs with the fence in `wait`: either this sees the waker
+            // that a waiter made, or that waiter sees the flag set.
+            fence(Ordering::SeqCst);
+            if let Some(notify) = self.notify.get() {
+                notify.notify_waiters();
+            }
         }
         first
     }
@@ -450,8 +579,12 @@ impl Readiness {
 
     /// Completes once the member is ready.
     pub(crate) async fn wait(&self) {
+        let notify = self.notify.get_or_init(Box::default);
         loop {
-            let notified = self.notify.notified();
+            // Registered before the flag is read: a `set` after the read
+            // wakes it.
+            let notified = notify.notified();
+            fence(Ordering::SeqCst);
             if self.is_ready() {
                 return;
             }

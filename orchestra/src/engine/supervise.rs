@@ -526,7 +526,7 @@ async fn reloadable(
     tracing::info!(target: "orchestra", player = %seat.path(), attempt, "reload requested: restarting");
     seat.emit(attempt, id, || EventKind::Reloading);
     token.cancel();
-    let stop_timeout = seat.stop_timeout.unwrap_or(DEFAULT_TIMEOUT);
+    let stop_timeout = seat.stop_timeout().unwrap_or(DEFAULT_TIMEOUT);
     match tokio::time::timeout(stop_timeout, run).await {
         Ok(Outcome::Failed(error)) => {
             tracing::warn!(target: "orchestra", player = %seat.path(), error = %Chain(&error), "failed as it stopped for the reload");
