@@ -6,7 +6,6 @@ use std::fmt;
 use std::panic::AssertUnwindSafe;
 use std::pin::Pin;
 use std::sync::Arc;
-use std::sync::atomic::Ordering;
 use std::time::Duration;
 
 use futures_util::FutureExt;
@@ -14,13 +13,13 @@ use futures_util::future::Either;
 use tokio::task::JoinHandle;
 use tokio::time::{Instant, sleep};
 use tokio_util::sync::CancellationToken;
-use tracing::Instrument;
 
 use super::command::{Commanded, parked, run_commanded};
 use super::control::Order;
 use super::ends::EndNotice;
 use super::member::{DynPlayer, Played};
-use super::scope::{CutsChildren, EndsChildren, Watched, after_play};
+pub(super) use super::scope::Outcome;
+use super::scope::{EndsChildren, Run};
 use super::seat::{Link, Seat};
 use crate::context::Context;
 pub(super) use crate::error::panic_message;
@@ -62,25 +61,6 @@ impl Target for Dyn<'_> {
         AssertUnwindSafe(self.0.play_dyn(ctx))
             .catch_unwind()
             .map(move |played| outcome(played, attempt, seat))
-    }
-}
-
-/// How one run ended.
-pub(super) enum Outcome {
-    Done,
-    RestartNow(RestartNow),
-    Failed(Error),
-    /// Stopped (or dropped) for a reload, to be run again at once.
-    Reloaded,
-}
-
-impl Outcome {
-    /// How a run stopped by a control handle ended, for its caller.
-    fn into_result(self) -> Result<(), Error> {
-        match self {
-            Outcome::Done | Outcome::RestartNow(_) | Outcome::Reloaded => Ok(()),
-            Outcome::Failed(error) => Err(error),
-        }
     }
 }
 
@@ -465,46 +445,10 @@ fn run<'r>(
     target: &'r mut impl Target,
     ctx: Context,
     seat: &'r Seat,
-    span: &tracing::Span,
+    span: &'r tracing::Span,
 ) -> impl Future<Output = Outcome> + Send + 'r {
-    async move {
-        if !seat.conductor {
-            tracing::info!(target: "orchestra", "started");
-        }
-        // The run's children: see `scope`.
-        let attempt = ctx.attempt();
-        let mut play = std::pin::pin!(ready_within(target.play(ctx, seat), seat, attempt));
-        let cut = CutsChildren::new(seat);
-        let played = Watched::new(seat, play.as_mut()).await;
-        // A run that ended by itself with no children is over. Neither a
-        // match on a tuple nor `is_some()` (a borrow): either would keep
-        // `played` in the task during what follows.
-        #[expect(clippy::redundant_pattern_matching, reason = "`is_some()` borrows")]
-        let over = matches!(played, Some(_)) && seat.children.get().is_none();
-        let (played, failure) = if over {
-            (played, None)
-        } else {
-            // Boxed: the task of a member that never spawns need not
-            // carry the room for what follows.
-            Box::pin(after_play(seat, play, played)).await
-        };
-        cut.disarm();
-        with_children(played, failure)
-    }
-    .instrument(span.clone())
-}
-
-/// How a run ended, with its children: the first child to fail fails a run
-/// that did not fail itself (and cut `play` short: `played` is `None`).
-fn with_children(played: Option<Outcome>, failure: Option<Error>) -> Outcome {
-    match (played, failure) {
-        (Some(Outcome::Failed(error)), Some(child)) => {
-            tracing::warn!(error = %Chain(&child), "a child task failed too");
-            Outcome::Failed(error)
-        }
-        (_, Some(error)) => Outcome::Failed(error),
-        (played, None) => played.unwrap_or(Outcome::Done),
-    }
+    let attempt = ctx.attempt();
+    Run::new(seat, span, attempt, move || target.play(ctx, seat))
 }
 
 /// Runs `run` until it ends, or until a reload is requested: then cancels
@@ -539,55 +483,6 @@ async fn reloadable(
         ),
     }
     Outcome::Reloaded
-}
-
-/// Runs `play`, run number `attempt` of the member in `seat`: with a
-/// `ready_within`, if the run has not called `ctx.ready()` by then (and was
-/// not asked to stop meanwhile), it is cut there (its future dropped) and
-/// counts as a failed run, which its restart policy handles.
-///
-/// Without one, the run is `play` itself; with one, it is boxed: the few
-/// members that set a deadline carry it, and no other task has room for it.
-fn ready_within<'r>(
-    play: impl Future<Output = Outcome> + Send + 'r,
-    seat: &'r Seat,
-    attempt: u32,
-) -> impl Future<Output = Outcome> + Send + 'r {
-    match seat.options.ready_within {
-        None => Either::Left(play),
-        Some(within) => Either::Right(Box::pin(ready_in_time(play, within, seat, attempt))),
-    }
-}
-
-/// `ready_within`'s run of `play`, with its deadline `within`.
-async fn ready_in_time(
-    play: impl Future<Output = Outcome>,
-    within: Duration,
-    seat: &Seat,
-    attempt: u32,
-) -> Outcome {
-    let mut play = std::pin::pin!(play);
-    tokio::select! {
-        biased;
-        outcome = &mut play => return outcome,
-        () = sleep(within) => {}
-    }
-    if seat.ready_run.load(Ordering::Acquire) == attempt || seat.token.is_cancelled() {
-        return play.await;
-    }
-    tracing::warn!(
-        target: "orchestra",
-        ?within,
-        "not ready within `ready_within`: the run counts as failed"
-    );
-    Outcome::Failed(Error::Failed {
-        path: seat.path().clone(),
-        attempt,
-        source: format!(
-            "not ready within {within:?} (`ready_within`): it did not call `ctx.ready()` in time"
-        )
-        .into(),
-    })
 }
 
 /// Waits `delay` unless the member is asked to stop first (`false` then).
