@@ -168,6 +168,20 @@ impl Outcome {
     }
 }
 
+/// What a run's `play` gives, made an [`Outcome`] by the run: the run knows
+/// the member and the attempt, which a future mapping it would carry in
+/// every member's task.
+pub(crate) trait IntoOutcome {
+    /// How run number `attempt` of the member in `seat` ended.
+    fn into_outcome(self, seat: &Seat, attempt: u32) -> Outcome;
+}
+
+impl IntoOutcome for Outcome {
+    fn into_outcome(self, _: &Seat, _: u32) -> Outcome {
+        self
+    }
+}
+
 pin_project! {
     /// One run of the member in `seat`: `play` with its `ready_within`
     /// deadline and its children, inside the run's span, until `play` has
@@ -255,7 +269,7 @@ impl<'r, F> Run<'r, F> {
     }
 }
 
-impl<F: Future<Output = Outcome>> Future for Run<'_, F> {
+impl<F: Future<Output: IntoOutcome>> Future for Run<'_, F> {
     type Output = Outcome;
 
     fn poll(self: Pin<&mut Self>, cx: &mut std::task::Context<'_>) -> Poll<Outcome> {
@@ -321,7 +335,7 @@ impl<F: Future<Output = Outcome>> Future for Run<'_, F> {
 /// `ctx.ready()` by then (and was not asked to stop meanwhile), it is cut
 /// there (its future dropped) and counts as a failed run, which its restart
 /// policy handles.
-fn poll_play<F: Future<Output = Outcome>>(
+fn poll_play<F: Future<Output: IntoOutcome>>(
     mut play: Pin<&mut Option<F>>,
     ready_by: &mut Option<Pin<Box<Sleep>>>,
     seat: &Seat,
@@ -332,8 +346,8 @@ fn poll_play<F: Future<Output = Outcome>>(
     let Some(running) = play.as_mut().as_pin_mut() else {
         return Poll::Pending;
     };
-    if let Poll::Ready(outcome) = running.poll(cx) {
-        return Poll::Ready(outcome);
+    if let Poll::Ready(ended) = running.poll(cx) {
+        return Poll::Ready(ended.into_outcome(seat, attempt));
     }
     let Some(deadline) = ready_by else {
         return Poll::Pending;

@@ -19,7 +19,7 @@ use super::control::Order;
 use super::ends::EndNotice;
 use super::member::{DynPlayer, Played};
 pub(super) use super::scope::Outcome;
-use super::scope::{EndsChildren, Run};
+use super::scope::{EndsChildren, IntoOutcome, Run};
 use super::seat::{Link, Seat};
 use crate::context::Context;
 pub(super) use crate::error::panic_message;
@@ -34,7 +34,7 @@ use crate::status::EventKind;
 /// What a member runs: a player, or a nested group.
 pub(super) trait Target: Send {
     /// One run, until it ends.
-    fn play(&mut self, ctx: Context, seat: &Seat) -> impl Future<Output = Outcome> + Send;
+    fn play(&mut self, ctx: Context, seat: &Seat) -> impl Future<Output: IntoOutcome> + Send;
 }
 
 /// A player whose type is known: its runs are polled inline, unboxed, in
@@ -42,13 +42,11 @@ pub(super) trait Target: Send {
 pub(super) struct Typed<'r, P>(pub(super) &'r mut P);
 
 // The runs of `Typed` and `Dyn` are combinators, not `async` blocks: an
-// `async` block would keep a second copy of `ctx` in every task.
+// `async` block would keep a second copy of `ctx` in every task. What they
+// return is made an `Outcome` by the run, which knows the member.
 impl<P: Player> Target for Typed<'_, P> {
-    fn play(&mut self, ctx: Context, seat: &Seat) -> impl Future<Output = Outcome> + Send {
-        let attempt = ctx.attempt();
-        AssertUnwindSafe(self.0.play(ctx))
-            .catch_unwind()
-            .map(move |played| outcome(played, attempt, seat))
+    fn play(&mut self, ctx: Context, _: &Seat) -> impl Future<Output: IntoOutcome> + Send {
+        AssertUnwindSafe(self.0.play(ctx)).catch_unwind()
     }
 }
 
@@ -56,20 +54,23 @@ impl<P: Player> Target for Typed<'_, P> {
 pub(super) struct Dyn<'r>(pub(super) &'r mut dyn DynPlayer);
 
 impl Target for Dyn<'_> {
-    fn play(&mut self, ctx: Context, seat: &Seat) -> impl Future<Output = Outcome> + Send {
-        let attempt = ctx.attempt();
-        AssertUnwindSafe(self.0.play_dyn(ctx))
-            .catch_unwind()
-            .map(move |played| outcome(played, attempt, seat))
+    fn play(&mut self, ctx: Context, _: &Seat) -> impl Future<Output: IntoOutcome> + Send {
+        AssertUnwindSafe(self.0.play_dyn(ctx)).catch_unwind()
     }
 }
 
 /// How a run ended, from what `play` returned or its panic; the path is
 /// made only for an error.
+impl IntoOutcome for Result<Result<(), BoxError>, Box<dyn Any + Send>> {
+    fn into_outcome(self, seat: &Seat, attempt: u32) -> Outcome {
+        outcome(self, seat, attempt)
+    }
+}
+
 fn outcome(
     played: Result<Result<(), BoxError>, Box<dyn Any + Send>>,
-    attempt: u32,
     seat: &Seat,
+    attempt: u32,
 ) -> Outcome {
     match played {
         Ok(Ok(())) => Outcome::Done,
@@ -123,161 +124,170 @@ impl<P: Player> DynPlayer for P {
 
 /// Runs a member until it is done, its failure is final, or it is asked to
 /// stop; restarts it in between as its options say.
-pub(super) async fn supervise(mut target: impl Target, seat: &Arc<Seat>) -> Result<(), Error> {
-    // However the member ends (aborted too), its children end with it.
-    let _children = EndsChildren(seat);
-    // A control handle's orders, if the run has one.
-    let mut commands = seat.control.as_ref().and_then(|c| c.take_receiver());
-    let options = &*seat.options;
-    if let Some(delay) = options.delay {
-        tracing::debug!(target: "orchestra", player = %seat.path(), ?delay, "deferred start");
-        seat.emit(0, None, || EventKind::Deferred { delay });
-        if !wait(seat, delay).await {
-            seat.emit(0, None, || EventKind::Stopped);
-            return Ok(());
+pub(super) fn supervise<'s>(
+    mut target: impl Target + 's,
+    seat: &'s Arc<Seat>,
+) -> impl Future<Output = Result<(), Error>> + Send + 's {
+    // An `async` block, not an `async fn`: an `async fn` keeps a second copy
+    // of its arguments in the task.
+    async move {
+        // However the member ends (aborted too), its children end with it.
+        let _children = EndsChildren(seat);
+        // A control handle's orders, if the run has one.
+        let mut commands = seat.control.as_ref().and_then(|c| c.take_receiver());
+        if let Some(delay) = seat.options.delay {
+            tracing::debug!(target: "orchestra", player = %seat.path(), ?delay, "deferred start");
+            seat.emit(0, None, || EventKind::Deferred { delay });
+            if !wait(seat, delay).await {
+                seat.emit(0, None, || EventKind::Stopped);
+                return Ok(());
+            }
         }
-    }
 
-    // Boxed at the first restart: most members never restart, and their
-    // task need not carry the bookkeeping.
-    let mut restarts: Option<Box<Restarts<'_>>> = None;
-    // Its attempts count on over its group's earlier runs; its limits start
-    // over with each run of its group.
-    let mut attempt = seat.runs_before;
-    // Restarts for a reload, and runs its group ended to restart it with a
-    // sibling: they count towards no limit of its own (one counter, not
-    // two: the room of a task is every player's cost).
-    let mut uncounted = 0;
-    loop {
-        // A stop that came as the backoff ended starts nothing more.
-        if attempt > seat.runs_before && seat.token.is_cancelled() {
-            seat.emit(attempt, None, || EventKind::Stopped);
-            return Ok(());
-        }
-        // With a group that decides restarts, a run begins once its gate is
-        // open: the siblings restarted with it have stopped, and the
-        // members it is ordered after are ready again.
-        if let Some(link) = &seat.link
-            && !clear_to_run(seat, link).await
-        {
-            seat.emit(attempt, None, || EventKind::Stopped);
-            return Ok(());
-        }
-        // What an earlier run handed over goes with it.
-        seat.hand_off.withdraw();
-        attempt += 1;
-        seat.runs
-            .store(attempt, std::sync::atomic::Ordering::Relaxed);
-        // In a block: the context is not kept beside the run in the task
-        // (a local that was borrowed would be).
-        let (ctx, reload, span, id) = {
-            let group_run = seat.link.as_deref().map(Link::run_token);
-            let mut ctx = Context::in_run(seat.clone(), attempt, group_run);
-            // A run restarted on a reload can be stopped alone.
-            let reload = (options.on_reload == OnReload::Restart).then(|| ctx.stoppable_alone());
-            let id = Some(ctx.execution_id());
-            // A player's run has a span; a conductor's has none, so that its
-            // players' spans do not repeat its path.
-            let span = if seat.conductor {
-                tracing::Span::none()
-            } else {
-                tracing::info_span!(
-                    target: "orchestra",
-                    "player",
-                    player = %seat.path(),
-                    attempt,
-                    execution_id = %ctx.execution_id(),
-                )
-            };
-            (ctx, reload, span, id)
-        };
-        seat.emit(attempt, id, || EventKind::Started);
-        // When the run began matters to a restart only, and before the
-        // first restart there is nothing to start over.
-        if let Some(restarts) = &mut restarts {
-            restarts.started = Instant::now();
-        }
-        let outcome = match commands.as_mut() {
-            None => match &reload {
-                None => run(&mut target, ctx, seat, &span).await,
-                // Boxed: the task of a member that does not restart on a
-                // reload need not carry the room for it.
-                Some(token) => {
-                    let run = run(&mut target, ctx, seat, &span);
-                    Box::pin(reloadable(run, token, seat, attempt, id)).await
-                }
-            },
-            // Boxed: the task of a member without a handle need not carry
-            // the room for a run under commands.
-            Some(commands) => {
-                let run = run(&mut target, ctx, seat, &span);
-                let next = match &reload {
-                    None => Box::pin(under_commands(seat, commands, run, &span, attempt, id)).await,
-                    Some(token) => {
-                        let run = reloadable(run, token, seat, attempt, id);
-                        Box::pin(under_commands(seat, commands, run, &span, attempt, id)).await
-                    }
+        // Boxed at the first restart: most members never restart, and their
+        // task need not carry the bookkeeping.
+        let mut restarts: Option<Box<Restarts<'_>>> = None;
+        // Its attempts count on over its group's earlier runs; its limits start
+        // over with each run of its group.
+        let mut attempt = seat.runs_before;
+        // Restarts for a reload, and runs its group ended to restart it with a
+        // sibling: they count towards no limit of its own (one counter, not
+        // two: the room of a task is every player's cost).
+        let mut uncounted = 0;
+        loop {
+            // A stop that came as the backoff ended starts nothing more.
+            if attempt > seat.runs_before && seat.token.is_cancelled() {
+                seat.emit(attempt, None, || EventKind::Stopped);
+                return Ok(());
+            }
+            // With a group that decides restarts, a run begins once its gate is
+            // open: the siblings restarted with it have stopped, and the
+            // members it is ordered after are ready again.
+            if let Some(link) = &seat.link
+                && !clear_to_run(seat, link).await
+            {
+                seat.emit(attempt, None, || EventKind::Stopped);
+                return Ok(());
+            }
+            // What an earlier run handed over goes with it.
+            seat.hand_off.withdraw();
+            attempt += 1;
+            seat.runs
+                .store(attempt, std::sync::atomic::Ordering::Relaxed);
+            // In a block: the context is not kept beside the run in the task
+            // (a local that was borrowed would be).
+            let (ctx, reload, span, id) = {
+                let group_run = seat.link.as_deref().map(Link::run_token);
+                let mut ctx = Context::in_run(seat.clone(), attempt, group_run);
+                // A run restarted on a reload can be stopped alone.
+                let reload =
+                    (seat.options.on_reload == OnReload::Restart).then(|| ctx.stoppable_alone());
+                let id = Some(ctx.execution_id());
+                // A player's run has a span; a conductor's has none, so that its
+                // players' spans do not repeat its path.
+                let span = if seat.conductor {
+                    tracing::Span::none()
+                } else {
+                    tracing::info_span!(
+                        target: "orchestra",
+                        "player",
+                        player = %seat.path(),
+                        attempt,
+                        execution_id = %ctx.execution_id(),
+                    )
                 };
-                match next {
-                    Next::Judge(outcome) => outcome,
-                    Next::Run => continue,
-                    Next::End => return Ok(()),
+                (ctx, reload, span, id)
+            };
+            seat.emit(attempt, id, || EventKind::Started);
+            // When the run began matters to a restart only, and before the
+            // first restart there is nothing to start over.
+            if let Some(restarts) = &mut restarts {
+                restarts.started = Instant::now();
+            }
+            let outcome = match commands.as_mut() {
+                None => match &reload {
+                    None => run(&mut target, ctx, seat, &span).await,
+                    // Boxed: the task of a member that does not restart on a
+                    // reload need not carry the room for it.
+                    Some(token) => {
+                        let run = run(&mut target, ctx, seat, &span);
+                        Box::pin(reloadable(run, token, seat, attempt, id)).await
+                    }
+                },
+                // Boxed: the task of a member without a handle need not carry
+                // the room for a run under commands.
+                Some(commands) => {
+                    let run = run(&mut target, ctx, seat, &span);
+                    let next = match &reload {
+                        None => {
+                            Box::pin(under_commands(seat, commands, run, &span, attempt, id)).await
+                        }
+                        Some(token) => {
+                            let run = reloadable(run, token, seat, attempt, id);
+                            Box::pin(under_commands(seat, commands, run, &span, attempt, id)).await
+                        }
+                    };
+                    match next {
+                        Next::Judge(outcome) => outcome,
+                        Next::Run => continue,
+                        Next::End => return Ok(()),
+                    }
                 }
-            }
-        };
+            };
 
-        seat.hand_off.withdraw();
-        // Once asked to stop, nothing restarts; failures are still reported.
-        let stopping = seat.token.is_cancelled();
-        // Its group ended the run to restart it with a sibling: how the run
-        // ended does not matter.
-        if !stopping && seat.link.as_deref().is_some_and(Link::asked) {
-            taken_along(seat, &span, outcome, attempt, id);
-            uncounted += 1;
-            continue;
-        }
-        // Moved into a temporary: matched in place with guards, the outcome
-        // would be kept in the task through the backoff.
-        let (failure, immediate) = match std::convert::identity(outcome) {
-            Outcome::Failed(error) if stopping || options.restart == Restart::Never => {
-                return end(seat, &span, attempt, id, Err(error));
-            }
-            Outcome::Done if options.restart != Restart::Always => {
-                return end(seat, &span, attempt, id, Ok(()));
-            }
-            _ if stopping => return end(seat, &span, attempt, id, Ok(())),
-            // Not a failure: no limit, no backoff.
-            Outcome::Reloaded => {
+            seat.hand_off.withdraw();
+            // Once asked to stop, nothing restarts; failures are still reported.
+            let stopping = seat.token.is_cancelled();
+            // Its group ended the run to restart it with a sibling: how the run
+            // ended does not matter.
+            if !stopping && seat.link.as_deref().is_some_and(Link::asked) {
+                taken_along(seat, &span, outcome, attempt, id);
                 uncounted += 1;
                 continue;
             }
-            Outcome::Done => (None, false),
-            Outcome::RestartNow(request) => {
-                span.in_scope(|| {
-                    tracing::info!(target: "orchestra", conductor = whose(seat), %request, "restarting at once");
-                });
-                (None, true)
-            }
-            Outcome::Failed(error) => (Some(error), false),
-        };
+            // Moved into a temporary: matched in place with guards, the outcome
+            // would be kept in the task through the backoff.
+            let (failure, immediate) = match std::convert::identity(outcome) {
+                Outcome::Failed(error) if stopping || seat.options.restart == Restart::Never => {
+                    return end(seat, &span, attempt, id, Err(error));
+                }
+                Outcome::Done if seat.options.restart != Restart::Always => {
+                    return end(seat, &span, attempt, id, Ok(()));
+                }
+                _ if stopping => return end(seat, &span, attempt, id, Ok(())),
+                // Not a failure: no limit, no backoff.
+                Outcome::Reloaded => {
+                    uncounted += 1;
+                    continue;
+                }
+                Outcome::Done => (None, false),
+                Outcome::RestartNow(request) => {
+                    span.in_scope(|| {
+                        tracing::info!(target: "orchestra", conductor = whose(seat), %request, "restarting at once");
+                    });
+                    (None, true)
+                }
+                Outcome::Failed(error) => (Some(error), false),
+            };
 
-        let restarts = restarts.get_or_insert_with(|| Box::new(Restarts::new(options)));
-        let runs = attempt - seat.runs_before - uncounted;
-        let delay = match restarts.next(runs, immediate) {
-            Ok(delay) => delay,
-            Err(limit) => {
-                let error = Error::RestartLimit {
-                    path: seat.path().clone(),
-                    limit,
-                    last: failure.map(Box::new),
-                };
-                return end(seat, &span, attempt, id, Err(error));
+            let restarts = restarts.get_or_insert_with(|| Box::new(Restarts::new(&seat.options)));
+            let runs = attempt - seat.runs_before - uncounted;
+            let delay = match restarts.next(runs, immediate) {
+                Ok(delay) => delay,
+                Err(limit) => {
+                    let error = Error::RestartLimit {
+                        path: seat.path().clone(),
+                        limit,
+                        last: failure.map(Box::new),
+                    };
+                    return end(seat, &span, attempt, id, Err(error));
+                }
+            };
+            backing_off(seat, &span, attempt, id, delay, failure);
+            if !back_off(seat, delay).await {
+                seat.emit(attempt, id, || EventKind::Stopped);
+                return Ok(());
             }
-        };
-        backing_off(seat, &span, attempt, id, delay, failure);
-        if !back_off(seat, delay).await {
-            seat.emit(attempt, id, || EventKind::Stopped);
-            return Ok(());
         }
     }
 }
