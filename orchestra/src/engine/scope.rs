@@ -192,10 +192,9 @@ pin_project! {
     /// was made with, the deadline and the stages after `play` beside it.
     /// What a run rarely needs (a deadline, the drain, a graceful stop after
     /// a child's failure) is boxed when it is needed.
-    pub(crate) struct Run<'r, F> {
-        // `None` once dropped at its deadline.
+    pub(crate) struct Run<'r, M, F> {
         #[pin]
-        play: Option<F>,
+        play: Play<M, F>,
         seat: &'r Seat,
         span: &'r Span,
         attempt: u32,
@@ -204,19 +203,33 @@ pin_project! {
         stage: Stage<'r>,
     }
 
-    impl<F> PinnedDrop for Run<'_, F> {
+    impl<M, F> PinnedDrop for Run<'_, M, F> {
         /// Dropped before its end, the run aborts its children; `play` is
         /// dropped inside the span, as it ran.
         fn drop(this: Pin<&mut Self>) {
             let mut this = this.project();
             let _in_span = this.span.enter();
             if !matches!(this.stage, Stage::Ended)
+                && !matches!(*this.play, Play::Unmade { .. })
                 && let Some(children) = this.seat.children.get()
             {
                 children.abort_all();
             }
-            this.play.set(None);
+            this.play.set(Play::Over);
         }
+    }
+}
+
+pin_project! {
+    /// A run's `play`: made at the run's first poll, where it is to stay
+    /// (made earlier, its future would be moved into place).
+    #[project = PlayProj]
+    #[project_replace = PlayOwn]
+    enum Play<M, F> {
+        Unmade { make: M },
+        Running { #[pin] play: F },
+        /// It ended, or was dropped at its deadline.
+        Over,
     }
 }
 
@@ -235,51 +248,40 @@ enum Stage<'r> {
     Ended,
 }
 
-impl<'r, F> Run<'r, F> {
-    /// Begins run number `attempt` of the member in `seat`, inside `span`:
-    /// `play` makes its future.
-    pub(crate) fn new(
-        seat: &'r Seat,
-        span: &'r Span,
-        attempt: u32,
-        play: impl FnOnce() -> F,
-    ) -> Self {
-        let play = span.in_scope(|| {
-            if !seat.conductor {
-                tracing::info!(target: "orchestra", "started");
-            }
-            let play = play();
-            // Afresh after a run that was dropped before its end.
-            if let Some(children) = seat.children.get() {
-                children.begin_run();
-            }
-            play
-        });
+impl<'r, M, F> Run<'r, M, F> {
+    /// Run number `attempt` of the member in `seat`, inside `span`: `make`
+    /// makes its `play` when it is first polled.
+    pub(crate) fn new(seat: &'r Seat, span: &'r Span, attempt: u32, make: M) -> Self {
         Run {
-            play: Some(play),
+            play: Play::Unmade { make },
             seat,
             span,
             attempt,
-            ready_by: seat
-                .options
-                .ready_within
-                .map(|within| Box::pin(sleep(within))),
+            ready_by: None,
             stage: Stage::Playing,
         }
     }
 }
 
-impl<F: Future<Output: IntoOutcome>> Future for Run<'_, F> {
+impl<M: FnOnce() -> F, F: Future<Output: IntoOutcome>> Future for Run<'_, M, F> {
     type Output = Outcome;
 
     fn poll(self: Pin<&mut Self>, cx: &mut std::task::Context<'_>) -> Poll<Outcome> {
         let mut this = self.project();
         let _in_span = this.span.enter();
         let seat = *this.seat;
+        if let PlayProj::Unmade { .. } = this.play.as_mut().project() {
+            begin(seat, this.play.as_mut(), this.ready_by);
+        }
         loop {
             let played = match this.stage {
                 Stage::Playing => {
                     match poll_play(this.play.as_mut(), this.ready_by, seat, *this.attempt, cx) {
+                        // The common end: a run with no children.
+                        Poll::Ready(outcome) if seat.children.get().is_none() => {
+                            *this.stage = Stage::Ended;
+                            return Poll::Ready(outcome);
+                        }
                         Poll::Ready(outcome) => Some(outcome),
                         Poll::Pending => {
                             seat.child_failed.register(cx.waker());
@@ -330,20 +332,42 @@ impl<F: Future<Output: IntoOutcome>> Future for Run<'_, F> {
     }
 }
 
+/// Begins a run, inside its span: makes its `play` in place, afresh after
+/// a run that was dropped before its end, with its `ready_within` deadline.
+fn begin<M: FnOnce() -> F, F>(
+    seat: &Seat,
+    mut play: Pin<&mut Play<M, F>>,
+    ready_by: &mut Option<Pin<Box<Sleep>>>,
+) {
+    let PlayOwn::Unmade { make } = play.as_mut().project_replace(Play::Over) else {
+        return;
+    };
+    if !seat.conductor {
+        tracing::info!(target: "orchestra", "started");
+    }
+    play.set(Play::Running { play: make() });
+    if let Some(children) = seat.children.get() {
+        children.begin_run();
+    }
+    if let Some(within) = seat.options.ready_within {
+        *ready_by = Some(Box::pin(sleep(within)));
+    }
+}
+
 /// Polls `play`, run number `attempt` of the member in `seat`: with a
 /// `ready_within` deadline (`ready_by`), if the run has not called
 /// `ctx.ready()` by then (and was not asked to stop meanwhile), it is cut
 /// there (its future dropped) and counts as a failed run, which its restart
 /// policy handles.
-fn poll_play<F: Future<Output: IntoOutcome>>(
-    mut play: Pin<&mut Option<F>>,
+fn poll_play<M, F: Future<Output: IntoOutcome>>(
+    mut play: Pin<&mut Play<M, F>>,
     ready_by: &mut Option<Pin<Box<Sleep>>>,
     seat: &Seat,
     attempt: u32,
     cx: &mut std::task::Context<'_>,
 ) -> Poll<Outcome> {
     // Dropped at its deadline, it has given its outcome already.
-    let Some(running) = play.as_mut().as_pin_mut() else {
+    let PlayProj::Running { play: running } = play.as_mut().project() else {
         return Poll::Pending;
     };
     if let Poll::Ready(ended) = running.poll(cx) {
@@ -363,7 +387,7 @@ fn poll_play<F: Future<Output: IntoOutcome>>(
         ?within,
         "not ready within `ready_within`: the run counts as failed"
     );
-    play.set(None);
+    play.set(Play::Over);
     Poll::Ready(Outcome::Failed(Error::Failed {
         path: seat.path().clone(),
         attempt,
