@@ -104,11 +104,12 @@ impl Context {
     }
 
     /// Gives this run a stop token of its own (a child of its current one),
-    /// so that it can be stopped alone (to restart it on a reload); returns it.
-    pub(crate) fn stoppable_alone(&mut self) -> CancellationToken {
+    /// so that it can be stopped alone (to restart it on a reload); returns
+    /// it. By value: a context borrowed would be kept in the member's task.
+    pub(crate) fn stoppable_alone(mut self) -> (Self, CancellationToken) {
         let run = self.token().child_token();
         self.run = Some(run.clone());
-        run
+        (self, run)
     }
 
     /// Completes once the player is asked to stop. Cancel-safe.

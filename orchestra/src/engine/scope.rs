@@ -11,6 +11,7 @@ use std::task::{Poll, ready};
 use futures_util::FutureExt;
 use pin_project_lite::pin_project;
 use tokio::time::{Sleep, sleep};
+use tracing::span::Entered;
 use tracing::{Instrument, Span};
 
 use super::children::{Children, TaskResult, lock};
@@ -182,6 +183,34 @@ impl IntoOutcome for Outcome {
     }
 }
 
+/// The span of a player's run, boxed when a subscriber records it: most
+/// runs have none that is enabled, and a disabled span would take its room
+/// (40 bytes) in every member's task for nothing.
+pub(crate) struct RunSpan(Option<Box<Span>>);
+
+impl RunSpan {
+    /// `span`, if it is enabled.
+    pub(crate) fn new(span: Span) -> Self {
+        RunSpan((!span.is_disabled()).then(|| Box::new(span)))
+    }
+
+    /// No span (a conductor's run).
+    pub(crate) fn none() -> Self {
+        RunSpan(None)
+    }
+
+    /// Enters the span, if there is one, until the guard is dropped.
+    fn enter(&self) -> Option<Entered<'_>> {
+        self.0.as_deref().map(Span::enter)
+    }
+
+    /// Runs `f` inside the span, if there is one.
+    pub(crate) fn in_scope<T>(&self, f: impl FnOnce() -> T) -> T {
+        let _in_span = self.enter();
+        f()
+    }
+}
+
 pin_project! {
     /// One run of the member in `seat`: `play` with its `ready_within`
     /// deadline and its children, inside the run's span, until `play` has
@@ -196,7 +225,7 @@ pin_project! {
         #[pin]
         play: Play<M, F>,
         seat: &'r Seat,
-        span: &'r Span,
+        span: &'r RunSpan,
         attempt: u32,
         // `ready_within`'s deadline, until it passes or the run is ready.
         ready_by: Option<Pin<Box<Sleep>>>,
@@ -251,7 +280,7 @@ enum Stage<'r> {
 impl<'r, M, F> Run<'r, M, F> {
     /// Run number `attempt` of the member in `seat`, inside `span`: `make`
     /// makes its `play` when it is first polled.
-    pub(crate) fn new(seat: &'r Seat, span: &'r Span, attempt: u32, make: M) -> Self {
+    pub(crate) fn new(seat: &'r Seat, span: &'r RunSpan, attempt: u32, make: M) -> Self {
         Run {
             play: Play::Unmade { make },
             seat,

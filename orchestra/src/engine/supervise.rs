@@ -19,7 +19,7 @@ use super::control::Order;
 use super::ends::EndNotice;
 use super::member::{DynPlayer, Played};
 pub(super) use super::scope::Outcome;
-use super::scope::{EndsChildren, IntoOutcome, Run};
+use super::scope::{EndsChildren, IntoOutcome, Run, RunSpan};
 use super::seat::{Link, Seat};
 use crate::context::Context;
 pub(super) use crate::error::panic_message;
@@ -176,27 +176,24 @@ pub(super) fn supervise<'s>(
                 .store(attempt, std::sync::atomic::Ordering::Relaxed);
             // In a block: the context is not kept beside the run in the task
             // (a local that was borrowed would be).
-            let (ctx, reload, span, id) = {
+            let (ctx, span, id) = {
                 let group_run = seat.link.as_deref().map(Link::run_token);
-                let mut ctx = Context::in_run(seat.clone(), attempt, group_run);
-                // A run restarted on a reload can be stopped alone.
-                let reload =
-                    (seat.options.on_reload == OnReload::Restart).then(|| ctx.stoppable_alone());
+                let ctx = Context::in_run(seat.clone(), attempt, group_run);
                 let id = Some(ctx.execution_id());
                 // A player's run has a span; a conductor's has none, so that its
                 // players' spans do not repeat its path.
                 let span = if seat.conductor {
-                    tracing::Span::none()
+                    RunSpan::none()
                 } else {
-                    tracing::info_span!(
+                    RunSpan::new(tracing::info_span!(
                         target: "orchestra",
                         "player",
                         player = %seat.path(),
                         attempt,
                         execution_id = %ctx.execution_id(),
-                    )
+                    ))
                 };
-                (ctx, reload, span, id)
+                (ctx, span, id)
             };
             seat.emit(attempt, id, || EventKind::Started);
             // When the run began matters to a restart only, and before the
@@ -204,28 +201,30 @@ pub(super) fn supervise<'s>(
             if let Some(restarts) = &mut restarts {
                 restarts.started = Instant::now();
             }
+            // A run restarted on a reload can be stopped alone; its token
+            // goes into the boxed run that needs it, not into the task.
             let outcome = match commands.as_mut() {
-                None => match &reload {
-                    None => run(&mut target, ctx, seat, &span).await,
-                    // Boxed: the task of a member that does not restart on a
-                    // reload need not carry the room for it.
-                    Some(token) => {
-                        let run = run(&mut target, ctx, seat, &span);
-                        Box::pin(reloadable(run, token, seat, attempt, id)).await
-                    }
-                },
+                None if seat.options.on_reload != OnReload::Restart => {
+                    run(&mut target, ctx, seat, &span).await
+                }
+                // Boxed: the task of a member that does not restart on a
+                // reload need not carry the room for it.
+                None => {
+                    let (ctx, token) = ctx.stoppable_alone();
+                    let run = run(&mut target, ctx, seat, &span);
+                    Box::pin(reloadable(run, token, seat, attempt, id)).await
+                }
                 // Boxed: the task of a member without a handle need not carry
                 // the room for a run under commands.
                 Some(commands) => {
-                    let run = run(&mut target, ctx, seat, &span);
-                    let next = match &reload {
-                        None => {
-                            Box::pin(under_commands(seat, commands, run, &span, attempt, id)).await
-                        }
-                        Some(token) => {
-                            let run = reloadable(run, token, seat, attempt, id);
-                            Box::pin(under_commands(seat, commands, run, &span, attempt, id)).await
-                        }
+                    let next = if seat.options.on_reload == OnReload::Restart {
+                        let (ctx, token) = ctx.stoppable_alone();
+                        let run = run(&mut target, ctx, seat, &span);
+                        let run = reloadable(run, token, seat, attempt, id);
+                        Box::pin(under_commands(seat, commands, run, &span, attempt, id)).await
+                    } else {
+                        let run = run(&mut target, ctx, seat, &span);
+                        Box::pin(under_commands(seat, commands, run, &span, attempt, id)).await
                     };
                     match next {
                         Next::Judge(outcome) => outcome,
@@ -297,7 +296,7 @@ pub(super) fn supervise<'s>(
 /// borrow would keep it in the member's task through the backoff.
 fn backing_off(
     seat: &Seat,
-    span: &tracing::Span,
+    span: &RunSpan,
     attempt: u32,
     id: Option<ExecutionId>,
     delay: Duration,
@@ -383,7 +382,7 @@ async fn clear_to_run(seat: &Seat, link: &Link) -> bool {
 /// borrow would keep it in the member's task through the backoff.
 fn taken_along(
     seat: &Seat,
-    span: &tracing::Span,
+    span: &RunSpan,
     outcome: Outcome,
     attempt: u32,
     id: Option<ExecutionId>,
@@ -426,7 +425,7 @@ async fn under_commands(
     seat: &Seat,
     commands: &mut tokio::sync::mpsc::UnboundedReceiver<super::control::Command>,
     run: impl Future<Output = Outcome>,
-    span: &tracing::Span,
+    span: &RunSpan,
     attempt: u32,
     id: Option<ExecutionId>,
 ) -> Next {
@@ -455,7 +454,7 @@ fn run<'r>(
     target: &'r mut impl Target,
     ctx: Context,
     seat: &'r Seat,
-    span: &'r tracing::Span,
+    span: &'r RunSpan,
 ) -> impl Future<Output = Outcome> + Send + 'r {
     let attempt = ctx.attempt();
     Run::new(seat, span, attempt, move || target.play(ctx, seat))
@@ -466,7 +465,7 @@ fn run<'r>(
 /// drops it), and reports [`Outcome::Reloaded`].
 async fn reloadable(
     run: impl Future<Output = Outcome>,
-    token: &CancellationToken,
+    token: CancellationToken,
     seat: &Seat,
     attempt: u32,
     id: Option<ExecutionId>,
@@ -513,7 +512,7 @@ async fn wait(seat: &Seat, delay: Duration) -> bool {
 /// Logs and reports how a member ended for good, and returns it.
 fn end(
     seat: &Seat,
-    span: &tracing::Span,
+    span: &RunSpan,
     attempt: u32,
     id: Option<ExecutionId>,
     result: Result<(), Error>,
