@@ -78,7 +78,7 @@ impl Context {
     }
 
     pub(crate) fn for_run(seat: Arc<Seat>, attempt: u32) -> Self {
-        Context::in_run(seat, attempt, None)
+        Context::in_run(seat, attempt, None, ExecutionId::next())
     }
 
     /// A context whose run ends when `group_run` (the token its group may
@@ -88,6 +88,7 @@ impl Context {
         seat: Arc<Seat>,
         attempt: u32,
         group_run: Option<CancellationToken>,
+        execution_id: ExecutionId,
     ) -> Self {
         let run = match (&seat.control, group_run) {
             (Some(control), group_run) => {
@@ -99,7 +100,7 @@ impl Context {
             seat,
             run,
             attempt,
-            execution_id: ExecutionId::next(),
+            execution_id,
         }
     }
 

@@ -2,6 +2,7 @@
 //! before the run ends, failing the run with the first child that fails,
 //! aborting them with the member (see `children` for the rules).
 
+use std::ops::Deref;
 use std::panic::AssertUnwindSafe;
 use std::pin::{Pin, pin};
 use std::sync::Arc;
@@ -442,7 +443,15 @@ fn with_children(played: Option<Outcome>, failure: Option<Error>) -> Outcome {
 
 /// Aborts the children of the member in its seat when dropped: when the
 /// member ends for good, and when its task is aborted.
-pub(crate) struct EndsChildren<'s>(pub(crate) &'s Seat);
+pub(crate) struct EndsChildren<'s>(pub(crate) &'s Arc<Seat>);
+
+impl Deref for EndsChildren<'_> {
+    type Target = Arc<Seat>;
+
+    fn deref(&self) -> &Arc<Seat> {
+        self.0
+    }
+}
 
 impl Drop for EndsChildren<'_> {
     fn drop(&mut self) {

@@ -128,17 +128,18 @@ pub(super) fn supervise<'s>(
     mut target: impl Target + 's,
     seat: &'s Arc<Seat>,
 ) -> impl Future<Output = Result<(), Error>> + Send + 's {
+    // However the member ends (aborted too), its children end with it. The
+    // guard is the task's one copy of the seat: a second would take room.
+    let seat = EndsChildren(seat);
     // An `async` block, not an `async fn`: an `async fn` keeps a second copy
     // of its arguments in the task.
     async move {
-        // However the member ends (aborted too), its children end with it.
-        let _children = EndsChildren(seat);
         // A control handle's orders, if the run has one.
         let mut commands = seat.control.as_ref().and_then(|c| c.take_receiver());
         if let Some(delay) = seat.options.delay {
             tracing::debug!(target: "orchestra", player = %seat.path(), ?delay, "deferred start");
             seat.emit(0, None, || EventKind::Deferred { delay });
-            if !wait(seat, delay).await {
+            if !wait(&seat, delay).await {
                 seat.emit(0, None, || EventKind::Stopped);
                 return Ok(());
             }
@@ -164,7 +165,7 @@ pub(super) fn supervise<'s>(
             // open: the siblings restarted with it have stopped, and the
             // members it is ordered after are ready again.
             if let Some(link) = &seat.link
-                && !clear_to_run(seat, link).await
+                && !clear_to_run(&seat, link).await
             {
                 seat.emit(attempt, None, || EventKind::Stopped);
                 return Ok(());
@@ -174,12 +175,10 @@ pub(super) fn supervise<'s>(
             attempt += 1;
             seat.runs
                 .store(attempt, std::sync::atomic::Ordering::Relaxed);
-            // In a block: the context is not kept beside the run in the task
-            // (a local that was borrowed would be).
-            let (ctx, span, id) = {
-                let group_run = seat.link.as_deref().map(Link::run_token);
-                let ctx = Context::in_run(seat.clone(), attempt, group_run);
-                let id = Some(ctx.execution_id());
+            // In a block: a local that was borrowed (by the span) would be
+            // kept in the task beside the run.
+            let (id, span) = {
+                let id = ExecutionId::next();
                 // A player's run has a span; a conductor's has none, so that its
                 // players' spans do not repeat its path.
                 let span = if seat.conductor {
@@ -190,12 +189,12 @@ pub(super) fn supervise<'s>(
                         "player",
                         player = %seat.path(),
                         attempt,
-                        execution_id = %ctx.execution_id(),
+                        execution_id = %id,
                     ))
                 };
-                (ctx, span, id)
+                (id, span)
             };
-            seat.emit(attempt, id, || EventKind::Started);
+            seat.emit(attempt, Some(id), || EventKind::Started);
             // When the run began matters to a restart only, and before the
             // first restart there is nothing to start over.
             if let Some(restarts) = &mut restarts {
@@ -204,27 +203,30 @@ pub(super) fn supervise<'s>(
             // A run restarted on a reload can be stopped alone; its token
             // goes into the boxed run that needs it, not into the task.
             let outcome = match commands.as_mut() {
+                // The context is made in the call: a local would be kept
+                // in the task beside the run (its drop flag, at least).
                 None if seat.options.on_reload != OnReload::Restart => {
-                    run(&mut target, ctx, seat, &span).await
+                    run(&mut target, context(&seat, attempt, id), &seat, &span).await
                 }
                 // Boxed: the task of a member that does not restart on a
                 // reload need not carry the room for it.
                 None => {
-                    let (ctx, token) = ctx.stoppable_alone();
-                    let run = run(&mut target, ctx, seat, &span);
-                    Box::pin(reloadable(run, token, seat, attempt, id)).await
+                    let (ctx, token) = context(&seat, attempt, id).stoppable_alone();
+                    let run = run(&mut target, ctx, &seat, &span);
+                    Box::pin(reloadable(run, token, &seat, attempt, id)).await
                 }
                 // Boxed: the task of a member without a handle need not carry
                 // the room for a run under commands.
                 Some(commands) => {
                     let next = if seat.options.on_reload == OnReload::Restart {
-                        let (ctx, token) = ctx.stoppable_alone();
-                        let run = run(&mut target, ctx, seat, &span);
-                        let run = reloadable(run, token, seat, attempt, id);
-                        Box::pin(under_commands(seat, commands, run, &span, attempt, id)).await
+                        let (ctx, token) = context(&seat, attempt, id).stoppable_alone();
+                        let run = run(&mut target, ctx, &seat, &span);
+                        let run = reloadable(run, token, &seat, attempt, id);
+                        Box::pin(under_commands(&seat, commands, run, &span, attempt, id)).await
                     } else {
-                        let run = run(&mut target, ctx, seat, &span);
-                        Box::pin(under_commands(seat, commands, run, &span, attempt, id)).await
+                        let ctx = context(&seat, attempt, id);
+                        let run = run(&mut target, ctx, &seat, &span);
+                        Box::pin(under_commands(&seat, commands, run, &span, attempt, id)).await
                     };
                     match next {
                         Next::Judge(outcome) => outcome,
@@ -240,7 +242,7 @@ pub(super) fn supervise<'s>(
             // Its group ended the run to restart it with a sibling: how the run
             // ended does not matter.
             if !stopping && seat.link.as_deref().is_some_and(Link::asked) {
-                taken_along(seat, &span, outcome, attempt, id);
+                taken_along(&seat, &span, outcome, attempt, id);
                 uncounted += 1;
                 continue;
             }
@@ -248,12 +250,12 @@ pub(super) fn supervise<'s>(
             // would be kept in the task through the backoff.
             let (failure, immediate) = match std::convert::identity(outcome) {
                 Outcome::Failed(error) if stopping || seat.options.restart == Restart::Never => {
-                    return end(seat, &span, attempt, id, Err(error));
+                    return end(&seat, &span, attempt, id, Err(error));
                 }
                 Outcome::Done if seat.options.restart != Restart::Always => {
-                    return end(seat, &span, attempt, id, Ok(()));
+                    return end(&seat, &span, attempt, id, Ok(()));
                 }
-                _ if stopping => return end(seat, &span, attempt, id, Ok(())),
+                _ if stopping => return end(&seat, &span, attempt, id, Ok(())),
                 // Not a failure: no limit, no backoff.
                 Outcome::Reloaded => {
                     uncounted += 1;
@@ -262,7 +264,7 @@ pub(super) fn supervise<'s>(
                 Outcome::Done => (None, false),
                 Outcome::RestartNow(request) => {
                     span.in_scope(|| {
-                        tracing::info!(target: "orchestra", conductor = whose(seat), %request, "restarting at once");
+                        tracing::info!(target: "orchestra", conductor = whose(&seat), %request, "restarting at once");
                     });
                     (None, true)
                 }
@@ -279,12 +281,12 @@ pub(super) fn supervise<'s>(
                         limit,
                         last: failure.map(Box::new),
                     };
-                    return end(seat, &span, attempt, id, Err(error));
+                    return end(&seat, &span, attempt, id, Err(error));
                 }
             };
-            backing_off(seat, &span, attempt, id, delay, failure);
-            if !back_off(seat, delay).await {
-                seat.emit(attempt, id, || EventKind::Stopped);
+            backing_off(&seat, &span, attempt, id, delay, failure);
+            if !back_off(&seat, delay).await {
+                seat.emit(attempt, Some(id), || EventKind::Stopped);
                 return Ok(());
             }
         }
@@ -298,7 +300,7 @@ fn backing_off(
     seat: &Seat,
     span: &RunSpan,
     attempt: u32,
-    id: Option<ExecutionId>,
+    id: ExecutionId,
     delay: Duration,
     failure: Option<Error>,
 ) {
@@ -314,7 +316,7 @@ fn backing_off(
             tracing::info!(target: "orchestra", conductor = whose(seat), ?delay, "returned; restarting");
         }
     });
-    seat.emit(attempt, id, || EventKind::BackingOff {
+    seat.emit(attempt, Some(id), || EventKind::BackingOff {
         error: failure.as_ref().map(|e| Chain(e).to_string()),
         delay,
     });
@@ -380,13 +382,7 @@ async fn clear_to_run(seat: &Seat, link: &Link) -> bool {
 /// Logs and reports a run that its group ended to restart it with a
 /// sibling: how it ended does not matter. Takes the outcome by value: a
 /// borrow would keep it in the member's task through the backoff.
-fn taken_along(
-    seat: &Seat,
-    span: &RunSpan,
-    outcome: Outcome,
-    attempt: u32,
-    id: Option<ExecutionId>,
-) {
+fn taken_along(seat: &Seat, span: &RunSpan, outcome: Outcome, attempt: u32, id: ExecutionId) {
     span.in_scope(|| match &outcome {
         Outcome::Failed(error) => {
             tracing::warn!(
@@ -402,7 +398,7 @@ fn taken_along(
             "restarting with a sibling"
         ),
     });
-    seat.emit(attempt, id, || EventKind::BackingOff {
+    seat.emit(attempt, Some(id), || EventKind::BackingOff {
         error: None,
         delay: Duration::ZERO,
     });
@@ -427,7 +423,7 @@ async fn under_commands(
     run: impl Future<Output = Outcome>,
     span: &RunSpan,
     attempt: u32,
-    id: Option<ExecutionId>,
+    id: ExecutionId,
 ) -> Next {
     match run_commanded(seat, commands, run, Outcome::into_result).await {
         Commanded::Ended(outcome) => Next::Judge(outcome),
@@ -445,6 +441,13 @@ async fn under_commands(
             if again { Next::Run } else { Next::End }
         }
     }
+}
+
+/// The context of run number `attempt` of the member in `seat`: under a
+/// group that decides restarts, it ends with the group's run token too.
+fn context(seat: &Arc<Seat>, attempt: u32, id: ExecutionId) -> Context {
+    let group_run = seat.link.as_deref().map(Link::run_token);
+    Context::in_run(seat.clone(), attempt, group_run, id)
 }
 
 /// One run of the member, with its children, inside its span. Made where it
@@ -468,7 +471,7 @@ async fn reloadable(
     token: CancellationToken,
     seat: &Seat,
     attempt: u32,
-    id: Option<ExecutionId>,
+    id: ExecutionId,
 ) -> Outcome {
     let mut run = std::pin::pin!(run);
     tokio::select! {
@@ -476,7 +479,7 @@ async fn reloadable(
         () = seat.reload_requested() => {}
     }
     tracing::info!(target: "orchestra", player = %seat.path(), attempt, "reload requested: restarting");
-    seat.emit(attempt, id, || EventKind::Reloading);
+    seat.emit(attempt, Some(id), || EventKind::Reloading);
     token.cancel();
     let stop_timeout = seat.stop_timeout.unwrap_or(DEFAULT_TIMEOUT);
     match tokio::time::timeout(stop_timeout, run).await {
@@ -514,7 +517,7 @@ fn end(
     seat: &Seat,
     span: &RunSpan,
     attempt: u32,
-    id: Option<ExecutionId>,
+    id: ExecutionId,
     result: Result<(), Error>,
 ) -> Result<(), Error> {
     span.in_scope(|| match &result {
@@ -530,7 +533,7 @@ fn end(
         Err(_) if seat.conductor => {}
         Err(error) => tracing::error!(target: "orchestra", error = %Cause(error, seat), "failed"),
     });
-    seat.emit(attempt, id, || match &result {
+    seat.emit(attempt, Some(id), || match &result {
         Ok(()) => EventKind::Stopped,
         Err(error) => EventKind::Failed {
             error: Chain(error).to_string(),
