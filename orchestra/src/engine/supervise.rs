@@ -134,8 +134,20 @@ pub(super) fn supervise<'s>(
     // An `async` block, not an `async fn`: an `async fn` keeps a second copy
     // of its arguments in the task.
     async move {
-        // A control handle's orders, if the run has one.
-        let mut commands = seat.control.as_ref().and_then(|c| c.take_receiver());
+        // What few members need, boxed when first needed: a control
+        // handle's orders (from the start, if the run has a handle), the
+        // restart bookkeeping (at the first restart). Most members have
+        // neither, and their task need not carry the room.
+        let mut extras: Option<Box<Extras<'_>>> = seat
+            .control
+            .as_ref()
+            .and_then(|c| c.take_receiver())
+            .map(|commands| {
+                Box::new(Extras {
+                    commands: Some(commands),
+                    restarts: None,
+                })
+            });
         if let Some(delay) = seat.options.delay {
             tracing::debug!(target: "orchestra", player = %seat.path(), ?delay, "deferred start");
             seat.emit(0, None, || EventKind::Deferred { delay });
@@ -145,9 +157,6 @@ pub(super) fn supervise<'s>(
             }
         }
 
-        // Boxed at the first restart: most members never restart, and their
-        // task need not carry the bookkeeping.
-        let mut restarts: Option<Box<Restarts<'_>>> = None;
         // Its attempts count on over its group's earlier runs; its limits start
         // over with each run of its group.
         let mut attempt = seat.runs_before;
@@ -197,12 +206,16 @@ pub(super) fn supervise<'s>(
             seat.emit(attempt, Some(id), || EventKind::Started);
             // When the run began matters to a restart only, and before the
             // first restart there is nothing to start over.
-            if let Some(restarts) = &mut restarts {
+            if let Some(Extras {
+                restarts: Some(restarts),
+                ..
+            }) = extras.as_deref_mut()
+            {
                 restarts.started = Instant::now();
             }
             // A run restarted on a reload can be stopped alone; its token
             // goes into the boxed run that needs it, not into the task.
-            let outcome = match commands.as_mut() {
+            let outcome = match extras.as_mut().and_then(|e| e.commands.as_mut()) {
                 // The context is made in the call: a local would be kept
                 // in the task beside the run (its drop flag, at least).
                 None if seat.options.on_reload != OnReload::Restart => {
@@ -271,7 +284,10 @@ pub(super) fn supervise<'s>(
                 Outcome::Failed(error) => (Some(error), false),
             };
 
-            let restarts = restarts.get_or_insert_with(|| Box::new(Restarts::new(&seat.options)));
+            let restarts = extras
+                .get_or_insert_default()
+                .restarts
+                .get_or_insert_with(|| Restarts::new(&seat.options));
             let runs = attempt - seat.runs_before - uncounted;
             let delay = match restarts.next(runs, immediate) {
                 Ok(delay) => delay,
@@ -575,6 +591,15 @@ impl fmt::Display for Cause<'_> {
 
 /// The backoff used when a player's options name none.
 static DEFAULT_BACKOFF: Backoff = Backoff::exponential();
+
+/// What few members need, boxed in their task when first needed.
+#[derive(Default)]
+struct Extras<'o> {
+    /// A control handle's orders, if the run has one.
+    commands: Option<tokio::sync::mpsc::UnboundedReceiver<super::control::Command>>,
+    /// Made at the first restart.
+    restarts: Option<Restarts<'o>>,
+}
 
 /// The restart bookkeeping of one member: its limits and its backoff.
 struct Restarts<'o> {
