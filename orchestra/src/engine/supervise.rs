@@ -251,7 +251,12 @@ pub(super) fn supervise<'s>(
 
             seat.hand_off.withdraw();
             // Once asked to stop, nothing restarts; failures are still reported.
-            let stopping = seat.token.is_cancelled();
+            // Read once, and not for a run done for good outside a group that
+            // decides restarts, which ends the same either way (the token
+            // takes a lock to read).
+            let done_for_good =
+                matches!(outcome, Outcome::Done) && seat.options.restart != Restart::Always;
+            let stopping = (!done_for_good || seat.link.is_some()) && seat.token.is_cancelled();
             // Its group ended the run to restart it with a sibling: how the run
             // ended does not matter.
             if !stopping && seat.link.as_deref().is_some_and(Link::asked) {
