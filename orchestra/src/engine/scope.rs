@@ -69,7 +69,7 @@ impl Children {
         } else {
             self.tracker.spawn(child.instrument(span))
         };
-        lock(&self.abort).keep(child.abort_handle());
+        lock(&self.abort).keep(child);
         true
     }
 
