@@ -12,6 +12,7 @@ use std::task::{Poll, ready};
 use futures_util::FutureExt;
 use pin_project_lite::pin_project;
 use tokio::time::{Sleep, sleep};
+use tracing::level_filters::LevelFilter;
 use tracing::span::Entered;
 use tracing::{Instrument, Span};
 
@@ -62,8 +63,14 @@ impl Children {
                 children.fail(&seat, error);
             }
         };
-        // Inside the current span, when there is one to be inside of.
-        let span = tracing::Span::current();
+        // Inside the current span, when there is one to be inside of: with
+        // nothing recording at any level, there is none, and the look-up
+        // (the dispatcher's thread-local) is skipped.
+        let span = if LevelFilter::current() == LevelFilter::OFF {
+            Span::none()
+        } else {
+            Span::current()
+        };
         let child = if span.is_disabled() {
             self.tracker.spawn(child)
         } else {
