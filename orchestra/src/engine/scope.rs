@@ -270,6 +270,10 @@ pin_project! {
     }
 }
 
+/// How `play` ended (`None`: cut by a child's failure), and the first
+/// failure of a child.
+type Drained = (Option<Outcome>, Option<Error>);
+
 /// Where a run is.
 enum Stage<'r> {
     /// `play` runs, until it returns or a child of the run fails.
@@ -280,7 +284,7 @@ enum Stage<'r> {
     Stopping(Pin<Box<Sleep>>),
     /// `play` is over (`None`: cut by a child's failure): the children
     /// drain, and the first to fail gives its error.
-    Draining(Pin<Box<dyn Future<Output = (Option<Outcome>, Option<Error>)> + Send + 'r>>),
+    Draining(Pin<Box<dyn Future<Output = Drained> + Send + 'r>>),
     /// The run has ended: nothing to abort.
     Ended,
 }
