@@ -11,7 +11,7 @@ mod support;
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 
-use orchestra::{Conductor, Context, PlayExt, PlayerOptions, Restart, player_fn};
+use orchestra::{Conductor, Context, PlayExt, Player, PlayerOptions, Restart, player_fn};
 use support::secs;
 use tokio::time::sleep;
 
@@ -33,11 +33,7 @@ async fn a_runs_events_its_childrens_and_its_drop_are_inside_its_span() {
     // Never ready: cut at its deadline, where its future is dropped.
     app.add_with(
         "late",
-        player_fn(|_ctx: Context| async move {
-            let _guard = LogsOnDrop("late dropped");
-            std::future::pending::<()>().await;
-            Ok(())
-        }),
+        waits_forever("late dropped"),
         PlayerOptions::new()
             .ready_within(secs(1))
             .restart(Restart::Never),
@@ -46,11 +42,7 @@ async fn a_runs_events_its_childrens_and_its_drop_are_inside_its_span() {
     // Does not stop when asked: aborted at its stop timeout.
     app.add_with(
         "stuck",
-        player_fn(|_ctx: Context| async move {
-            let _guard = LogsOnDrop("stuck dropped");
-            std::future::pending::<()>().await;
-            Ok(())
-        }),
+        waits_forever("stuck dropped"),
         PlayerOptions::new().timeout(secs(1)),
     )
     .unwrap();
@@ -68,6 +60,16 @@ async fn a_runs_events_its_childrens_and_its_drop_are_inside_its_span() {
     assert!(late.contains("player=app/late"), "{late}");
     let stuck = span_of("stuck dropped");
     assert!(stuck.contains("player=app/stuck"), "{stuck}");
+}
+
+/// A player that waits forever, stop or not, and logs `dropped` when its
+/// run's future is dropped.
+fn waits_forever(dropped: &'static str) -> impl Player {
+    player_fn(move |_ctx: Context| async move {
+        let _guard = LogsOnDrop(dropped);
+        std::future::pending::<()>().await;
+        Ok(())
+    })
 }
 
 /// Logs `.0` when dropped.
