@@ -172,9 +172,11 @@ pub(super) fn supervise<'s>(
             }
             // With a group that decides restarts, a run begins once its gate is
             // open: the siblings restarted with it have stopped, and the
-            // members it is ordered after are ready again.
+            // members it is ordered after are ready again. Boxed: the wait
+            // takes more room than most players' runs, and only the members
+            // of such a group need it.
             if let Some(link) = &seat.link
-                && !clear_to_run(&seat, link).await
+                && !Box::pin(clear_to_run(&seat, link)).await
             {
                 seat.emit(attempt, None, || EventKind::Stopped);
                 return Ok(());
