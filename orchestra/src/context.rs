@@ -78,7 +78,7 @@ impl Context {
     }
 
     pub(crate) fn for_run(seat: Arc<Seat>, attempt: u32) -> Self {
-        Context::in_run(seat, attempt, None)
+        Context::in_run(seat, attempt, None, ExecutionId::next())
     }
 
     /// A context whose run ends when `group_run` (the token its group may
@@ -88,6 +88,7 @@ impl Context {
         seat: Arc<Seat>,
         attempt: u32,
         group_run: Option<CancellationToken>,
+        execution_id: ExecutionId,
     ) -> Self {
         let run = match (&seat.control, group_run) {
             (Some(control), group_run) => {
@@ -99,16 +100,17 @@ impl Context {
             seat,
             run,
             attempt,
-            execution_id: ExecutionId::next(),
+            execution_id,
         }
     }
 
     /// Gives this run a stop token of its own (a child of its current one),
-    /// so that it can be stopped alone (to restart it on a reload); returns it.
-    pub(crate) fn stoppable_alone(&mut self) -> CancellationToken {
+    /// so that it can be stopped alone (to restart it on a reload); returns
+    /// it. By value: a context borrowed would be kept in the member's task.
+    pub(crate) fn stoppable_alone(mut self) -> (Self, CancellationToken) {
         let run = self.token().child_token();
         self.run = Some(run.clone());
-        run
+        (self, run)
     }
 
     /// Completes once the player is asked to stop. Cancel-safe.

@@ -19,7 +19,7 @@ use std::collections::HashSet;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 
-use tokio::task::AbortHandle;
+use tokio::task::JoinHandle;
 use tokio_util::task::TaskTracker;
 
 use crate::error::{BoxError, Error};
@@ -99,13 +99,16 @@ impl Children {
 /// first pending poll and another at its end), which cost a third of a
 /// child's spawn and drain. Handles of children that have ended are pruned
 /// when the list has doubled since the last pruning, so the list stays
-/// within twice the children running, at one push per spawn.
+/// within twice the children running, at one push per spawn. The join
+/// handle itself is kept: an abort handle made from it would cost a count
+/// of its own, and the join handle's drop while the child runs its slow
+/// path.
 #[derive(Default)]
 pub(crate) struct Aborts {
     /// Set by `abort_all`: a child spawned later in the run is aborted at
     /// once. Cleared when the next run begins.
     pub(super) aborted: bool,
-    handles: Vec<AbortHandle>,
+    handles: Vec<JoinHandle<()>>,
     /// The length of `handles` after the last pruning.
     pruned: usize,
 }
@@ -113,7 +116,7 @@ pub(crate) struct Aborts {
 impl Aborts {
     /// Keeps `child` to abort it with the run, or aborts it at once if the
     /// run's children were aborted already.
-    pub(super) fn keep(&mut self, child: AbortHandle) {
+    pub(super) fn keep(&mut self, child: JoinHandle<()>) {
         if self.aborted {
             child.abort();
             return;

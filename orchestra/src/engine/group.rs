@@ -115,6 +115,10 @@ pub(super) struct Nested<'r, 'a>(
 );
 
 impl Target for Nested<'_, '_> {
+    #[expect(
+        refining_impl_trait,
+        reason = "a group's run ends with an `Outcome` itself"
+    )]
     async fn play(&mut self, ctx: Context, seat: &Seat) -> Outcome {
         // Boxed: a group runs members that run groups.
         let run: Pin<Box<dyn Future<Output = Result<(), Error>> + Send + '_>> =

@@ -2,19 +2,25 @@
 //! before the run ends, failing the run with the first child that fails,
 //! aborting them with the member (see `children` for the rules).
 
+use std::ops::Deref;
 use std::panic::AssertUnwindSafe;
 use std::pin::{Pin, pin};
 use std::sync::Arc;
 use std::sync::atomic::Ordering;
-use std::task::Poll;
+use std::task::{Poll, ready};
 
 use futures_util::FutureExt;
-use tracing::Instrument;
+use pin_project_lite::pin_project;
+use tokio::time::{Sleep, sleep};
+use tracing::level_filters::LevelFilter;
+use tracing::span::Entered;
+use tracing::{Instrument, Span};
 
 use super::children::{Children, TaskResult, lock};
 use super::seat::Seat;
-use crate::error::{Error, panic_message};
+use crate::error::{Chain, Error, panic_message};
 use crate::options::DEFAULT_TIMEOUT;
+use crate::player::RestartNow;
 
 impl Children {
     /// Spawns `task` as a child of the run numbered `attempt` of the member
@@ -57,14 +63,20 @@ impl Children {
                 children.fail(&seat, error);
             }
         };
-        // Inside the current span, when there is one to be inside of.
-        let span = tracing::Span::current();
+        // Inside the current span, when there is one to be inside of: with
+        // nothing recording at any level, there is none, and the look-up
+        // (the dispatcher's thread-local) is skipped.
+        let span = if LevelFilter::current() == LevelFilter::OFF {
+            Span::none()
+        } else {
+            Span::current()
+        };
         let child = if span.is_disabled() {
             self.tracker.spawn(child)
         } else {
             self.tracker.spawn(child.instrument(span))
         };
-        lock(&self.abort).keep(child.abort_handle());
+        lock(&self.abort).keep(child);
         true
     }
 
@@ -146,113 +158,311 @@ impl Children {
     }
 }
 
-/// How one run (`play`) of the member in `seat` is played with its
-/// children, in the run's own future (a future of its own would take room
-/// in every member's task):
-///
-/// ```text
-/// let cut = CutsChildren::new(seat);
-/// let played = Watched::new(seat, play.as_mut()).await;
-/// let (played, failure) = match (played, seat.children.get()) {
-///     (Some(played), None) => (Some(played), None),
-///     (played, _) => Box::pin(after_play(seat, play, played)).await,
-/// };
-/// cut.disarm();
-/// ```
-///
-/// until `play` has returned and every child has ended, or a child has
-/// failed; `played` is `None` if a child's failure cut `play` short.
-/// `play`, until it returns (`Some`) or a child of the run fails (`None`).
-pub(crate) struct Watched<'a, F> {
-    seat: &'a Seat,
-    play: Pin<&'a mut F>,
+/// How one run ended.
+pub(crate) enum Outcome {
+    Done,
+    RestartNow(RestartNow),
+    Failed(Error),
+    /// Stopped (or dropped) for a reload, to be run again at once.
+    Reloaded,
 }
 
-impl<'a, F> Watched<'a, F> {
-    pub(crate) fn new(seat: &'a Seat, play: Pin<&'a mut F>) -> Self {
-        Watched { seat, play }
+impl Outcome {
+    /// How a run stopped by a control handle ended, for its caller.
+    pub(super) fn into_result(self) -> Result<(), Error> {
+        match self {
+            Outcome::Done | Outcome::RestartNow(_) | Outcome::Reloaded => Ok(()),
+            Outcome::Failed(error) => Err(error),
+        }
     }
 }
 
-impl<F: Future> Future for Watched<'_, F> {
-    type Output = Option<F::Output>;
+/// What a run's `play` gives, made an [`Outcome`] by the run: the run knows
+/// the member and the attempt, which a future mapping it would carry in
+/// every member's task.
+pub(crate) trait IntoOutcome {
+    /// How run number `attempt` of the member in `seat` ended.
+    fn into_outcome(self, seat: &Seat, attempt: u32) -> Outcome;
+}
 
-    fn poll(mut self: Pin<&mut Self>, cx: &mut std::task::Context<'_>) -> Poll<Self::Output> {
-        if let Poll::Ready(played) = self.play.as_mut().poll(cx) {
-            return Poll::Ready(Some(played));
-        }
-        let seat = self.seat;
-        seat.child_failed.register(cx.waker());
-        if seat
-            .children
-            .get()
-            .is_some_and(|children| children.has_failed())
-        {
-            return Poll::Ready(None);
-        }
-        Poll::Pending
+impl IntoOutcome for Outcome {
+    fn into_outcome(self, _: &Seat, _: u32) -> Outcome {
+        self
     }
 }
 
-/// What follows `play` in a run with children: a stop after a child's
-/// failure, and the drain.
-pub(crate) async fn after_play<T>(
-    seat: &Seat,
-    mut play: Pin<&mut impl Future<Output = T>>,
-    played: Option<T>,
-) -> (Option<T>, Option<Error>) {
-    // Under a control handle a run has a token of its own: a child's
-    // failure then stops the run gracefully, within the member's stop
-    // timeout (a conductor stops its members in order), rather than
-    // cutting it short.
-    let played = match played {
-        None => match seat.control.as_ref().and_then(|c| c.run_token()) {
-            Some(run) => {
-                run.cancel();
-                let timeout = seat.stop_timeout().unwrap_or(DEFAULT_TIMEOUT);
-                tokio::time::timeout(timeout, play.as_mut()).await.ok()
+/// The span of a player's run, boxed when a subscriber records it: most
+/// runs have none that is enabled, and a disabled span would take its room
+/// (40 bytes) in every member's task for nothing.
+pub(crate) struct RunSpan(Option<Box<Span>>);
+
+impl RunSpan {
+    /// `span`, if it is enabled.
+    pub(crate) fn new(span: Span) -> Self {
+        RunSpan((!span.is_disabled()).then(|| Box::new(span)))
+    }
+
+    /// No span (a conductor's run).
+    pub(crate) fn none() -> Self {
+        RunSpan(None)
+    }
+
+    /// Enters the span, if there is one, until the guard is dropped.
+    fn enter(&self) -> Option<Entered<'_>> {
+        self.0.as_deref().map(Span::enter)
+    }
+
+    /// Runs `f` inside the span, if there is one.
+    pub(crate) fn in_scope<T>(&self, f: impl FnOnce() -> T) -> T {
+        let _in_span = self.enter();
+        f()
+    }
+}
+
+pin_project! {
+    /// One run of the member in `seat`: `play` with its `ready_within`
+    /// deadline and its children, inside the run's span, until `play` has
+    /// returned and every child has ended, or a child has failed.
+    ///
+    /// A future of its own rather than an `async` block: every member's
+    /// task carries it, and an `async` block would keep the context `play`
+    /// was made with, the deadline and the stages after `play` beside it.
+    /// What a run rarely needs (a deadline, the drain, a graceful stop after
+    /// a child's failure) is boxed when it is needed.
+    pub(crate) struct Run<'r, M, F> {
+        #[pin]
+        play: Play<M, F>,
+        seat: &'r Seat,
+        span: &'r RunSpan,
+        attempt: u32,
+        // `ready_within`'s deadline, until it passes or the run is ready.
+        ready_by: Option<Pin<Box<Sleep>>>,
+        stage: Stage<'r>,
+    }
+
+    impl<M, F> PinnedDrop for Run<'_, M, F> {
+        /// Dropped before its end, the run aborts its children; `play` is
+        /// dropped inside the span, as it ran.
+        fn drop(this: Pin<&mut Self>) {
+            let mut this = this.project();
+            let _in_span = this.span.enter();
+            if !matches!(this.stage, Stage::Ended)
+                && !matches!(*this.play, Play::Unmade { .. })
+                && let Some(children) = this.seat.children.get()
+            {
+                children.abort_all();
             }
-            None => None,
-        },
-        played => played,
-    };
-    let failure = match seat.children.get() {
-        Some(children) => children.drain(seat, played.is_none()).await,
-        None => None,
-    };
-    (played, failure)
-}
-
-/// Aborts the children of a run dropped before its end (disarmed at the
-/// end).
-pub(crate) struct CutsChildren<'s>(&'s Seat);
-
-impl<'s> CutsChildren<'s> {
-    /// Starts a run: afresh after one that was dropped before its end.
-    pub(crate) fn new(seat: &'s Seat) -> Self {
-        if let Some(children) = seat.children.get() {
-            children.begin_run();
+            this.play.set(Play::Over);
         }
-        CutsChildren(seat)
-    }
-
-    /// The run ended: nothing to abort.
-    pub(crate) fn disarm(self) {
-        std::mem::forget(self);
     }
 }
 
-impl Drop for CutsChildren<'_> {
-    fn drop(&mut self) {
-        if let Some(children) = self.0.children.get() {
-            children.abort_all();
+pin_project! {
+    /// A run's `play`: made at the run's first poll, where it is to stay
+    /// (made earlier, its future would be moved into place).
+    #[project = PlayProj]
+    #[project_replace = PlayOwn]
+    enum Play<M, F> {
+        Unmade { make: M },
+        Running { #[pin] play: F },
+        /// It ended, or was dropped at its deadline.
+        Over,
+    }
+}
+
+/// How `play` ended (`None`: cut by a child's failure), and the first
+/// failure of a child.
+type Drained = (Option<Outcome>, Option<Error>);
+
+/// Where a run is.
+enum Stage<'r> {
+    /// `play` runs, until it returns or a child of the run fails.
+    Playing,
+    /// A child failed under a control handle, where a run has a token of
+    /// its own: `play` was asked to stop, and is given the member's stop
+    /// timeout (a conductor stops its members in order) rather than cut.
+    Stopping(Pin<Box<Sleep>>),
+    /// `play` is over (`None`: cut by a child's failure): the children
+    /// drain, and the first to fail gives its error.
+    Draining(Pin<Box<dyn Future<Output = Drained> + Send + 'r>>),
+    /// The run has ended: nothing to abort.
+    Ended,
+}
+
+impl<'r, M, F> Run<'r, M, F> {
+    /// Run number `attempt` of the member in `seat`, inside `span`: `make`
+    /// makes its `play` when it is first polled.
+    pub(crate) fn new(seat: &'r Seat, span: &'r RunSpan, attempt: u32, make: M) -> Self {
+        Run {
+            play: Play::Unmade { make },
+            seat,
+            span,
+            attempt,
+            ready_by: None,
+            stage: Stage::Playing,
         }
+    }
+}
+
+impl<M: FnOnce() -> F, F: Future<Output: IntoOutcome>> Future for Run<'_, M, F> {
+    type Output = Outcome;
+
+    fn poll(self: Pin<&mut Self>, cx: &mut std::task::Context<'_>) -> Poll<Outcome> {
+        let mut this = self.project();
+        let _in_span = this.span.enter();
+        let seat = *this.seat;
+        if let PlayProj::Unmade { .. } = this.play.as_mut().project() {
+            begin(seat, this.play.as_mut(), this.ready_by);
+        }
+        loop {
+            let played = match this.stage {
+                Stage::Playing => {
+                    match poll_play(this.play.as_mut(), this.ready_by, seat, *this.attempt, cx) {
+                        // The common end: a run with no children.
+                        Poll::Ready(outcome) if seat.children.get().is_none() => {
+                            *this.stage = Stage::Ended;
+                            return Poll::Ready(outcome);
+                        }
+                        Poll::Ready(outcome) => Some(outcome),
+                        Poll::Pending => {
+                            seat.child_failed.register(cx.waker());
+                            if !seat.children.get().is_some_and(|c| c.has_failed()) {
+                                return Poll::Pending;
+                            }
+                            if let Some(run) = seat.control.as_ref().and_then(|c| c.run_token()) {
+                                run.cancel();
+                                let timeout = seat.stop_timeout().unwrap_or(DEFAULT_TIMEOUT);
+                                *this.stage = Stage::Stopping(Box::pin(sleep(timeout)));
+                                continue;
+                            }
+                            None
+                        }
+                    }
+                }
+                Stage::Stopping(stop_by) => {
+                    match poll_play(this.play.as_mut(), this.ready_by, seat, *this.attempt, cx) {
+                        Poll::Ready(outcome) => Some(outcome),
+                        Poll::Pending => {
+                            ready!(stop_by.as_mut().poll(cx));
+                            None
+                        }
+                    }
+                }
+                Stage::Draining(drain) => {
+                    let (played, failure) = ready!(drain.as_mut().poll(cx));
+                    *this.stage = Stage::Ended;
+                    return Poll::Ready(with_children(played, failure));
+                }
+                Stage::Ended => panic!("a run polled after it ended"),
+            };
+            // Boxed: the task of a member that never spawns need not carry
+            // the room for the drain.
+            match seat.children.get() {
+                None => {
+                    *this.stage = Stage::Ended;
+                    return Poll::Ready(with_children(played, None));
+                }
+                Some(children) => {
+                    *this.stage = Stage::Draining(Box::pin(async move {
+                        let failure = children.drain(seat, played.is_none()).await;
+                        (played, failure)
+                    }));
+                }
+            }
+        }
+    }
+}
+
+/// Begins a run, inside its span: makes its `play` in place, afresh after
+/// a run that was dropped before its end, with its `ready_within` deadline.
+fn begin<M: FnOnce() -> F, F>(
+    seat: &Seat,
+    mut play: Pin<&mut Play<M, F>>,
+    ready_by: &mut Option<Pin<Box<Sleep>>>,
+) {
+    let PlayOwn::Unmade { make } = play.as_mut().project_replace(Play::Over) else {
+        return;
+    };
+    if !seat.conductor {
+        tracing::info!(target: "orchestra", "started");
+    }
+    play.set(Play::Running { play: make() });
+    if let Some(children) = seat.children.get() {
+        children.begin_run();
+    }
+    if let Some(within) = seat.options.ready_within {
+        *ready_by = Some(Box::pin(sleep(within)));
+    }
+}
+
+/// Polls `play`, run number `attempt` of the member in `seat`: with a
+/// `ready_within` deadline (`ready_by`), if the run has not called
+/// `ctx.ready()` by then (and was not asked to stop meanwhile), it is cut
+/// there (its future dropped) and counts as a failed run, which its restart
+/// policy handles.
+fn poll_play<M, F: Future<Output: IntoOutcome>>(
+    mut play: Pin<&mut Play<M, F>>,
+    ready_by: &mut Option<Pin<Box<Sleep>>>,
+    seat: &Seat,
+    attempt: u32,
+    cx: &mut std::task::Context<'_>,
+) -> Poll<Outcome> {
+    // Dropped at its deadline, it has given its outcome already.
+    let PlayProj::Running { play: running } = play.as_mut().project() else {
+        return Poll::Pending;
+    };
+    if let Poll::Ready(ended) = running.poll(cx) {
+        return Poll::Ready(ended.into_outcome(seat, attempt));
+    }
+    let Some(deadline) = ready_by else {
+        return Poll::Pending;
+    };
+    ready!(deadline.as_mut().poll(cx));
+    *ready_by = None;
+    if seat.ready_run.load(Ordering::Acquire) == attempt || seat.token.is_cancelled() {
+        return Poll::Pending;
+    }
+    let within = seat.options.ready_within.unwrap_or_default();
+    tracing::warn!(
+        target: "orchestra",
+        ?within,
+        "not ready within `ready_within`: the run counts as failed"
+    );
+    play.set(Play::Over);
+    Poll::Ready(Outcome::Failed(Error::Failed {
+        path: seat.path().clone(),
+        attempt,
+        source: format!(
+            "not ready within {within:?} (`ready_within`): it did not call `ctx.ready()` in time"
+        )
+        .into(),
+    }))
+}
+
+/// How a run ended, with its children: the first child to fail fails a run
+/// that did not fail itself (and cut `play` short: `played` is `None`).
+fn with_children(played: Option<Outcome>, failure: Option<Error>) -> Outcome {
+    match (played, failure) {
+        (Some(Outcome::Failed(error)), Some(child)) => {
+            tracing::warn!(error = %Chain(&child), "a child task failed too");
+            Outcome::Failed(error)
+        }
+        (_, Some(error)) => Outcome::Failed(error),
+        (played, None) => played.unwrap_or(Outcome::Done),
     }
 }
 
 /// Aborts the children of the member in its seat when dropped: when the
 /// member ends for good, and when its task is aborted.
-pub(crate) struct EndsChildren<'s>(pub(crate) &'s Seat);
+pub(crate) struct EndsChildren<'s>(pub(crate) &'s Arc<Seat>);
+
+impl Deref for EndsChildren<'_> {
+    type Target = Arc<Seat>;
+
+    fn deref(&self) -> &Arc<Seat> {
+        self.0
+    }
+}
 
 impl Drop for EndsChildren<'_> {
     fn drop(&mut self) {

@@ -6,7 +6,6 @@ use std::fmt;
 use std::panic::AssertUnwindSafe;
 use std::pin::Pin;
 use std::sync::Arc;
-use std::sync::atomic::Ordering;
 use std::time::Duration;
 
 use futures_util::FutureExt;
@@ -14,13 +13,13 @@ use futures_util::future::Either;
 use tokio::task::JoinHandle;
 use tokio::time::{Instant, sleep};
 use tokio_util::sync::CancellationToken;
-use tracing::Instrument;
 
 use super::command::{Commanded, parked, run_commanded};
 use super::control::Order;
 use super::ends::EndNotice;
 use super::member::{DynPlayer, Played};
-use super::scope::{CutsChildren, EndsChildren, Watched, after_play};
+pub(super) use super::scope::Outcome;
+use super::scope::{EndsChildren, IntoOutcome, Run, RunSpan};
 use super::seat::{Link, Seat};
 use crate::context::Context;
 pub(super) use crate::error::panic_message;
@@ -35,7 +34,7 @@ use crate::status::EventKind;
 /// What a member runs: a player, or a nested group.
 pub(super) trait Target: Send {
     /// One run, until it ends.
-    fn play(&mut self, ctx: Context, seat: &Seat) -> impl Future<Output = Outcome> + Send;
+    fn play(&mut self, ctx: Context, seat: &Seat) -> impl Future<Output: IntoOutcome> + Send;
 }
 
 /// A player whose type is known: its runs are polled inline, unboxed, in
@@ -43,13 +42,11 @@ pub(super) trait Target: Send {
 pub(super) struct Typed<'r, P>(pub(super) &'r mut P);
 
 // The runs of `Typed` and `Dyn` are combinators, not `async` blocks: an
-// `async` block would keep a second copy of `ctx` in every task.
+// `async` block would keep a second copy of `ctx` in every task. What they
+// return is made an `Outcome` by the run, which knows the member.
 impl<P: Player> Target for Typed<'_, P> {
-    fn play(&mut self, ctx: Context, seat: &Seat) -> impl Future<Output = Outcome> + Send {
-        let attempt = ctx.attempt();
-        AssertUnwindSafe(self.0.play(ctx))
-            .catch_unwind()
-            .map(move |played| outcome(played, attempt, seat))
+    fn play(&mut self, ctx: Context, _: &Seat) -> impl Future<Output: IntoOutcome> + Send {
+        AssertUnwindSafe(self.0.play(ctx)).catch_unwind()
     }
 }
 
@@ -57,39 +54,23 @@ impl<P: Player> Target for Typed<'_, P> {
 pub(super) struct Dyn<'r>(pub(super) &'r mut dyn DynPlayer);
 
 impl Target for Dyn<'_> {
-    fn play(&mut self, ctx: Context, seat: &Seat) -> impl Future<Output = Outcome> + Send {
-        let attempt = ctx.attempt();
-        AssertUnwindSafe(self.0.play_dyn(ctx))
-            .catch_unwind()
-            .map(move |played| outcome(played, attempt, seat))
-    }
-}
-
-/// How one run ended.
-pub(super) enum Outcome {
-    Done,
-    RestartNow(RestartNow),
-    Failed(Error),
-    /// Stopped (or dropped) for a reload, to be run again at once.
-    Reloaded,
-}
-
-impl Outcome {
-    /// How a run stopped by a control handle ended, for its caller.
-    fn into_result(self) -> Result<(), Error> {
-        match self {
-            Outcome::Done | Outcome::RestartNow(_) | Outcome::Reloaded => Ok(()),
-            Outcome::Failed(error) => Err(error),
-        }
+    fn play(&mut self, ctx: Context, _: &Seat) -> impl Future<Output: IntoOutcome> + Send {
+        AssertUnwindSafe(self.0.play_dyn(ctx)).catch_unwind()
     }
 }
 
 /// How a run ended, from what `play` returned or its panic; the path is
 /// made only for an error.
+impl IntoOutcome for Result<Result<(), BoxError>, Box<dyn Any + Send>> {
+    fn into_outcome(self, seat: &Seat, attempt: u32) -> Outcome {
+        outcome(self, seat, attempt)
+    }
+}
+
 fn outcome(
     played: Result<Result<(), BoxError>, Box<dyn Any + Send>>,
-    attempt: u32,
     seat: &Seat,
+    attempt: u32,
 ) -> Outcome {
     match played {
         Ok(Ok(())) => Outcome::Done,
@@ -144,161 +125,194 @@ impl<P: Player> DynPlayer for P {
 
 /// Runs a member until it is done, its failure is final, or it is asked to
 /// stop; restarts it in between as its options say.
-pub(super) async fn supervise(mut target: impl Target, seat: &Arc<Seat>) -> Result<(), Error> {
-    // However the member ends (aborted too), its children end with it.
-    let _children = EndsChildren(seat);
-    // A control handle's orders, if the run has one.
-    let mut commands = seat.control.as_ref().and_then(|c| c.take_receiver());
-    let options = &*seat.options;
-    if let Some(delay) = options.delay {
-        tracing::debug!(target: "orchestra", player = %seat.path(), ?delay, "deferred start");
-        seat.emit(0, None, || EventKind::Deferred { delay });
-        if !wait(seat, delay).await {
-            seat.emit(0, None, || EventKind::Stopped);
-            return Ok(());
+pub(super) fn supervise<'s>(
+    mut target: impl Target + 's,
+    seat: &'s Arc<Seat>,
+) -> impl Future<Output = Result<(), Error>> + Send + 's {
+    // However the member ends (aborted too), its children end with it. The
+    // guard is the task's one copy of the seat: a second would take room.
+    let seat = EndsChildren(seat);
+    // An `async` block, not an `async fn`: an `async fn` keeps a second copy
+    // of its arguments in the task.
+    async move {
+        // What few members need, boxed when first needed: a control
+        // handle's orders (from the start, if the run has a handle), the
+        // restart bookkeeping (at the first restart). Most members have
+        // neither, and their task need not carry the room.
+        let mut extras: Option<Box<Extras<'_>>> = seat
+            .control
+            .as_ref()
+            .and_then(|c| c.take_receiver())
+            .map(|commands| {
+                Box::new(Extras {
+                    commands: Some(commands),
+                    restarts: None,
+                })
+            });
+        if let Some(delay) = seat.options.delay {
+            tracing::debug!(target: "orchestra", player = %seat.path(), ?delay, "deferred start");
+            seat.emit(0, None, || EventKind::Deferred { delay });
+            if !wait(&seat, delay).await {
+                seat.emit(0, None, || EventKind::Stopped);
+                return Ok(());
+            }
         }
-    }
 
-    // Boxed at the first restart: most members never restart, and their
-    // task need not carry the bookkeeping.
-    let mut restarts: Option<Box<Restarts<'_>>> = None;
-    // Its attempts count on over its group's earlier runs; its limits start
-    // over with each run of its group.
-    let mut attempt = seat.runs_before;
-    // Restarts for a reload, and runs its group ended to restart it with a
-    // sibling: they count towards no limit of its own (one counter, not
-    // two: the room of a task is every player's cost).
-    let mut uncounted = 0;
-    loop {
-        // A stop that came as the backoff ended starts nothing more.
-        if attempt > seat.runs_before && seat.token.is_cancelled() {
-            seat.emit(attempt, None, || EventKind::Stopped);
-            return Ok(());
-        }
-        // With a group that decides restarts, a run begins once its gate is
-        // open: the siblings restarted with it have stopped, and the
-        // members it is ordered after are ready again.
-        if let Some(link) = &seat.link
-            && !clear_to_run(seat, link).await
-        {
-            seat.emit(attempt, None, || EventKind::Stopped);
-            return Ok(());
-        }
-        // What an earlier run handed over goes with it.
-        seat.hand_off.withdraw();
-        attempt += 1;
-        seat.runs
-            .store(attempt, std::sync::atomic::Ordering::Relaxed);
-        // In a block: the context is not kept beside the run in the task
-        // (a local that was borrowed would be).
-        let (ctx, reload, span, id) = {
-            let group_run = seat.link.as_deref().map(Link::run_token);
-            let mut ctx = Context::in_run(seat.clone(), attempt, group_run);
-            // A run restarted on a reload can be stopped alone.
-            let reload = (options.on_reload == OnReload::Restart).then(|| ctx.stoppable_alone());
-            let id = Some(ctx.execution_id());
-            // A player's run has a span; a conductor's has none, so that its
-            // players' spans do not repeat its path.
-            let span = if seat.conductor {
-                tracing::Span::none()
-            } else {
-                tracing::info_span!(
-                    target: "orchestra",
-                    "player",
-                    player = %seat.path(),
-                    attempt,
-                    execution_id = %ctx.execution_id(),
-                )
+        // Its attempts count on over its group's earlier runs; its limits start
+        // over with each run of its group.
+        let mut attempt = seat.runs_before;
+        // Restarts for a reload, and runs its group ended to restart it with a
+        // sibling: they count towards no limit of its own (one counter, not
+        // two: the room of a task is every player's cost).
+        let mut uncounted = 0;
+        loop {
+            // A stop that came as the backoff ended starts nothing more.
+            if attempt > seat.runs_before && seat.token.is_cancelled() {
+                seat.emit(attempt, None, || EventKind::Stopped);
+                return Ok(());
+            }
+            // With a group that decides restarts, a run begins once its gate is
+            // open: the siblings restarted with it have stopped, and the
+            // members it is ordered after are ready again. Boxed: the wait
+            // takes more room than most players' runs, and only the members
+            // of such a group need it.
+            if let Some(link) = &seat.link
+                && !Box::pin(clear_to_run(&seat, link)).await
+            {
+                seat.emit(attempt, None, || EventKind::Stopped);
+                return Ok(());
+            }
+            // What an earlier run handed over goes with it.
+            seat.hand_off.withdraw();
+            attempt += 1;
+            seat.runs
+                .store(attempt, std::sync::atomic::Ordering::Relaxed);
+            // In a block: a local that was borrowed (by the span) would be
+            // kept in the task beside the run.
+            let (id, span) = {
+                let id = ExecutionId::next();
+                // A player's run has a span; a conductor's has none, so that its
+                // players' spans do not repeat its path.
+                let span = if seat.conductor {
+                    RunSpan::none()
+                } else {
+                    RunSpan::new(tracing::info_span!(
+                        target: "orchestra",
+                        "player",
+                        player = %seat.path(),
+                        attempt,
+                        execution_id = %id,
+                    ))
+                };
+                (id, span)
             };
-            (ctx, reload, span, id)
-        };
-        seat.emit(attempt, id, || EventKind::Started);
-        // When the run began matters to a restart only, and before the
-        // first restart there is nothing to start over.
-        if let Some(restarts) = &mut restarts {
-            restarts.started = Instant::now();
-        }
-        let outcome = match commands.as_mut() {
-            None => match &reload {
-                None => run(&mut target, ctx, seat, &span).await,
+            seat.emit(attempt, Some(id), || EventKind::Started);
+            // When the run began matters to a restart only, and before the
+            // first restart there is nothing to start over.
+            if let Some(Extras {
+                restarts: Some(restarts),
+                ..
+            }) = extras.as_deref_mut()
+            {
+                restarts.started = Instant::now();
+            }
+            // A run restarted on a reload can be stopped alone; its token
+            // goes into the boxed run that needs it, not into the task.
+            let outcome = match extras.as_mut().and_then(|e| e.commands.as_mut()) {
+                // The context is made in the call: a local would be kept
+                // in the task beside the run (its drop flag, at least).
+                None if seat.options.on_reload != OnReload::Restart => {
+                    run(&mut target, context(&seat, attempt, id), &seat, &span).await
+                }
                 // Boxed: the task of a member that does not restart on a
                 // reload need not carry the room for it.
-                Some(token) => {
-                    let run = run(&mut target, ctx, seat, &span);
-                    Box::pin(reloadable(run, token, seat, attempt, id)).await
+                None => {
+                    let (ctx, token) = context(&seat, attempt, id).stoppable_alone();
+                    let run = run(&mut target, ctx, &seat, &span);
+                    Box::pin(reloadable(run, token, &seat, attempt, id)).await
                 }
-            },
-            // Boxed: the task of a member without a handle need not carry
-            // the room for a run under commands.
-            Some(commands) => {
-                let run = run(&mut target, ctx, seat, &span);
-                let next = match &reload {
-                    None => Box::pin(under_commands(seat, commands, run, &span, attempt, id)).await,
-                    Some(token) => {
-                        let run = reloadable(run, token, seat, attempt, id);
-                        Box::pin(under_commands(seat, commands, run, &span, attempt, id)).await
+                // Boxed: the task of a member without a handle need not carry
+                // the room for a run under commands.
+                Some(commands) => {
+                    let next = if seat.options.on_reload == OnReload::Restart {
+                        let (ctx, token) = context(&seat, attempt, id).stoppable_alone();
+                        let run = run(&mut target, ctx, &seat, &span);
+                        let run = reloadable(run, token, &seat, attempt, id);
+                        Box::pin(under_commands(&seat, commands, run, &span, attempt, id)).await
+                    } else {
+                        let ctx = context(&seat, attempt, id);
+                        let run = run(&mut target, ctx, &seat, &span);
+                        Box::pin(under_commands(&seat, commands, run, &span, attempt, id)).await
+                    };
+                    match next {
+                        Next::Judge(outcome) => outcome,
+                        Next::Run => continue,
+                        Next::End => return Ok(()),
                     }
-                };
-                match next {
-                    Next::Judge(outcome) => outcome,
-                    Next::Run => continue,
-                    Next::End => return Ok(()),
                 }
-            }
-        };
+            };
 
-        seat.hand_off.withdraw();
-        // Once asked to stop, nothing restarts; failures are still reported.
-        let stopping = seat.token.is_cancelled();
-        // Its group ended the run to restart it with a sibling: how the run
-        // ended does not matter.
-        if !stopping && seat.link.as_deref().is_some_and(Link::asked) {
-            taken_along(seat, &span, outcome, attempt, id);
-            uncounted += 1;
-            continue;
-        }
-        // Moved into a temporary: matched in place with guards, the outcome
-        // would be kept in the task through the backoff.
-        let (failure, immediate) = match std::convert::identity(outcome) {
-            Outcome::Failed(error) if stopping || options.restart == Restart::Never => {
-                return end(seat, &span, attempt, id, Err(error));
-            }
-            Outcome::Done if options.restart != Restart::Always => {
-                return end(seat, &span, attempt, id, Ok(()));
-            }
-            _ if stopping => return end(seat, &span, attempt, id, Ok(())),
-            // Not a failure: no limit, no backoff.
-            Outcome::Reloaded => {
+            seat.hand_off.withdraw();
+            // Once asked to stop, nothing restarts; failures are still reported.
+            // Read once, and not for a run done for good outside a group that
+            // decides restarts, which ends the same either way (the token
+            // takes a lock to read).
+            let done_for_good =
+                matches!(outcome, Outcome::Done) && seat.options.restart != Restart::Always;
+            let stopping = (!done_for_good || seat.link.is_some()) && seat.token.is_cancelled();
+            // Its group ended the run to restart it with a sibling: how the run
+            // ended does not matter.
+            if !stopping && seat.link.as_deref().is_some_and(Link::asked) {
+                taken_along(&seat, &span, outcome, attempt, id);
                 uncounted += 1;
                 continue;
             }
-            Outcome::Done => (None, false),
-            Outcome::RestartNow(request) => {
-                span.in_scope(|| {
-                    tracing::info!(target: "orchestra", conductor = whose(seat), %request, "restarting at once");
-                });
-                (None, true)
-            }
-            Outcome::Failed(error) => (Some(error), false),
-        };
+            // Moved into a temporary: matched in place with guards, the outcome
+            // would be kept in the task through the backoff.
+            let (failure, immediate) = match std::convert::identity(outcome) {
+                Outcome::Failed(error) if stopping || seat.options.restart == Restart::Never => {
+                    return end(&seat, &span, attempt, id, Err(error));
+                }
+                Outcome::Done if seat.options.restart != Restart::Always => {
+                    return end(&seat, &span, attempt, id, Ok(()));
+                }
+                _ if stopping => return end(&seat, &span, attempt, id, Ok(())),
+                // Not a failure: no limit, no backoff.
+                Outcome::Reloaded => {
+                    uncounted += 1;
+                    continue;
+                }
+                Outcome::Done => (None, false),
+                Outcome::RestartNow(request) => {
+                    span.in_scope(|| {
+                        tracing::info!(target: "orchestra", conductor = whose(&seat), %request, "restarting at once");
+                    });
+                    (None, true)
+                }
+                Outcome::Failed(error) => (Some(error), false),
+            };
 
-        let restarts = restarts.get_or_insert_with(|| Box::new(Restarts::new(options)));
-        let runs = attempt - seat.runs_before - uncounted;
-        let delay = match restarts.next(runs, immediate) {
-            Ok(delay) => delay,
-            Err(limit) => {
-                let error = Error::RestartLimit {
-                    path: seat.path().clone(),
-                    limit,
-                    last: failure.map(Box::new),
-                };
-                return end(seat, &span, attempt, id, Err(error));
+            let restarts = extras
+                .get_or_insert_default()
+                .restarts
+                .get_or_insert_with(|| Restarts::new(&seat.options));
+            let runs = attempt - seat.runs_before - uncounted;
+            let delay = match restarts.next(runs, immediate) {
+                Ok(delay) => delay,
+                Err(limit) => {
+                    let error = Error::RestartLimit {
+                        path: seat.path().clone(),
+                        limit,
+                        last: failure.map(Box::new),
+                    };
+                    return end(&seat, &span, attempt, id, Err(error));
+                }
+            };
+            backing_off(&seat, &span, attempt, id, delay, failure);
+            if !back_off(&seat, delay).await {
+                seat.emit(attempt, Some(id), || EventKind::Stopped);
+                return Ok(());
             }
-        };
-        backing_off(seat, &span, attempt, id, delay, failure);
-        if !back_off(seat, delay).await {
-            seat.emit(attempt, id, || EventKind::Stopped);
-            return Ok(());
         }
     }
 }
@@ -308,9 +322,9 @@ pub(super) async fn supervise(mut target: impl Target, seat: &Arc<Seat>) -> Resu
 /// borrow would keep it in the member's task through the backoff.
 fn backing_off(
     seat: &Seat,
-    span: &tracing::Span,
+    span: &RunSpan,
     attempt: u32,
-    id: Option<ExecutionId>,
+    id: ExecutionId,
     delay: Duration,
     failure: Option<Error>,
 ) {
@@ -326,7 +340,7 @@ fn backing_off(
             tracing::info!(target: "orchestra", conductor = whose(seat), ?delay, "returned; restarting");
         }
     });
-    seat.emit(attempt, id, || EventKind::BackingOff {
+    seat.emit(attempt, Some(id), || EventKind::BackingOff {
         error: failure.as_ref().map(|e| Chain(e).to_string()),
         delay,
     });
@@ -392,13 +406,7 @@ async fn clear_to_run(seat: &Seat, link: &Link) -> bool {
 /// Logs and reports a run that its group ended to restart it with a
 /// sibling: how it ended does not matter. Takes the outcome by value: a
 /// borrow would keep it in the member's task through the backoff.
-fn taken_along(
-    seat: &Seat,
-    span: &tracing::Span,
-    outcome: Outcome,
-    attempt: u32,
-    id: Option<ExecutionId>,
-) {
+fn taken_along(seat: &Seat, span: &RunSpan, outcome: Outcome, attempt: u32, id: ExecutionId) {
     span.in_scope(|| match &outcome {
         Outcome::Failed(error) => {
             tracing::warn!(
@@ -414,7 +422,7 @@ fn taken_along(
             "restarting with a sibling"
         ),
     });
-    seat.emit(attempt, id, || EventKind::BackingOff {
+    seat.emit(attempt, Some(id), || EventKind::BackingOff {
         error: None,
         delay: Duration::ZERO,
     });
@@ -437,9 +445,9 @@ async fn under_commands(
     seat: &Seat,
     commands: &mut tokio::sync::mpsc::UnboundedReceiver<super::control::Command>,
     run: impl Future<Output = Outcome>,
-    span: &tracing::Span,
+    span: &RunSpan,
     attempt: u32,
-    id: Option<ExecutionId>,
+    id: ExecutionId,
 ) -> Next {
     match run_commanded(seat, commands, run, Outcome::into_result).await {
         Commanded::Ended(outcome) => Next::Judge(outcome),
@@ -459,6 +467,13 @@ async fn under_commands(
     }
 }
 
+/// The context of run number `attempt` of the member in `seat`: under a
+/// group that decides restarts, it ends with the group's run token too.
+fn context(seat: &Arc<Seat>, attempt: u32, id: ExecutionId) -> Context {
+    let group_run = seat.link.as_deref().map(Link::run_token);
+    Context::in_run(seat.clone(), attempt, group_run, id)
+}
+
 /// One run of the member, with its children, inside its span. Made where it
 /// is awaited: a future bound to a variable and then awaited takes its room
 /// twice in the task.
@@ -466,46 +481,10 @@ fn run<'r>(
     target: &'r mut impl Target,
     ctx: Context,
     seat: &'r Seat,
-    span: &tracing::Span,
+    span: &'r RunSpan,
 ) -> impl Future<Output = Outcome> + Send + 'r {
-    async move {
-        if !seat.conductor {
-            tracing::info!(target: "orchestra", "started");
-        }
-        // The run's children: see `scope`.
-        let attempt = ctx.attempt();
-        let mut play = std::pin::pin!(ready_within(target.play(ctx, seat), seat, attempt));
-        let cut = CutsChildren::new(seat);
-        let played = Watched::new(seat, play.as_mut()).await;
-        // A run that ended by itself with no children is over. Neither a
-        // match on a tuple nor `is_some()` (a borrow): either would keep
-        // `played` in the task during what follows.
-        #[expect(clippy::redundant_pattern_matching, reason = "`is_some()` borrows")]
-        let over = matches!(played, Some(_)) && seat.children.get().is_none();
-        let (played, failure) = if over {
-            (played, None)
-        } else {
-            // Boxed: the task of a member that never spawns need not
-            // carry the room for what follows.
-            Box::pin(after_play(seat, play, played)).await
-        };
-        cut.disarm();
-        with_children(played, failure)
-    }
-    .instrument(span.clone())
-}
-
-/// How a run ended, with its children: the first child to fail fails a run
-/// that did not fail itself (and cut `play` short: `played` is `None`).
-fn with_children(played: Option<Outcome>, failure: Option<Error>) -> Outcome {
-    match (played, failure) {
-        (Some(Outcome::Failed(error)), Some(child)) => {
-            tracing::warn!(error = %Chain(&child), "a child task failed too");
-            Outcome::Failed(error)
-        }
-        (_, Some(error)) => Outcome::Failed(error),
-        (played, None) => played.unwrap_or(Outcome::Done),
-    }
+    let attempt = ctx.attempt();
+    Run::new(seat, span, attempt, move || target.play(ctx, seat))
 }
 
 /// Runs `run` until it ends, or until a reload is requested: then cancels
@@ -513,10 +492,10 @@ fn with_children(played: Option<Outcome>, failure: Option<Error>) -> Outcome {
 /// drops it), and reports [`Outcome::Reloaded`].
 async fn reloadable(
     run: impl Future<Output = Outcome>,
-    token: &CancellationToken,
+    token: CancellationToken,
     seat: &Seat,
     attempt: u32,
-    id: Option<ExecutionId>,
+    id: ExecutionId,
 ) -> Outcome {
     let mut run = std::pin::pin!(run);
     tokio::select! {
@@ -524,7 +503,7 @@ async fn reloadable(
         () = seat.reload_requested() => {}
     }
     tracing::info!(target: "orchestra", player = %seat.path(), attempt, "reload requested: restarting");
-    seat.emit(attempt, id, || EventKind::Reloading);
+    seat.emit(attempt, Some(id), || EventKind::Reloading);
     token.cancel();
     let stop_timeout = seat.stop_timeout().unwrap_or(DEFAULT_TIMEOUT);
     match tokio::time::timeout(stop_timeout, run).await {
@@ -540,55 +519,6 @@ async fn reloadable(
         ),
     }
     Outcome::Reloaded
-}
-
-/// Runs `play`, run number `attempt` of the member in `seat`: with a
-/// `ready_within`, if the run has not called `ctx.ready()` by then (and was
-/// not asked to stop meanwhile), it is cut there (its future dropped) and
-/// counts as a failed run, which its restart policy handles.
-///
-/// Without one, the run is `play` itself; with one, it is boxed: the few
-/// members that set a deadline carry it, and no other task has room for it.
-fn ready_within<'r>(
-    play: impl Future<Output = Outcome> + Send + 'r,
-    seat: &'r Seat,
-    attempt: u32,
-) -> impl Future<Output = Outcome> + Send + 'r {
-    match seat.options.ready_within {
-        None => Either::Left(play),
-        Some(within) => Either::Right(Box::pin(ready_in_time(play, within, seat, attempt))),
-    }
-}
-
-/// `ready_within`'s run of `play`, with its deadline `within`.
-async fn ready_in_time(
-    play: impl Future<Output = Outcome>,
-    within: Duration,
-    seat: &Seat,
-    attempt: u32,
-) -> Outcome {
-    let mut play = std::pin::pin!(play);
-    tokio::select! {
-        biased;
-        outcome = &mut play => return outcome,
-        () = sleep(within) => {}
-    }
-    if seat.ready_run.load(Ordering::Acquire) == attempt || seat.token.is_cancelled() {
-        return play.await;
-    }
-    tracing::warn!(
-        target: "orchestra",
-        ?within,
-        "not ready within `ready_within`: the run counts as failed"
-    );
-    Outcome::Failed(Error::Failed {
-        path: seat.path().clone(),
-        attempt,
-        source: format!(
-            "not ready within {within:?} (`ready_within`): it did not call `ctx.ready()` in time"
-        )
-        .into(),
-    })
 }
 
 /// Waits `delay` unless the member is asked to stop first (`false` then).
@@ -609,9 +539,9 @@ async fn wait(seat: &Seat, delay: Duration) -> bool {
 /// Logs and reports how a member ended for good, and returns it.
 fn end(
     seat: &Seat,
-    span: &tracing::Span,
+    span: &RunSpan,
     attempt: u32,
-    id: Option<ExecutionId>,
+    id: ExecutionId,
     result: Result<(), Error>,
 ) -> Result<(), Error> {
     span.in_scope(|| match &result {
@@ -627,7 +557,7 @@ fn end(
         Err(_) if seat.conductor => {}
         Err(error) => tracing::error!(target: "orchestra", error = %Cause(error, seat), "failed"),
     });
-    seat.emit(attempt, id, || match &result {
+    seat.emit(attempt, Some(id), || match &result {
         Ok(()) => EventKind::Stopped,
         Err(error) => EventKind::Failed {
             error: Chain(error).to_string(),
@@ -669,6 +599,15 @@ impl fmt::Display for Cause<'_> {
 
 /// The backoff used when a player's options name none.
 static DEFAULT_BACKOFF: Backoff = Backoff::exponential();
+
+/// What few members need, boxed in their task when first needed.
+#[derive(Default)]
+struct Extras<'o> {
+    /// A control handle's orders, if the run has one.
+    commands: Option<tokio::sync::mpsc::UnboundedReceiver<super::control::Command>>,
+    /// Made at the first restart.
+    restarts: Option<Restarts<'o>>,
+}
 
 /// The restart bookkeeping of one member: its limits and its backoff.
 struct Restarts<'o> {
