@@ -98,16 +98,21 @@ fn outcome(
 /// Runs an owned player on a task of its own, typed: its runs are not
 /// boxed. The task hands the player back through `notice`, its group's
 /// queue of ends, not as its output.
+///
+/// The task's future is boxed: tokio moves a task's future several times
+/// as it spawns, polls and ends it, and a pointer is cheaper to move than
+/// the few hundred bytes of a member's supervision (one allocation, paid
+/// back at every move).
 fn spawn_leaf<P: Player>(
     mut player: Box<P>,
     seat: Arc<Seat>,
     notice: EndNotice<Played>,
 ) -> JoinHandle<()> {
-    tokio::spawn(async move {
+    tokio::spawn(Box::pin(async move {
         let result = supervise(Typed(&mut *player), &seat).await;
         drop(seat);
         notice.ended((player as Box<dyn DynPlayer>, result));
-    })
+    }))
 }
 
 impl<P: Player> DynPlayer for P {
