@@ -23,7 +23,6 @@ use super::supervise::{Dyn, Outcome, Target, supervise};
 use super::tasks::{Joined, Tasks};
 use crate::context::Context;
 use crate::error::{Chain, Error, Straggler, panic_message};
-use crate::options::DEFAULT_TIMEOUT;
 use crate::status::EventKind;
 use crate::supervision::OnExit;
 use crate::time::later;
@@ -90,9 +89,10 @@ struct Slot {
 }
 
 impl Slot {
-    /// Its stop timeout (a member's seat always has one).
-    fn timeout(&self) -> Duration {
-        self.seat.stop_timeout().unwrap_or(DEFAULT_TIMEOUT)
+    /// Its stop timeout, in a group whose members have `default` by
+    /// default.
+    fn timeout(&self, default: Duration) -> Duration {
+        self.seat.stop_timeout_or(|| default)
     }
 }
 
@@ -186,6 +186,7 @@ pub(super) async fn conduct(
         members: group.members.iter_mut().map(Some).collect(),
         abort,
         first_to_stop,
+        default_timeout,
         root: ctx.root(),
         stopping: false,
         aborting: false,
@@ -300,6 +301,8 @@ struct Conducting<'g, 'm, 'a> {
     abort: &'g CancellationToken,
     /// The stop token of the members nobody is ordered after.
     first_to_stop: Arc<CancellationToken>,
+    /// The stop timeout of its members that set none.
+    default_timeout: Duration,
     root: &'g Arc<Root>,
     stopping: bool,
     aborting: bool,
@@ -363,7 +366,7 @@ impl<'m, 'a: 'm> Conducting<'_, 'm, 'a> {
                     let slot = &mut self.slots[i];
                     slot.asked = Some(now);
                     if slot.owned {
-                        shortest = shorter(shortest, Some(slot.timeout()));
+                        shortest = shorter(shortest, Some(slot.timeout(self.default_timeout)));
                     }
                 }
                 self.watch_until(now, shortest);
@@ -406,7 +409,7 @@ impl<'m, 'a: 'm> Conducting<'_, 'm, 'a> {
             slot.in_task = true;
             return;
         }
-        let timeout = slot.timeout();
+        let timeout = slot.timeout(self.default_timeout);
         let abort = self.abort.child_token();
         sets.running.push(Box::pin(async move {
             (i, drive(member, seat, abort, timeout).await)
@@ -633,7 +636,7 @@ impl<'m, 'a: 'm> Conducting<'_, 'm, 'a> {
             slot.seat.token.cancel();
         }
         slot.seat.emit(0, None, || EventKind::Stopping);
-        slot.owned.then(|| slot.timeout())
+        slot.owned.then(|| slot.timeout(self.default_timeout))
     }
 
     /// Wakes the group at `from + timeout`, if sooner than it wakes.
@@ -690,11 +693,11 @@ impl<'m, 'a: 'm> Conducting<'_, 'm, 'a> {
                     continue;
                 }
                 (Some(aborted), _) => later(aborted, ABORT_GRACE),
-                (None, Some(asked)) if later(asked, slot.timeout()) <= now => {
+                (None, Some(asked)) if later(asked, slot.timeout(self.default_timeout)) <= now => {
                     self.abort_task(i, task, now);
                     continue;
                 }
-                (None, Some(asked)) => later(asked, slot.timeout()),
+                (None, Some(asked)) => later(asked, slot.timeout(self.default_timeout)),
                 (None, None) => continue,
             };
             if next.is_none_or(|next| deadline < next) {

@@ -445,14 +445,17 @@ impl Seat {
     /// `None` for a seat at the top.
     pub(crate) fn stop_timeout(&self) -> Option<Duration> {
         self.parent.as_ref()?;
+        Some(self.stop_timeout_or(|| self.inherited_timeout()))
+    }
+
+    /// Its stop timeout, as [`stop_timeout`](Seat::stop_timeout), given
+    /// the one it would inherit: its group, which knows that, need not ask
+    /// the seat above (a lock) at every stop.
+    pub(crate) fn stop_timeout_or(&self, inherited: impl FnOnce() -> Duration) -> Duration {
         if let Some(own) = self.group.get().and_then(|group| group.stop_timeout) {
-            return Some(own);
+            return own;
         }
-        Some(
-            self.options
-                .timeout
-                .unwrap_or_else(|| self.inherited_timeout()),
-        )
+        self.options.timeout.unwrap_or_else(inherited)
     }
 
     /// The stop timeout the member's group gives it by default (for a
