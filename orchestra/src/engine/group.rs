@@ -145,6 +145,7 @@ pub(super) async fn conduct(
     // The members nobody is ordered after are asked to stop first, all at
     // once: they share a token (one per run of the group, not one each).
     let first_to_stop = Arc::new(CancellationToken::new());
+    let reloads_seen = ctx.root().reloads.generation();
 
     let slots = group
         .members
@@ -160,6 +161,7 @@ pub(super) async fn conduct(
                 Grouped {
                     index: i,
                     runs_before: group.runs.get(i).copied().unwrap_or(0),
+                    reloads_seen,
                     to_group: regroup.as_ref().map(Regroup::sender),
                     first_to_stop: order.dependents(i).is_empty().then_some(&first_to_stop),
                 },
