@@ -469,12 +469,7 @@ impl<'m, 'a: 'm> Conducting<'_, 'm, 'a> {
     /// one at least, so that the group takes a batch of ends in one turn
     /// of its loop.
     fn join_ended(&mut self, tasks: &mut Tasks, cx: &mut TaskContext<'_>) -> Poll<()> {
-        let mut any = false;
-        while let Poll::Ready((i, joined)) = tasks.poll_next(cx) {
-            self.joined(i, joined);
-            any = true;
-        }
-        if any { Poll::Ready(()) } else { Poll::Pending }
+        tasks.poll_ended(cx, |i, joined| self.joined(i, joined))
     }
 
     /// An owned member's task ended: gives the player back.
