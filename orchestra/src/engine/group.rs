@@ -23,7 +23,6 @@ use super::supervise::{Dyn, Outcome, Target, supervise};
 use super::tasks::{Joined, Tasks};
 use crate::context::Context;
 use crate::error::{Chain, Error, Straggler, panic_message};
-use crate::options::DEFAULT_TIMEOUT;
 use crate::status::EventKind;
 use crate::supervision::OnExit;
 use crate::time::later;
@@ -90,9 +89,10 @@ struct Slot {
 }
 
 impl Slot {
-    /// Its stop timeout (a member's seat always has one).
-    fn timeout(&self) -> Duration {
-        self.seat.stop_timeout().unwrap_or(DEFAULT_TIMEOUT)
+    /// Its stop timeout, in a group whose members have `default` by
+    /// default.
+    fn timeout(&self, default: Duration) -> Duration {
+        self.seat.stop_timeout_or(|| default)
     }
 }
 
@@ -149,6 +149,7 @@ pub(super) async fn conduct(
     // The members nobody is ordered after are asked to stop first, all at
     // once: they share a token (one per run of the group, not one each).
     let first_to_stop = Arc::new(CancellationToken::new());
+    let reloads_seen = ctx.root().reloads.generation();
 
     let slots = group
         .members
@@ -164,6 +165,7 @@ pub(super) async fn conduct(
                 Grouped {
                     index: i,
                     runs_before: group.runs.get(i).copied().unwrap_or(0),
+                    reloads_seen,
                     to_group: regroup.as_ref().map(Regroup::sender),
                     first_to_stop: order.dependents(i).is_empty().then_some(&first_to_stop),
                 },
@@ -190,6 +192,7 @@ pub(super) async fn conduct(
         members: group.members.iter_mut().map(Some).collect(),
         abort,
         first_to_stop,
+        default_timeout,
         root: ctx.root(),
         stopping: false,
         aborting: false,
@@ -304,6 +307,8 @@ struct Conducting<'g, 'm, 'a> {
     abort: &'g CancellationToken,
     /// The stop token of the members nobody is ordered after.
     first_to_stop: Arc<CancellationToken>,
+    /// The stop timeout of its members that set none.
+    default_timeout: Duration,
     root: &'g Arc<Root>,
     stopping: bool,
     aborting: bool,
@@ -367,7 +372,7 @@ impl<'m, 'a: 'm> Conducting<'_, 'm, 'a> {
                     let slot = &mut self.slots[i];
                     slot.asked = Some(now);
                     if slot.owned {
-                        shortest = shorter(shortest, Some(slot.timeout()));
+                        shortest = shorter(shortest, Some(slot.timeout(self.default_timeout)));
                     }
                 }
                 self.watch_until(now, shortest);
@@ -410,7 +415,7 @@ impl<'m, 'a: 'm> Conducting<'_, 'm, 'a> {
             slot.in_task = true;
             return;
         }
-        let timeout = slot.timeout();
+        let timeout = slot.timeout(self.default_timeout);
         let abort = self.abort.child_token();
         sets.running.push(Box::pin(async move {
             (i, drive(member, seat, abort, timeout).await)
@@ -468,12 +473,7 @@ impl<'m, 'a: 'm> Conducting<'_, 'm, 'a> {
     /// one at least, so that the group takes a batch of ends in one turn
     /// of its loop.
     fn join_ended(&mut self, tasks: &mut Tasks, cx: &mut TaskContext<'_>) -> Poll<()> {
-        let mut any = false;
-        while let Poll::Ready((i, joined)) = tasks.poll_next(cx) {
-            self.joined(i, joined);
-            any = true;
-        }
-        if any { Poll::Ready(()) } else { Poll::Pending }
+        tasks.poll_ended(cx, |i, joined| self.joined(i, joined))
     }
 
     /// An owned member's task ended: gives the player back.
@@ -637,7 +637,7 @@ impl<'m, 'a: 'm> Conducting<'_, 'm, 'a> {
             slot.seat.token.cancel();
         }
         slot.seat.emit(0, None, || EventKind::Stopping);
-        slot.owned.then(|| slot.timeout())
+        slot.owned.then(|| slot.timeout(self.default_timeout))
     }
 
     /// Wakes the group at `from + timeout`, if sooner than it wakes.
@@ -694,11 +694,11 @@ impl<'m, 'a: 'm> Conducting<'_, 'm, 'a> {
                     continue;
                 }
                 (Some(aborted), _) => later(aborted, ABORT_GRACE),
-                (None, Some(asked)) if later(asked, slot.timeout()) <= now => {
+                (None, Some(asked)) if later(asked, slot.timeout(self.default_timeout)) <= now => {
                     self.abort_task(i, task, now);
                     continue;
                 }
-                (None, Some(asked)) => later(asked, slot.timeout()),
+                (None, Some(asked)) => later(asked, slot.timeout(self.default_timeout)),
                 (None, None) => continue,
             };
             if next.is_none_or(|next| deadline < next) {

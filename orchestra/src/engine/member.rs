@@ -117,18 +117,15 @@ impl Group<'_> {
     pub(crate) fn dismiss(&mut self, prefix: &str) -> Vec<Error> {
         let mut errors = Vec::new();
         let mut conductors = Vec::new();
-        drop_players(prefix, &mut self.members, &mut errors);
-        take_conductors(prefix, &mut self.members, &mut conductors);
+        dismiss_level(prefix, &mut self.members, &mut errors, &mut conductors);
         while let Some((at, mut conductor)) = conductors.pop() {
             match &mut conductor.body {
                 Body::Group(group) => {
-                    drop_players(&at, &mut group.members, &mut errors);
-                    take_conductors(&at, &mut group.members, &mut conductors);
+                    dismiss_level(&at, &mut group.members, &mut errors, &mut conductors);
                 }
                 Body::Given(Some(group)) => {
-                    drop_players(&at, &mut group.members, &mut errors);
                     let mut given = Vec::new();
-                    take_conductors(&at, &mut group.members, &mut given);
+                    dismiss_level(&at, &mut group.members, &mut errors, &mut given);
                     conductors.extend(given);
                 }
                 Body::Player { .. } | Body::Given(None) => {}
@@ -139,39 +136,42 @@ impl Group<'_> {
     }
 }
 
-/// Drops the players owned among `members`, catching a panic in a `Drop`.
-fn drop_players(prefix: &str, members: &mut [Member<'_>], errors: &mut Vec<Error>) {
-    for member in members {
-        if let Body::Player {
-            player: Held::Owned(player),
-            ..
-        } = &mut member.body
-            && let Some(player) = player.take()
-            && let Err(panic) = catch_unwind(AssertUnwindSafe(move || drop(player)))
-        {
-            errors.push(Error::Panicked {
-                path: path(prefix, &member.name),
-                attempt: 0,
-                message: format!("while being dropped: {}", panic_message(&*panic)),
-            });
-        }
-    }
-}
-
-/// Moves the conductors among `members` to `conductors`, with their paths.
-fn take_conductors<'a>(
+/// Drops the players owned among `members`, catching a panic in a
+/// `Drop`, and moves the conductors among them to `conductors`, with their
+/// paths: one pass over the members.
+fn dismiss_level<'a>(
     prefix: &str,
     members: &mut Vec<Member<'a>>,
+    errors: &mut Vec<Error>,
     conductors: &mut Vec<(Arc<str>, Member<'a>)>,
 ) {
     let mut i = 0;
     while i < members.len() {
-        if let Body::Group(_) | Body::Given(Some(_)) = members[i].body {
-            let conductor = members.swap_remove(i);
-            conductors.push((path(prefix, &conductor.name), conductor));
-        } else {
-            i += 1;
+        let member = &mut members[i];
+        match &mut member.body {
+            Body::Player {
+                player: Held::Owned(player),
+                ..
+            } => {
+                if let Some(player) = player.take()
+                    && let Err(panic) = catch_unwind(AssertUnwindSafe(move || drop(player)))
+                {
+                    errors.push(Error::Panicked {
+                        path: path(prefix, &member.name),
+                        attempt: 0,
+                        message: format!("while being dropped: {}", panic_message(&*panic)),
+                    });
+                }
+            }
+            Body::Group(_) | Body::Given(Some(_)) => {
+                // The last member takes its place, and is seen next.
+                let conductor = members.swap_remove(i);
+                conductors.push((path(prefix, &conductor.name), conductor));
+                continue;
+            }
+            Body::Player { .. } | Body::Given(None) => {}
         }
+        i += 1;
     }
 }
 

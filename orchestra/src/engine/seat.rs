@@ -194,6 +194,8 @@ struct Placed {
     parent: Option<Arc<Seat>>,
     child: bool,
     runs_before: u32,
+    /// The reload requests it has heard of (`None`: all so far).
+    reloads_seen: Option<u64>,
     link: Option<Box<Link>>,
     control: Option<Box<SeatControl>>,
     group: Option<Box<GroupRun>>,
@@ -206,6 +208,10 @@ struct Placed {
 pub(crate) struct Grouped<'g> {
     pub(crate) index: usize,
     pub(crate) runs_before: u32,
+    /// The reload requests made before its group's run began, which its
+    /// members have heard of: read once per run of the group, not once
+    /// per member (a read of the run's reloads is a lock).
+    pub(crate) reloads_seen: u64,
     pub(crate) to_group: Option<tokio::sync::mpsc::UnboundedSender<Paused>>,
     /// The token of the members the group asks to stop first, all at once
     /// (those nobody is ordered after): shared, not one each. `None`: the
@@ -374,19 +380,21 @@ impl Seat {
         let child = grouped.is_none();
         let root = parent.root.clone();
         let parent = Some(parent.clone());
-        let (runs_before, link) = match grouped {
+        let (runs_before, reloads_seen, link) = match grouped {
             Some(grouped) => (
                 grouped.runs_before,
+                Some(grouped.reloads_seen),
                 (grouped.to_group)
                     .map(|to_group| Box::new(Link::new(grouped.index, &token, to_group))),
             ),
-            None => (0, None),
+            None => (0, None, None),
         };
         let registry = root.registry.clone();
         let placed = Placed {
             parent,
             child,
             runs_before,
+            reloads_seen,
             link,
             control: registry.as_ref().map(|_| Box::new(SeatControl::new())),
             group,
@@ -412,6 +420,7 @@ impl Seat {
             parent,
             child,
             runs_before,
+            reloads_seen,
             link,
             control,
             group,
@@ -426,7 +435,7 @@ impl Seat {
             path: OnceLock::new(),
             ready: Readiness::default(),
             ready_run: AtomicU32::new(0),
-            reloads_seen: AtomicU64::new(root.reloads.generation()),
+            reloads_seen: AtomicU64::new(reloads_seen.unwrap_or_else(|| root.reloads.generation())),
             control,
             root,
             children: OnceBox::new(),
@@ -445,14 +454,17 @@ impl Seat {
     /// `None` for a seat at the top.
     pub(crate) fn stop_timeout(&self) -> Option<Duration> {
         self.parent.as_ref()?;
+        Some(self.stop_timeout_or(|| self.inherited_timeout()))
+    }
+
+    /// Its stop timeout, as [`stop_timeout`](Seat::stop_timeout), given
+    /// the one it would inherit: its group, which knows that, need not ask
+    /// the seat above (a lock) at every stop.
+    pub(crate) fn stop_timeout_or(&self, inherited: impl FnOnce() -> Duration) -> Duration {
         if let Some(own) = self.group.get().and_then(|group| group.stop_timeout) {
-            return Some(own);
+            return own;
         }
-        Some(
-            self.options
-                .timeout
-                .unwrap_or_else(|| self.inherited_timeout()),
-        )
+        self.options.timeout.unwrap_or_else(inherited)
     }
 
     /// The stop timeout the member's group gives it by default (for a

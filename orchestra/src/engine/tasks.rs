@@ -5,7 +5,7 @@
 use std::future::Future;
 use std::pin::Pin;
 use std::sync::Arc;
-use std::task::{Context as TaskContext, Poll, ready};
+use std::task::{Context as TaskContext, Poll};
 
 use tokio::task::{JoinError, JoinHandle, coop};
 
@@ -63,20 +63,31 @@ impl Tasks {
         self.ends.wake_at_last();
     }
 
-    /// The next task that ended, in the order they ended, with what it
-    /// gave back. Each costs the group's task a unit of its tokio budget,
-    /// as the join of a handle would.
-    pub(super) fn poll_next(&mut self, cx: &mut TaskContext<'_>) -> Poll<(usize, Joined)> {
+    /// Hands every task that ended to `joined`, in the order they ended,
+    /// with what it gave back: ready once it handed one at least, so that
+    /// the group takes a batch of ends in one turn of its loop, with no
+    /// call per end. Each costs the group's task a unit of its tokio
+    /// budget, as the join of a handle would; out of budget, the rest wait
+    /// for the next poll.
+    pub(super) fn poll_ended(
+        &mut self,
+        cx: &mut TaskContext<'_>,
+        mut joined: impl FnMut(usize, Joined),
+    ) -> Poll<()> {
+        let mut any = false;
         loop {
             if let Some((i, given)) = self.ended.get_mut(self.next) {
                 let i = *i;
-                let proceed = ready!(coop::poll_proceed(cx));
+                let Poll::Ready(proceed) = coop::poll_proceed(cx) else {
+                    break;
+                };
                 self.next += 1;
                 match given.take() {
                     Some(played) => {
                         proceed.made_progress();
                         self.handles[i] = None;
-                        return Poll::Ready((i, Ok(played)));
+                        joined(i, Ok(played));
+                        any = true;
                     }
                     None => self.lost.push(i),
                 }
@@ -93,17 +104,19 @@ impl Tasks {
                     self.lost.swap_remove(k);
                     continue;
                 };
-                if let Poll::Ready(joined) = Pin::new(handle).poll(cx) {
+                if let Poll::Ready(ended) = Pin::new(handle).poll(cx) {
                     self.lost.swap_remove(k);
                     self.handles[i] = None;
-                    return Poll::Ready((i, Err(joined.err())));
+                    joined(i, Err(ended.err()));
+                    any = true;
                 }
             }
             self.ends.take(&mut self.ended, cx.waker());
             if self.ended.is_empty() {
-                return Poll::Pending;
+                break;
             }
         }
+        if any { Poll::Ready(()) } else { Poll::Pending }
     }
 }
 
