@@ -227,6 +227,10 @@ impl Error {
     /// itself when alone, [`Error::Multiple`] otherwise. Stragglers and forced
     /// aborts from several places are merged into one variant each.
     pub(crate) fn combine(errors: Vec<Error>) -> Option<Error> {
+        // Every run that ends well comes through here: no work for it.
+        if errors.is_empty() {
+            return None;
+        }
         let mut out = Vec::with_capacity(errors.len());
         let mut stragglers = Vec::new();
         let mut forced: Option<(String, Vec<Arc<str>>)> = None;
