@@ -405,16 +405,20 @@ async fn conductor(n: usize, shared: &Arc<Shared>) -> Sample {
     let mut conductor = Conductor::named("bench");
     conductor.timeout(STOP_TIMEOUT);
     for i in 0..n {
-        let probe = Probe::new(shared);
-        let player = player_fn(move |ctx: Context| {
-            let shared = probe.0.clone();
-            async move { idle(&shared, ctx.cancelled()).await }
-        });
         conductor
-            .add(&format!("p{i}"), player)
+            .add(&format!("p{i}"), idle_player(shared))
             .expect("unique names");
     }
     play(conductor, clock, shared).await
+}
+
+/// An idle player as a closure, for the runtime-built conductors.
+fn idle_player(shared: &Arc<Shared>) -> impl Player + use<> {
+    let probe = Probe::new(shared);
+    player_fn(move |ctx: Context| {
+        let shared = probe.0.clone();
+        async move { idle(&shared, ctx.cancelled()).await }
+    })
 }
 
 /// Plays `player` until every body runs, then stops it.
@@ -554,13 +558,8 @@ impl Feature {
             _ => PlayerOptions::new(),
         };
         for i in 0..n {
-            let probe = Probe::new(&shared);
-            let player = player_fn(move |ctx: Context| {
-                let shared = probe.0.clone();
-                async move { idle(&shared, ctx.cancelled()).await }
-            });
             conductor
-                .add_with(&format!("p{i}"), player, options.clone())
+                .add_with(&format!("p{i}"), idle_player(&shared), options.clone())
                 .expect("unique names");
         }
         let mut runner = Runner::new(conductor);
