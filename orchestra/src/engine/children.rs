@@ -19,7 +19,7 @@ use std::collections::HashSet;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 
-use tokio::task::AbortHandle;
+use tokio::task::JoinHandle;
 use tokio_util::task::TaskTracker;
 
 use crate::error::{BoxError, Error};
@@ -92,9 +92,10 @@ impl Children {
     }
 }
 
-/// The abort handles of a run's children, and whether the run aborted them.
+/// The handles of a run's children, and whether the run aborted them.
 ///
-/// A handle per child, rather than a token every child waits on: waiting on
+/// A handle per child (the one its spawn gave: an `AbortHandle` besides it
+/// would cost a reference count more per child), rather than a token every child waits on: waiting on
 /// a token registers each pending child in the token's list (a lock at its
 /// first pending poll and another at its end), which cost a third of a
 /// child's spawn and drain. Handles of children that have ended are pruned
@@ -105,7 +106,7 @@ pub(crate) struct Aborts {
     /// Set by `abort_all`: a child spawned later in the run is aborted at
     /// once. Cleared when the next run begins.
     pub(super) aborted: bool,
-    handles: Vec<AbortHandle>,
+    handles: Vec<JoinHandle<()>>,
     /// The length of `handles` after the last pruning.
     pruned: usize,
 }
@@ -113,7 +114,7 @@ pub(crate) struct Aborts {
 impl Aborts {
     /// Keeps `child` to abort it with the run, or aborts it at once if the
     /// run's children were aborted already.
-    pub(super) fn keep(&mut self, child: AbortHandle) {
+    pub(super) fn keep(&mut self, child: JoinHandle<()>) {
         if self.aborted {
             child.abort();
             return;

@@ -10,6 +10,7 @@ use std::task::Poll;
 
 use futures_util::FutureExt;
 use tracing::Instrument;
+use tracing::level_filters::LevelFilter;
 
 use super::children::{Children, TaskResult, lock};
 use super::seat::Seat;
@@ -57,14 +58,20 @@ impl Children {
                 children.fail(&seat, error);
             }
         };
-        // Inside the current span, when there is one to be inside of.
-        let span = tracing::Span::current();
+        // Inside the current span, when there is one to be inside of: none
+        // while every subscriber is off (or none is set), which spares a
+        // look-up per child.
+        let span = if LevelFilter::current() == LevelFilter::OFF {
+            tracing::Span::none()
+        } else {
+            tracing::Span::current()
+        };
         let child = if span.is_disabled() {
             self.tracker.spawn(child)
         } else {
             self.tracker.spawn(child.instrument(span))
         };
-        lock(&self.abort).keep(child.abort_handle());
+        lock(&self.abort).keep(child);
         true
     }
 
