@@ -16,11 +16,10 @@
 //!   ([`Children::end`]), and later spawns are refused.
 
 use std::collections::HashSet;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 
 use tokio::task::JoinHandle;
-use tokio_util::task::TaskTracker;
 
 use crate::error::{BoxError, Error};
 
@@ -58,7 +57,8 @@ impl<E: Into<BoxError> + Send + 'static> TaskResult for Result<(), E> {
 /// The children of a member's current run.
 #[derive(Default)]
 pub(crate) struct Children {
-    pub(super) tracker: TaskTracker,
+    /// The children of the run still running.
+    pub(super) running: Running,
     /// How the children of the current run are aborted.
     pub(super) abort: Mutex<Aborts>,
     /// The first failure of a child in the current run.
@@ -85,6 +85,42 @@ impl Children {
 
     pub(super) fn abort_all(&self) {
         lock(&self.abort).abort_all();
+    }
+}
+
+/// Counts the children of a run until each one's future is dropped, and
+/// wakes the run's drain when the last one goes (what a `TaskTracker` does,
+/// without its shared counter: each child holds its seat already, and a
+/// tracker's token is a reference count more per child).
+///
+/// The count is kept doubled, its low bit set while the run drains.
+#[derive(Default)]
+pub(crate) struct Running(AtomicUsize);
+
+impl Running {
+    /// A child starts.
+    pub(super) fn add(&self) {
+        self.0.fetch_add(2, Ordering::Relaxed);
+    }
+
+    /// A child's future was dropped: `true` if it was the last one and the
+    /// run drains, which is then to be woken.
+    pub(super) fn remove(&self) -> bool {
+        self.0.fetch_sub(2, Ordering::AcqRel) == 3
+    }
+
+    /// The children running.
+    pub(super) fn len(&self) -> usize {
+        self.0.load(Ordering::Acquire) >> 1
+    }
+
+    /// The run drains (`true`), or has drained or was dropped (`false`).
+    pub(super) fn set_draining(&self, draining: bool) {
+        if draining {
+            self.0.fetch_or(1, Ordering::AcqRel);
+        } else {
+            self.0.fetch_and(!1, Ordering::AcqRel);
+        }
     }
 }
 
