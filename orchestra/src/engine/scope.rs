@@ -2,9 +2,10 @@
 //! before the run ends, failing the run with the first child that fails,
 //! aborting them with the member (see `children` for the rules).
 
+use std::any::Any;
 use std::ops::Deref;
 use std::panic::AssertUnwindSafe;
-use std::pin::{Pin, pin};
+use std::pin::Pin;
 use std::sync::Arc;
 use std::sync::atomic::Ordering;
 use std::task::{Poll, ready};
@@ -18,7 +19,7 @@ use tracing::{Instrument, Span};
 
 use super::children::{Children, TaskResult, lock};
 use super::seat::Seat;
-use crate::error::{Chain, Error, panic_message};
+use crate::error::{BoxError, Chain, Error, panic_message};
 use crate::options::DEFAULT_TIMEOUT;
 use crate::player::RestartNow;
 
@@ -39,42 +40,26 @@ impl Children {
             );
             return false;
         }
-        let seat = seat.clone();
-        let child = async move {
-            let ended = AssertUnwindSafe(task).catch_unwind().await;
-            let error = match ended.map(TaskResult::into_result) {
-                Ok(Ok(())) => return,
-                // A child player's error already names it.
-                Ok(Err(error)) => match error.downcast::<Error>() {
-                    Ok(error) => *error,
-                    Err(source) => Error::Failed {
-                        path: seat.path().clone(),
-                        attempt,
-                        source,
-                    },
-                },
-                Err(panic) => Error::Panicked {
-                    path: seat.path().clone(),
-                    attempt,
-                    message: panic_message(&*panic),
-                },
-            };
-            if let Some(children) = seat.children.get() {
-                children.fail(&seat, error);
-            }
-        };
-        // Inside the current span, when there is one to be inside of: with
-        // nothing recording at any level, there is none, and the look-up
-        // (the dispatcher's thread-local) is skipped.
+        self.running.add();
+        let counted = Counted(seat.clone());
+        // `Map` drops the task before it calls the closure, and before the
+        // closure when dropped unpolled: a child counts until its future has
+        // been dropped.
+        let child = AssertUnwindSafe(task)
+            .catch_unwind()
+            .map(move |ended| counted.ended(attempt, ended.map(TaskResult::into_result)));
+        // Inside the current span, when there is one to be inside of: none
+        // while every subscriber is off (or none is set), which spares a
+        // look-up per child.
         let span = if LevelFilter::current() == LevelFilter::OFF {
             Span::none()
         } else {
             Span::current()
         };
         let child = if span.is_disabled() {
-            self.tracker.spawn(child)
+            tokio::spawn(child)
         } else {
-            self.tracker.spawn(child.instrument(span))
+            tokio::spawn(child.instrument(span))
         };
         lock(&self.abort).keep(child);
         true
@@ -85,7 +70,7 @@ impl Children {
         let mut aborts = lock(&self.abort);
         if aborts.aborted {
             aborts.aborted = false;
-            self.tracker.reopen();
+            self.running.set_draining(false);
             self.failed.store(false, Ordering::Release);
             lock(&self.failure).take();
         }
@@ -116,24 +101,22 @@ impl Children {
         if cut {
             self.abort_all();
         }
-        self.tracker.close();
-        {
-            let mut all_ended = pin!(self.tracker.wait());
-            let mut aborted = cut;
-            std::future::poll_fn(|cx| {
-                if all_ended.as_mut().poll(cx).is_ready() {
-                    return Poll::Ready(());
-                }
-                seat.child_failed.register(cx.waker());
-                if !aborted && self.has_failed() {
-                    aborted = true;
-                    self.abort_all();
-                }
-                Poll::Pending
-            })
-            .await;
-        }
-        self.tracker.reopen();
+        self.running.set_draining(true);
+        let mut aborted = cut;
+        std::future::poll_fn(|cx| {
+            // Woken by the last child to go, and by a child's failure.
+            seat.child_failed.register(cx.waker());
+            if self.running.len() == 0 {
+                return Poll::Ready(());
+            }
+            if !aborted && self.has_failed() {
+                aborted = true;
+                self.abort_all();
+            }
+            Poll::Pending
+        })
+        .await;
+        self.running.set_draining(false);
 
         // The next run starts afresh. Every child has ended: their handles
         // go, and so do the tasks' cells that they keep.
@@ -145,7 +128,7 @@ impl Children {
     /// The member ended for good, or its task was dropped (aborted):
     /// aborts the children still running and refuses later spawns.
     fn end(&self, seat: &Seat) {
-        let running = self.tracker.len();
+        let running = self.running.len();
         if running > 0 {
             self.abort_all();
             tracing::error!(
@@ -154,6 +137,57 @@ impl Children {
                 running,
                 "aborted with its player: child tasks still running"
             );
+        }
+    }
+}
+
+/// A child of the run of the member in its seat, counted among the run's
+/// running children until dropped.
+struct Counted(Arc<Seat>);
+
+impl Counted {
+    /// The child's task ended (`Err`: it panicked); its error fails the run.
+    fn ended(self, attempt: u32, ended: Result<Result<(), BoxError>, Box<dyn Any + Send>>) {
+        if !matches!(ended, Ok(Ok(()))) {
+            self.failed(attempt, ended);
+        }
+    }
+
+    #[cold]
+    fn failed(&self, attempt: u32, ended: Result<Result<(), BoxError>, Box<dyn Any + Send>>) {
+        let seat = &self.0;
+        let error = match ended {
+            Ok(Ok(())) => return,
+            // A child player's error already names it.
+            Ok(Err(error)) => match error.downcast::<Error>() {
+                Ok(error) => *error,
+                Err(source) => Error::Failed {
+                    path: seat.path().clone(),
+                    attempt,
+                    source,
+                },
+            },
+            Err(panic) => Error::Panicked {
+                path: seat.path().clone(),
+                attempt,
+                message: panic_message(&*panic),
+            },
+        };
+        if let Some(children) = seat.children.get() {
+            children.fail(seat, error);
+        }
+    }
+}
+
+impl Drop for Counted {
+    fn drop(&mut self) {
+        let seat = &self.0;
+        if seat
+            .children
+            .get()
+            .is_some_and(|children| children.running.remove())
+        {
+            seat.child_failed.wake();
         }
     }
 }
