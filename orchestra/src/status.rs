@@ -11,6 +11,7 @@ use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
 
 use crate::execution_id::ExecutionId;
+use crate::lock::lock;
 use crate::time::later;
 
 /// One change in a player's life, with its time.
@@ -533,17 +534,11 @@ impl Monitor {
     }
 
     fn table(&self) -> MutexGuard<'_, Table> {
-        self.inner
-            .table
-            .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner)
+        lock(&self.inner.table)
     }
 
     fn listeners(&self) -> MutexGuard<'_, Vec<OnEvent>> {
-        self.inner
-            .listeners
-            .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner)
+        lock(&self.inner.listeners)
     }
 }
 

@@ -17,11 +17,12 @@
 
 use std::collections::HashSet;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
-use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
+use std::sync::{Arc, Mutex};
 
 use tokio::task::JoinHandle;
 
 use crate::error::{BoxError, Error};
+use crate::lock::lock;
 
 /// What a child task returns: `()`, or a `Result` whose error fails the
 /// player's run.
@@ -201,10 +202,6 @@ impl Aborts {
     pub(super) fn reset(&mut self) {
         *self = Aborts::default();
     }
-}
-
-pub(super) fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
-    mutex.lock().unwrap_or_else(PoisonError::into_inner)
 }
 
 #[cfg(test)]

@@ -5,12 +5,13 @@
 //! of its stop token, so that one run can be stopped without stopping the
 //! member: its supervision loop then waits for a command to start it again.
 
-use std::sync::{Mutex, MutexGuard, PoisonError};
+use std::sync::Mutex;
 
 use tokio::sync::{mpsc, oneshot};
 use tokio_util::sync::CancellationToken;
 
 use crate::error::Error;
+use crate::lock::lock;
 
 /// What a handle asks of one member.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -76,8 +77,4 @@ impl SeatControl {
     pub(crate) fn run_token(&self) -> Option<CancellationToken> {
         lock(&self.run).clone()
     }
-}
-
-fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
-    mutex.lock().unwrap_or_else(PoisonError::into_inner)
 }

@@ -6,9 +6,10 @@
 //! its index alone, for the group to ask its handle how it ended.
 
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
-use std::sync::{Arc, Mutex, PoisonError};
+use std::sync::{Arc, Mutex};
 use std::task::Waker;
 
+use crate::lock::lock;
 use futures_util::task::AtomicWaker;
 
 /// How many ends queued wake a group that waits for the last one: it
@@ -62,7 +63,7 @@ impl<T> Ends<T> {
     /// waits for it.
     fn tell(&self, i: usize, given: Option<T>) {
         let queued = {
-            let mut ended = self.ended.lock().unwrap_or_else(PoisonError::into_inner);
+            let mut ended = lock(&self.ended);
             ended.push((i, given));
             ended.len()
         };
@@ -77,7 +78,7 @@ impl<T> Ends<T> {
     /// no copy. With none, `waker` is woken at the next end.
     pub(crate) fn take(&self, into: &mut Vec<(usize, Option<T>)>, waker: &Waker) {
         self.group.register(waker);
-        let mut ended = self.ended.lock().unwrap_or_else(PoisonError::into_inner);
+        let mut ended = lock(&self.ended);
         if into.is_empty() {
             std::mem::swap(&mut *ended, into);
         } else {

@@ -4,8 +4,9 @@
 //! ([`Context::dependency`](crate::Context::dependency)).
 
 use std::any::{Any, type_name};
-use std::sync::{Arc, Mutex, MutexGuard, PoisonError, Weak};
+use std::sync::{Arc, Mutex, Weak};
 
+use crate::lock::lock;
 use once_cell::race::OnceBox;
 
 /// The value a member hands over, with its type's name for the error of a
@@ -22,13 +23,9 @@ struct Handed {
 pub(crate) struct HandOff(OnceBox<Mutex<Option<Handed>>>);
 
 impl HandOff {
-    fn lock(slot: &Mutex<Option<Handed>>) -> MutexGuard<'_, Option<Handed>> {
-        slot.lock().unwrap_or_else(PoisonError::into_inner)
-    }
-
     /// Publishes `value` for the members ordered after this one.
     pub(crate) fn publish<T: Send + Sync + 'static>(&self, value: T) {
-        *Self::lock(self.0.get_or_init(Box::default)) = Some(Handed {
+        *lock(self.0.get_or_init(Box::default)) = Some(Handed {
             value: Arc::new(value),
             type_name: type_name::<T>(),
         });
@@ -39,7 +36,7 @@ impl HandOff {
     #[inline]
     pub(crate) fn withdraw(&self) {
         if let Some(slot) = self.0.get() {
-            Self::lock(slot).take();
+            lock(slot).take();
         }
     }
 
@@ -49,7 +46,7 @@ impl HandOff {
         let Some(slot) = self.0.get() else {
             return Ok(None);
         };
-        match &*Self::lock(slot) {
+        match &*lock(slot) {
             None => Ok(None),
             Some(handed) => match handed.value.downcast_ref::<T>() {
                 Some(value) => Ok(Some(value.clone())),
@@ -73,14 +70,11 @@ impl<S> Default for Members<S> {
 impl<S> Members<S> {
     /// The members of the group's current run.
     pub(crate) fn set(&self, members: &Arc<Vec<Arc<S>>>) {
-        *self.0.lock().unwrap_or_else(PoisonError::into_inner) = Arc::downgrade(members);
+        *lock(&self.0) = Arc::downgrade(members);
     }
 
     /// The members of the group's current run, if it runs.
     pub(crate) fn get(&self) -> Option<Arc<Vec<Arc<S>>>> {
-        self.0
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner)
-            .upgrade()
+        lock(&self.0).upgrade()
     }
 }

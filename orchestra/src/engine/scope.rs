@@ -17,9 +17,10 @@ use tracing::level_filters::LevelFilter;
 use tracing::span::Entered;
 use tracing::{Instrument, Span};
 
-use super::children::{Children, TaskResult, lock};
+use super::children::{Children, TaskResult};
 use super::seat::Seat;
 use crate::error::{BoxError, Chain, Error, panic_message};
+use crate::lock::lock;
 use crate::options::DEFAULT_TIMEOUT;
 use crate::player::RestartNow;
 

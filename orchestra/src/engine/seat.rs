@@ -3,7 +3,7 @@
 
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicBool, AtomicU32, AtomicU64, Ordering, fence};
-use std::sync::{Arc, Mutex, MutexGuard, OnceLock, PoisonError, Weak};
+use std::sync::{Arc, Mutex, MutexGuard, OnceLock, Weak};
 use std::time::Duration;
 
 use futures_util::task::AtomicWaker;
@@ -16,6 +16,7 @@ use super::handoff::{HandOff, Members};
 use super::shutdown::Shutdown;
 use crate::error::Error;
 use crate::execution_id::ExecutionId;
+use crate::lock::lock;
 use crate::options::{DEFAULT_TIMEOUT, PlayerOptions};
 use crate::reload::Reloads;
 use crate::status::{EventKind, Monitor};
@@ -51,13 +52,13 @@ struct Seats {
 impl Registry {
     /// The member at `path`, while its seat lives.
     pub(crate) fn find(&self, path: &str) -> Option<Arc<Seat>> {
-        let seats = self.seats.lock().unwrap_or_else(PoisonError::into_inner);
+        let seats = lock(&self.seats);
         seats.by_path.get(path).and_then(Weak::upgrade)
     }
 
     /// The paths of the members whose seats live, sorted.
     pub(crate) fn paths(&self) -> Vec<Arc<str>> {
-        let seats = self.seats.lock().unwrap_or_else(PoisonError::into_inner);
+        let seats = lock(&self.seats);
         let mut paths: Vec<Arc<str>> = seats
             .by_path
             .iter()
@@ -69,7 +70,7 @@ impl Registry {
     }
 
     fn register(&self, seat: &Arc<Seat>) {
-        let mut seats = self.seats.lock().unwrap_or_else(PoisonError::into_inner);
+        let mut seats = lock(&self.seats);
         if seats.by_path.len() >= 2 * seats.swept.max(32) {
             seats.by_path.retain(|_, seat| seat.strong_count() > 0);
             seats.swept = seats.by_path.len();
@@ -181,9 +182,7 @@ impl GroupRun {
     }
 
     fn default_timeout(&self) -> MutexGuard<'_, Duration> {
-        self.default_timeout
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner)
+        lock(&self.default_timeout)
     }
 }
 
@@ -260,10 +259,8 @@ impl Link {
         }
     }
 
-    fn run(&self) -> std::sync::MutexGuard<'_, CancellationToken> {
-        self.run
-            .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner)
+    fn run(&self) -> MutexGuard<'_, CancellationToken> {
+        lock(&self.run)
     }
 
     /// The token of the current (or next) run.
