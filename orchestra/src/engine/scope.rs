@@ -157,26 +157,40 @@ impl Counted {
     #[cold]
     fn failed(&self, attempt: u32, ended: Result<Result<(), BoxError>, Box<dyn Any + Send>>) {
         let seat = &self.0;
-        let error = match ended {
+        let ended = match ended {
             Ok(Ok(())) => return,
-            // A child player's error already names it.
-            Ok(Err(error)) => match error.downcast::<Error>() {
-                Ok(error) => *error,
-                Err(source) => Error::Failed {
-                    path: seat.path().clone(),
-                    attempt,
-                    source,
-                },
-            },
-            Err(panic) => Error::Panicked {
-                path: seat.path().clone(),
-                attempt,
-                message: panic_message(&*panic),
-            },
+            Ok(Err(error)) => Ok(error),
+            Err(panic) => Err(panic),
         };
         if let Some(children) = seat.children.get() {
-            children.fail(seat, error);
+            children.fail(seat, failure(ended, seat, attempt));
         }
+    }
+}
+
+/// The error of a run (or a child) of the member in `seat`, number
+/// `attempt`, that returned `Err` or panicked (`Err` here). An [`Error`]
+/// is passed through: a player that runs a conductor itself, or a child
+/// player, already names the failing paths.
+pub(crate) fn failure(
+    ended: Result<BoxError, Box<dyn Any + Send>>,
+    seat: &Seat,
+    attempt: u32,
+) -> Error {
+    match ended {
+        Ok(error) => match error.downcast::<Error>() {
+            Ok(error) => *error,
+            Err(source) => Error::Failed {
+                path: seat.path().clone(),
+                attempt,
+                source,
+            },
+        },
+        Err(panic) => Error::Panicked {
+            path: seat.path().clone(),
+            attempt,
+            message: panic_message(&*panic),
+        },
     }
 }
 

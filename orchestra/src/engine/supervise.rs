@@ -19,10 +19,9 @@ use super::control::Order;
 use super::ends::EndNotice;
 use super::member::{DynPlayer, Played};
 pub(super) use super::scope::Outcome;
-use super::scope::{EndsChildren, IntoOutcome, Run, RunSpan};
+use super::scope::{EndsChildren, IntoOutcome, Run, RunSpan, failure};
 use super::seat::{Link, Seat};
 use crate::context::Context;
-pub(super) use crate::error::panic_message;
 use crate::error::{BoxError, Chain, Error, Limit};
 use crate::execution_id::ExecutionId;
 use crate::options::{DEFAULT_STABLE_AFTER, DEFAULT_TIMEOUT, PlayerOptions};
@@ -76,22 +75,9 @@ fn outcome(
         Ok(Ok(())) => Outcome::Done,
         Ok(Err(error)) => match error.downcast::<RestartNow>() {
             Ok(request) => Outcome::RestartNow(*request),
-            // A player that runs a conductor itself passes its
-            // error through: it already names the failing paths.
-            Err(error) => Outcome::Failed(match error.downcast::<Error>() {
-                Ok(error) => *error,
-                Err(source) => Error::Failed {
-                    path: seat.path().clone(),
-                    attempt,
-                    source,
-                },
-            }),
+            Err(error) => Outcome::Failed(failure(Ok(error), seat, attempt)),
         },
-        Err(panic) => Outcome::Failed(Error::Panicked {
-            path: seat.path().clone(),
-            attempt,
-            message: panic_message(&*panic),
-        }),
+        Err(panic) => Outcome::Failed(failure(Err(panic), seat, attempt)),
     }
 }
 
