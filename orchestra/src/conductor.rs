@@ -12,7 +12,7 @@ use crate::context::Context;
 use crate::engine::member::{Access, Group, Held, Member};
 use crate::engine::member_of;
 use crate::error::{BoxError, Error};
-use crate::options::PlayerOptions;
+use crate::options::{PlayerOptions, check_name};
 use crate::player::Player;
 use crate::supervision::Strategy;
 
@@ -173,10 +173,10 @@ impl Conductor {
         player: P,
         options: Arc<PlayerOptions>,
     ) -> Result<&mut Self, Error> {
-        if name.is_empty() || name.contains('/') {
+        if let Err(message) = check_name(name) {
             return Err(Error::Config {
                 path: Arc::from(format!("{}/{name}", self.name)),
-                message: "a player name must be non-empty and must not contain `/`".into(),
+                message,
             });
         }
         // One hash per player: find its place, or the name already there.

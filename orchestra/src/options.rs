@@ -256,3 +256,13 @@ impl PlayerOptions {
         }
     }
 }
+
+/// Checks a player's name, given at run time (`Conductor::add`,
+/// `Context::spawn_player`): the derive's are field names, checked by the
+/// compiler.
+pub(crate) fn check_name(name: &str) -> Result<(), String> {
+    if name.is_empty() || name.contains('/') {
+        return Err("a player name must be non-empty and must not contain `/`".into());
+    }
+    Ok(())
+}

@@ -8,11 +8,12 @@ use std::time::Duration;
 use tokio::time::sleep;
 
 use super::command::timed_out;
+use super::member::path;
 use super::seat::Seat;
 use super::supervise::{Typed, supervise};
 use crate::context::Context;
 use crate::error::Error;
-use crate::options::PlayerOptions;
+use crate::options::{PlayerOptions, check_name};
 use crate::player::Player;
 use crate::status::EventKind;
 
@@ -70,22 +71,9 @@ pub(crate) fn spawn_player<P: Player>(
     mut player: P,
     options: PlayerOptions,
 ) -> Result<(), Error> {
-    let path = || -> Arc<str> {
-        if parent.path().is_empty() {
-            Arc::from(name)
-        } else {
-            Arc::from(format!("{}/{name}", parent.path()))
-        }
-    };
-    if name.is_empty() || name.contains('/') {
+    if let Err(message) = check_name(name).and_then(|()| options.validate()) {
         return Err(Error::Config {
-            path: path(),
-            message: "a player name must be non-empty and must not contain `/`".into(),
-        });
-    }
-    if let Err(message) = options.validate() {
-        return Err(Error::Config {
-            path: path(),
+            path: path(parent.path(), name),
             message,
         });
     }
