@@ -12,7 +12,6 @@ use tokio::sync::{mpsc, oneshot};
 use super::control::{Command, Order};
 use super::seat::Seat;
 use crate::error::{Error, Straggler};
-use crate::options::DEFAULT_TIMEOUT;
 use crate::status::EventKind;
 
 /// How a run under commands ended.
@@ -58,7 +57,7 @@ pub(super) async fn run_commanded<T>(
         token.cancel();
     }
     seat.emit(0, None, || EventKind::Stopping);
-    let timeout = seat.stop_timeout().unwrap_or(DEFAULT_TIMEOUT);
+    let timeout = seat.stop_timeout_or_default();
     let result = match tokio::time::timeout(timeout, run).await {
         Ok(ended) => result_of(ended),
         Err(_) => Err(timed_out(seat, timeout)),

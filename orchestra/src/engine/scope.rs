@@ -21,7 +21,6 @@ use super::children::{Children, TaskResult};
 use super::seat::Seat;
 use crate::error::{BoxError, Chain, Error, panic_message};
 use crate::lock::lock;
-use crate::options::DEFAULT_TIMEOUT;
 use crate::player::RestartNow;
 
 impl Children {
@@ -380,7 +379,7 @@ impl<M: FnOnce() -> F, F: Future<Output: IntoOutcome>> Future for Run<'_, M, F> 
                             }
                             if let Some(run) = seat.control.as_ref().and_then(|c| c.run_token()) {
                                 run.cancel();
-                                let timeout = seat.stop_timeout().unwrap_or(DEFAULT_TIMEOUT);
+                                let timeout = seat.stop_timeout_or_default();
                                 *this.stage = Stage::Stopping(Box::pin(sleep(timeout)));
                                 continue;
                             }

@@ -454,6 +454,13 @@ impl Seat {
         Some(self.stop_timeout_or(|| self.inherited_timeout()))
     }
 
+    /// Its stop timeout, or the default one for a seat at the top: how
+    /// long a run stopped alone (for a reload, an order, a child's
+    /// failure) is waited for.
+    pub(crate) fn stop_timeout_or_default(&self) -> Duration {
+        self.stop_timeout().unwrap_or(DEFAULT_TIMEOUT)
+    }
+
     /// Its stop timeout, as [`stop_timeout`](Seat::stop_timeout), given
     /// the one it would inherit: its group, which knows that, need not ask
     /// the seat above (a lock) at every stop.

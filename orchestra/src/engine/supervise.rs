@@ -24,7 +24,7 @@ use super::seat::{Link, Seat};
 use crate::context::Context;
 use crate::error::{BoxError, Chain, Error, Limit};
 use crate::execution_id::ExecutionId;
-use crate::options::{DEFAULT_STABLE_AFTER, DEFAULT_TIMEOUT, PlayerOptions};
+use crate::options::{DEFAULT_STABLE_AFTER, PlayerOptions};
 use crate::player::{Player, RestartNow};
 use crate::reload::OnReload;
 use crate::restart::{Backoff, Delays, Restart};
@@ -496,7 +496,7 @@ async fn reloadable(
     tracing::info!(target: "orchestra", player = %seat.path(), attempt, "reload requested: restarting");
     seat.emit(attempt, Some(id), || EventKind::Reloading);
     token.cancel();
-    let stop_timeout = seat.stop_timeout().unwrap_or(DEFAULT_TIMEOUT);
+    let stop_timeout = seat.stop_timeout_or_default();
     match tokio::time::timeout(stop_timeout, run).await {
         Ok(Outcome::Failed(error)) => {
             tracing::warn!(target: "orchestra", player = %seat.path(), error = %Chain(&error), "failed as it stopped for the reload");
