@@ -645,7 +645,11 @@ impl<'m, 'a: 'm> Conducting<'_, 'm, 'a> {
         let Some(timeout) = timeout else {
             return;
         };
-        let deadline = later(from, timeout);
+        self.wake_at(later(from, timeout));
+    }
+
+    /// Wakes the group at `deadline`, if sooner than it wakes.
+    fn wake_at(&mut self, deadline: Instant) {
         if self.next_deadline.is_none_or(|next| deadline < next) {
             self.next_deadline = Some(deadline);
         }
@@ -674,7 +678,6 @@ impl<'m, 'a: 'm> Conducting<'_, 'm, 'a> {
     fn deadline_passed(&mut self, tasks: &Tasks) {
         let now = Instant::now();
         self.next_deadline = None;
-        let mut next: Option<Instant> = None;
         for (i, task) in tasks.running() {
             let slot = &self.slots[i];
             if slot.progress != Progress::Running {
@@ -701,14 +704,7 @@ impl<'m, 'a: 'm> Conducting<'_, 'm, 'a> {
                 (None, Some(asked)) => later(asked, slot.timeout(self.default_timeout)),
                 (None, None) => continue,
             };
-            if next.is_none_or(|next| deadline < next) {
-                next = Some(deadline);
-            }
-        }
-        if let Some(deadline) = next
-            && self.next_deadline.is_none_or(|n| deadline < n)
-        {
-            self.next_deadline = Some(deadline);
+            self.wake_at(deadline);
         }
     }
 
