@@ -78,12 +78,8 @@ impl<T> Ends<T> {
     /// no copy. With none, `waker` is woken at the next end.
     pub(crate) fn take(&self, into: &mut Vec<(usize, Option<T>)>, waker: &Waker) {
         self.group.register(waker);
-        let mut ended = lock(&self.ended);
-        if into.is_empty() {
-            std::mem::swap(&mut *ended, into);
-        } else {
-            into.append(&mut ended);
-        }
+        debug_assert!(into.is_empty(), "the ends taken before are not handled yet");
+        std::mem::swap(&mut *lock(&self.ended), into);
     }
 }
 
