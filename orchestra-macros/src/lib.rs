@@ -93,6 +93,9 @@ use syn::{DeriveInput, parse_macro_input};
 /// |---|---|---|
 /// | `name = "app"` | the name that starts the paths of its players when it runs at the top (nested, a conductor is named after its field) | the struct's name in snake case: `MyService` → `my_service` |
 /// | `timeout = "10s"` | the budget of its whole graceful stop, and the stop timeout of each field that sets none | the conductor's above; 9 s at the top |
+/// | `drain = "5s"` | a drain phase (lame duck) before the stop, when it runs at the top (`Conductor::drain`; an error at start when nested) | none |
+/// | `strategy = "one-for-all"` | which players restart with one that restarts: `"one-for-one"` (itself), `"one-for-all"` (every running one), `"rest-for-one"` (it and those ordered `after` it) | `"one-for-one"` |
+/// | `max_restarts = 5, within = "1m"` | at most this many restarts of its players, all together, within any such window; one more and the conductor fails; the two go together | no limit |
 /// | `crate = "path"` | the path to orchestra, if it is renamed or re-exported (`"::orch"`, `"my_crate::orchestra"`) | `::orchestra` |
 ///
 /// On each field, `#[player(...)]`; every key but `skip` sets one of
@@ -107,9 +110,12 @@ use syn::{DeriveInput, parse_macro_input};
 /// | `max_attempts = 5` | at most this many runs in all; then a failure is final (at least 1) | no limit |
 /// | `max_restarts = 5, within = "1m"` | at most this many restarts within any such window (Erlang/OTP's intensity); the two go together | no limit |
 /// | `delay = "2s"` | defers the first start | none |
-/// | `after = "db"`, `after("db", "cache")` | starts once these siblings are ready (they called `ctx.ready()`, or ran for their `grace`), and stops before them | none |
-/// | `grace = "1s"` | how long the players `after` this one wait for its `ctx.ready()` before starting anyway | 1 s |
+/// | `after = "db"`, `after("db", "cache")` | starts once these siblings are ready (they called `ctx.ready()`, or their `grace` passed), and stops before them | none |
+/// | `grace = "1s"` | how long the players `after` this one wait for its `ctx.ready()` before starting anyway, with a warning | none: they wait for `ctx.ready()` |
+/// | `ready_within = "30s"` | how long each run has to call `ctx.ready()`; a run not ready by then is cut and counts as failed | none |
+/// | `readiness = "ignore"` | left out of the service's readiness (health probes, systemd's `READY=1`); `"required"` is the default | `"required"` |
 /// | `stable_after = "10s"` | how long a run must last for the backoff to start over (needs a `restart` policy) | 10 s |
+/// | `on_exit = "stop"` | what its end (after its restarts) does to the conductor: `"stop-on-failure"`, `"stop"` (any end), `"continue"` (none) | `"stop-on-failure"` |
 /// | `on_reload = "restart"` | what a reload (`SIGHUP`) does to it: `"notify"`: it keeps running, `ctx.reload_requested()` completes; `"restart"`: its run is stopped gracefully and it starts again (not counted as a failure nor towards the restart limits) | `"notify"` |
 /// | `skip` | the field is not a player: not run, and it need not implement `Player` (alone: no other key) | |
 ///
