@@ -47,9 +47,10 @@ use crate::supervision::Strategy;
 pub struct Conductor {
     name: Arc<str>,
     /// The players' indices, by name, for the duplicate check: an index
-    /// is a quarter of a shared name, and needs no reference count.
-    /// foldhash, not SipHash: names come from the program, and SipHash
-    /// cost a tenth of `add`.
+    /// takes no reference count on the name, and kept with its hash it
+    /// lets the table grow without hashing any name again. foldhash, not
+    /// SipHash: names come from the program, and SipHash cost a tenth of
+    /// `add`.
     names: HashTable<Named>,
     hasher: RandomState,
     group: Group<'static>,
