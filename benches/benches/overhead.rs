@@ -402,14 +402,24 @@ async fn graceful_shutdown(n: usize, shared: &Arc<Shared>) -> Sample {
 
 async fn conductor(n: usize, shared: &Arc<Shared>) -> Sample {
     let clock = Clock::new();
+    let conductor = idle_conductor(n, shared, None);
+    play(conductor, clock, shared).await
+}
+
+/// A runtime-built conductor of `n` idle players, added with `options`
+/// (`add_with`) or with none (`add`).
+fn idle_conductor(n: usize, shared: &Arc<Shared>, options: Option<&PlayerOptions>) -> Conductor {
     let mut conductor = Conductor::named("bench");
     conductor.timeout(STOP_TIMEOUT);
     for i in 0..n {
-        conductor
-            .add(&format!("p{i}"), idle_player(shared))
-            .expect("unique names");
+        let name = format!("p{i}");
+        let added = match options {
+            None => conductor.add(&name, idle_player(shared)),
+            Some(options) => conductor.add_with(&name, idle_player(shared), options.clone()),
+        };
+        added.expect("unique names");
     }
-    play(conductor, clock, shared).await
+    conductor
 }
 
 /// An idle player as a closure, for the runtime-built conductors.
@@ -547,20 +557,14 @@ impl Feature {
     async fn run(self, n: usize) -> Sample {
         let shared = Shared::new(n);
         let clock = Clock::new();
-        let mut conductor = Conductor::named("bench");
-        conductor.timeout(STOP_TIMEOUT);
-        if let Feature::Strategy = self {
-            conductor.strategy(Strategy::OneForAll);
-        }
         let options = match self {
             Feature::ReadyWithin => PlayerOptions::new().ready_within(Duration::from_secs(3_600)),
             Feature::Reload => PlayerOptions::new().on_reload(OnReload::Restart),
             _ => PlayerOptions::new(),
         };
-        for i in 0..n {
-            conductor
-                .add_with(&format!("p{i}"), idle_player(&shared), options.clone())
-                .expect("unique names");
+        let mut conductor = idle_conductor(n, &shared, Some(&options));
+        if let Feature::Strategy = self {
+            conductor.strategy(Strategy::OneForAll);
         }
         let mut runner = Runner::new(conductor);
         // Kept for the whole run, as a user's would be.
