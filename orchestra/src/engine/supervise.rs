@@ -225,17 +225,14 @@ pub(super) fn supervise<'s>(
                 // Boxed: the task of a member without a handle need not carry
                 // the room for a run under commands.
                 Some(commands) => {
-                    let next = if seat.options.on_reload == OnReload::Restart {
+                    let run = if seat.options.on_reload == OnReload::Restart {
                         let (ctx, token) = context(&seat, attempt, id).stoppable_alone();
                         let run = run(&mut target, ctx, &seat, &span);
-                        let run = reloadable(run, token, &seat, attempt, id);
-                        Box::pin(under_commands(&seat, commands, run, &span, attempt, id)).await
+                        Either::Left(reloadable(run, token, &seat, attempt, id))
                     } else {
-                        let ctx = context(&seat, attempt, id);
-                        let run = run(&mut target, ctx, &seat, &span);
-                        Box::pin(under_commands(&seat, commands, run, &span, attempt, id)).await
+                        Either::Right(run(&mut target, context(&seat, attempt, id), &seat, &span))
                     };
-                    match next {
+                    match Box::pin(under_commands(&seat, commands, run, &span, attempt, id)).await {
                         Next::Judge(outcome) => outcome,
                         Next::Run => continue,
                         Next::End => return Ok(()),
