@@ -13,6 +13,15 @@ use tokio::time::{Instant, sleep};
 /// Spawns a child that ignores every stop (counting its drop in `dropped`),
 /// then returns on its own stop.
 fn parent_of_a_deaf_child(dropped: &Arc<AtomicUsize>) -> impl orchestra::Player + use<> {
+    deaf_parent_of_a_deaf_child(dropped, true)
+}
+
+/// Spawns a child that ignores every stop (counting its drop in `dropped`),
+/// then returns on its own stop if it `hears` it, else never.
+fn deaf_parent_of_a_deaf_child(
+    dropped: &Arc<AtomicUsize>,
+    hears: bool,
+) -> impl orchestra::Player + use<> {
     let guard = dropped.clone();
     player_fn(move |ctx: Context| {
         let guard = DropCounter(guard.clone());
@@ -21,10 +30,21 @@ fn parent_of_a_deaf_child(dropped: &Arc<AtomicUsize>) -> impl orchestra::Player 
                 let _guard = guard;
                 std::future::pending::<()>().await;
             });
-            ctx.cancelled().await;
+            if hears {
+                ctx.cancelled().await;
+            } else {
+                std::future::pending::<()>().await;
+            }
             Ok(())
         }
     })
+}
+
+/// Lets the tasks woken so far run: an aborted child ends at its next poll.
+async fn settle() {
+    for _ in 0..4 {
+        tokio::task::yield_now().await;
+    }
 }
 
 #[tokio::test(start_paused = true)]
@@ -99,9 +119,7 @@ async fn a_child_ignoring_cancellation_is_aborted_with_its_player_and_reported()
         "aborted at the player's stop timeout"
     );
     // The child ends at its next poll, right after its player.
-    for _ in 0..4 {
-        tokio::task::yield_now().await;
-    }
+    settle().await;
     assert_eq!(dropped.load(Ordering::SeqCst), 1, "the child was dropped");
     assert_eq!(alive_tasks(), tasks_before, "no child outlives the run");
 }
@@ -109,23 +127,9 @@ async fn a_child_ignoring_cancellation_is_aborted_with_its_player_and_reported()
 #[tokio::test(start_paused = true)]
 async fn dropping_the_run_aborts_the_children_too() {
     let dropped = Arc::new(AtomicUsize::new(0));
-    let guard = dropped.clone();
     let mut app = Conductor::named("app");
-    app.add(
-        "parent",
-        player_fn(move |ctx: Context| {
-            let guard = DropCounter(guard.clone());
-            async move {
-                ctx.spawn(async move {
-                    let _guard = guard;
-                    std::future::pending::<()>().await;
-                });
-                std::future::pending::<()>().await;
-                Ok(())
-            }
-        }),
-    )
-    .unwrap();
+    app.add("parent", deaf_parent_of_a_deaf_child(&dropped, false))
+        .unwrap();
     let shutdown = orchestra::CancellationToken::new();
     let runner = tokio::spawn(app.play_until(shutdown.clone().cancelled_owned()));
     sleep(secs(1)).await;
@@ -133,9 +137,7 @@ async fn dropping_the_run_aborts_the_children_too() {
     sleep(secs(1)).await;
     runner.abort();
     let _ = runner.await;
-    for _ in 0..4 {
-        tokio::task::yield_now().await;
-    }
+    settle().await;
     assert_eq!(dropped.load(Ordering::SeqCst), 1, "the child was dropped");
 }
 
@@ -291,8 +293,6 @@ async fn a_forced_stop_aborts_the_children_with_their_player() {
         matches!(&error, Error::Forced { aborted, .. } if aborted.iter().any(|p| &**p == "app/parent")),
         "{error:?}"
     );
-    for _ in 0..4 {
-        tokio::task::yield_now().await;
-    }
+    settle().await;
     assert_eq!(dropped.load(Ordering::SeqCst), 1, "the child was dropped");
 }
