@@ -38,7 +38,9 @@
 //! Start: from before the first player is built until every body runs.
 //! Stop: from the cancellation until the run has returned and every player
 //! has been dropped. No tracing subscriber is installed: tracing is disabled
-//! for all alike.
+//! for all alike. Each repeat runs the contestants in a shuffled order (the
+//! same on every run of the bench), so that none always runs on the heap
+//! one other left (see `Shuffle`).
 #![allow(clippy::print_stdout, clippy::print_stderr)]
 
 use std::pin::pin;
@@ -822,11 +824,11 @@ fn repeats(options: &Options, n: usize) -> usize {
 /// seed (xorshift64*), so that every run of the bench draws the same orders.
 ///
 /// The order matters: a run leaves the heap to the next in the state it
-/// freed it in. tokio-graceful-shutdown frees 20 blocks a player, and the
-/// contestant right after it starts about 0.15 µs a player slower at N ≤ 10
-/// 000. A rotation of one order, which this bench used before, always put
-/// the same contestant after it; in a random order each contestant follows
-/// it as often as the others.
+/// freed it in. tokio-graceful-shutdown frees 20 blocks a player, and
+/// whoever runs right after it starts about 0.15 µs a player slower up to
+/// N = 10 000. A rotation of one order, which this bench used before,
+/// always put the same contestant after it; in a random order each
+/// contestant follows it as often as the others.
 struct Shuffle(u64);
 
 impl Shuffle {
