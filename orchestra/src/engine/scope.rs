@@ -246,6 +246,7 @@ pub(crate) struct RunSpan(Option<Box<Span>>);
 
 impl RunSpan {
     /// `span`, if it is enabled.
+    #[inline]
     pub(crate) fn new(span: Span) -> Self {
         RunSpan((!span.is_disabled()).then(|| Box::new(span)))
     }
@@ -256,11 +257,15 @@ impl RunSpan {
     }
 
     /// Enters the span, if there is one, until the guard is dropped.
+    /// Inlined, as the methods below: at every poll of every run, and most
+    /// runs have no span.
+    #[inline]
     fn enter(&self) -> Option<Entered<'_>> {
         self.0.as_deref().map(Span::enter)
     }
 
     /// Runs `f` inside the span, if there is one.
+    #[inline]
     pub(crate) fn in_scope<T>(&self, f: impl FnOnce() -> T) -> T {
         let _in_span = self.enter();
         f()
@@ -447,7 +452,8 @@ fn begin<M: FnOnce() -> F, F>(
 /// `ready_within` deadline (`ready_by`), if the run has not called
 /// `ctx.ready()` by then (and was not asked to stop meanwhile), it is cut
 /// there (its future dropped) and counts as a failed run, which its restart
-/// policy handles.
+/// policy handles. Inlined: every run's every poll comes through here.
+#[inline(always)]
 fn poll_play<M, F: Future<Output: IntoOutcome>>(
     mut play: Pin<&mut Play<M, F>>,
     ready_by: &mut Option<Pin<Box<Sleep>>>,
@@ -462,6 +468,22 @@ fn poll_play<M, F: Future<Output: IntoOutcome>>(
     if let Poll::Ready(ended) = running.poll(cx) {
         return Poll::Ready(ended.into_outcome(seat, attempt));
     }
+    match ready_by {
+        None => Poll::Pending,
+        Some(_) => past_deadline(play, ready_by, seat, attempt, cx),
+    }
+}
+
+/// `poll_play` for a run with a `ready_within` deadline still to watch:
+/// out of line, as few runs have one.
+#[inline(never)]
+fn past_deadline<M, F>(
+    mut play: Pin<&mut Play<M, F>>,
+    ready_by: &mut Option<Pin<Box<Sleep>>>,
+    seat: &Seat,
+    attempt: u32,
+    cx: &mut std::task::Context<'_>,
+) -> Poll<Outcome> {
     let Some(deadline) = ready_by else {
         return Poll::Pending;
     };
