@@ -468,45 +468,53 @@ fn poll_play<M, F: Future<Output: IntoOutcome>>(
     if let Poll::Ready(ended) = running.poll(cx) {
         return Poll::Ready(ended.into_outcome(seat, attempt));
     }
-    match ready_by {
-        None => Poll::Pending,
-        Some(_) => past_deadline(play, ready_by, seat, attempt, cx),
+    if ready_by.is_none() || !cut_at_deadline(ready_by, seat, attempt, cx) {
+        return Poll::Pending;
     }
+    let failed = not_ready_in_time(seat, attempt);
+    play.set(Play::Over);
+    Poll::Ready(failed)
 }
 
-/// `poll_play` for a run with a `ready_within` deadline still to watch:
-/// out of line, as few runs have one.
+/// Whether run number `attempt` is cut at its `ready_within` deadline
+/// (`ready_by`): the deadline has passed, and the run neither called
+/// `ctx.ready()` by then nor was asked to stop meanwhile. Out of line, as
+/// few runs have a deadline.
 #[inline(never)]
-fn past_deadline<M, F>(
-    mut play: Pin<&mut Play<M, F>>,
+fn cut_at_deadline(
     ready_by: &mut Option<Pin<Box<Sleep>>>,
     seat: &Seat,
     attempt: u32,
     cx: &mut std::task::Context<'_>,
-) -> Poll<Outcome> {
+) -> bool {
     let Some(deadline) = ready_by else {
-        return Poll::Pending;
+        return false;
     };
-    ready!(deadline.as_mut().poll(cx));
-    *ready_by = None;
-    if seat.ready_run.load(Ordering::Acquire) == attempt || seat.token.is_cancelled() {
-        return Poll::Pending;
+    if deadline.as_mut().poll(cx).is_pending() {
+        return false;
     }
+    *ready_by = None;
+    seat.ready_run.load(Ordering::Acquire) != attempt && !seat.token.is_cancelled()
+}
+
+/// The failure of run number `attempt`, cut at its `ready_within`
+/// deadline: out of line, as it is rare.
+#[cold]
+fn not_ready_in_time(seat: &Seat, attempt: u32) -> Outcome {
     let within = seat.options.ready_within.unwrap_or_default();
     tracing::warn!(
         target: "orchestra",
         ?within,
         "not ready within `ready_within`: the run counts as failed"
     );
-    play.set(Play::Over);
-    Poll::Ready(Outcome::Failed(Error::Failed {
+    Outcome::Failed(Error::Failed {
         path: seat.path().clone(),
         attempt,
         source: format!(
             "not ready within {within:?} (`ready_within`): it did not call `ctx.ready()` in time"
         )
         .into(),
-    }))
+    })
 }
 
 /// How a run ended, with its children: the first child to fail fails a run
