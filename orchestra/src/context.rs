@@ -84,6 +84,7 @@ impl Context {
     /// A context whose run ends when `group_run` (the token its group may
     /// cancel to restart it with a sibling) is cancelled, if given; a
     /// control handle's run token is a child of it.
+    #[inline]
     pub(crate) fn in_run(
         seat: Arc<Seat>,
         attempt: u32,

@@ -246,6 +246,7 @@ pub(crate) struct RunSpan(Option<Box<Span>>);
 
 impl RunSpan {
     /// `span`, if it is enabled.
+    #[inline]
     pub(crate) fn new(span: Span) -> Self {
         RunSpan((!span.is_disabled()).then(|| Box::new(span)))
     }
@@ -256,11 +257,15 @@ impl RunSpan {
     }
 
     /// Enters the span, if there is one, until the guard is dropped.
+    /// Inlined, as the methods below: at every poll of every run, and most
+    /// runs have no span.
+    #[inline]
     fn enter(&self) -> Option<Entered<'_>> {
         self.0.as_deref().map(Span::enter)
     }
 
     /// Runs `f` inside the span, if there is one.
+    #[inline]
     pub(crate) fn in_scope<T>(&self, f: impl FnOnce() -> T) -> T {
         let _in_span = self.enter();
         f()
@@ -447,7 +452,8 @@ fn begin<M: FnOnce() -> F, F>(
 /// `ready_within` deadline (`ready_by`), if the run has not called
 /// `ctx.ready()` by then (and was not asked to stop meanwhile), it is cut
 /// there (its future dropped) and counts as a failed run, which its restart
-/// policy handles.
+/// policy handles. Inlined: every run's every poll comes through here.
+#[inline(always)]
 fn poll_play<M, F: Future<Output: IntoOutcome>>(
     mut play: Pin<&mut Play<M, F>>,
     ready_by: &mut Option<Pin<Box<Sleep>>>,
@@ -462,29 +468,53 @@ fn poll_play<M, F: Future<Output: IntoOutcome>>(
     if let Poll::Ready(ended) = running.poll(cx) {
         return Poll::Ready(ended.into_outcome(seat, attempt));
     }
-    let Some(deadline) = ready_by else {
-        return Poll::Pending;
-    };
-    ready!(deadline.as_mut().poll(cx));
-    *ready_by = None;
-    if seat.ready_run.load(Ordering::Acquire) == attempt || seat.token.is_cancelled() {
+    if ready_by.is_none() || !cut_at_deadline(ready_by, seat, attempt, cx) {
         return Poll::Pending;
     }
+    let failed = not_ready_in_time(seat, attempt);
+    play.set(Play::Over);
+    Poll::Ready(failed)
+}
+
+/// Whether run number `attempt` is cut at its `ready_within` deadline
+/// (`ready_by`): the deadline has passed, and the run neither called
+/// `ctx.ready()` by then nor was asked to stop meanwhile. Out of line, as
+/// few runs have a deadline.
+#[inline(never)]
+fn cut_at_deadline(
+    ready_by: &mut Option<Pin<Box<Sleep>>>,
+    seat: &Seat,
+    attempt: u32,
+    cx: &mut std::task::Context<'_>,
+) -> bool {
+    let Some(deadline) = ready_by else {
+        return false;
+    };
+    if deadline.as_mut().poll(cx).is_pending() {
+        return false;
+    }
+    *ready_by = None;
+    seat.ready_run.load(Ordering::Acquire) != attempt && !seat.token.is_cancelled()
+}
+
+/// The failure of run number `attempt`, cut at its `ready_within`
+/// deadline: out of line, as it is rare.
+#[cold]
+fn not_ready_in_time(seat: &Seat, attempt: u32) -> Outcome {
     let within = seat.options.ready_within.unwrap_or_default();
     tracing::warn!(
         target: "orchestra",
         ?within,
         "not ready within `ready_within`: the run counts as failed"
     );
-    play.set(Play::Over);
-    Poll::Ready(Outcome::Failed(Error::Failed {
+    Outcome::Failed(Error::Failed {
         path: seat.path().clone(),
         attempt,
         source: format!(
             "not ready within {within:?} (`ready_within`): it did not call `ctx.ready()` in time"
         )
         .into(),
-    }))
+    })
 }
 
 /// How a run ended, with its children: the first child to fail fails a run

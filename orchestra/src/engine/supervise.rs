@@ -66,6 +66,7 @@ impl IntoOutcome for Result<Result<(), BoxError>, Box<dyn Any + Send>> {
     }
 }
 
+#[inline]
 fn outcome(
     played: Result<Result<(), BoxError>, Box<dyn Any + Send>>,
     seat: &Seat,
@@ -457,6 +458,7 @@ async fn under_commands(
 
 /// The context of run number `attempt` of the member in `seat`: under a
 /// group that decides restarts, it ends with the group's run token too.
+#[inline]
 fn context(seat: &Arc<Seat>, attempt: u32, id: ExecutionId) -> Context {
     let group_run = seat.link.as_deref().map(Link::run_token);
     Context::in_run(seat.clone(), attempt, group_run, id)

@@ -26,6 +26,10 @@ pub(super) struct Tasks {
     /// Members whose task ended without giving its player back (aborted,
     /// or panicking): their handle tells how.
     lost: Vec<usize>,
+    /// The tasks spawned (each with its notice).
+    spawned: usize,
+    /// The group waits for the last end (see [`Tasks::wake_at_last`]).
+    at_last: bool,
 }
 
 /// How an owned member's task ended: it gave its player back, with how its
@@ -41,12 +45,15 @@ impl Tasks {
             ended: Vec::new(),
             next: 0,
             lost: Vec::new(),
+            spawned: 0,
+            at_last: false,
         }
     }
 
     /// Runs member `i`'s player on a task of its own.
     pub(super) fn spawn(&mut self, i: usize, player: Box<dyn DynPlayer>, seat: Arc<Seat>) {
         self.handles[i] = Some(player.spawn_dyn(seat, self.ends.notice(i)));
+        self.spawned += 1;
     }
 
     /// The tasks not joined yet, by member index.
@@ -59,8 +66,10 @@ impl Tasks {
 
     /// From now on, the group is woken when the last task ends, not at
     /// each end: see [`Ends::wake_at_last`].
-    pub(super) fn wake_at_last(&self) {
-        self.ends.wake_at_last();
+    pub(super) fn wake_at_last(&mut self) {
+        if !std::mem::replace(&mut self.at_last, true) {
+            self.ends.wake_at_last(self.spawned);
+        }
     }
 
     /// Hands every task that ended to `joined`, in the order they ended,
