@@ -257,11 +257,17 @@ impl PlayerOptions {
     }
 }
 
+/// A member's name within its conductor: up to 23 bytes held inline (no
+/// allocation, a copy to clone), a field's name a `&'static str`, a longer
+/// one shared.
+pub(crate) type Name = smol_str::SmolStr;
+
 /// Checks a player's name, given at run time (`Conductor::add`,
 /// `Context::spawn_player`): the derive's are field names, checked by the
 /// compiler.
 pub(crate) fn check_name(name: &str) -> Result<(), String> {
-    if name.is_empty() || name.contains('/') {
+    // By bytes: `/` is ASCII, and a byte search skips `char`'s decoding.
+    if name.is_empty() || name.as_bytes().contains(&b'/') {
         return Err("a player name must be non-empty and must not contain `/`".into());
     }
     Ok(())
