@@ -266,8 +266,7 @@ pub(crate) type Name = smol_str::SmolStr;
 /// `Context::spawn_player`): the derive's are field names, checked by the
 /// compiler.
 pub(crate) fn check_name(name: &str) -> Result<(), String> {
-    // By bytes: `/` is ASCII, and a byte search skips `char`'s decoding.
-    if name.is_empty() || name.as_bytes().contains(&b'/') {
+    if name.is_empty() || name.contains('/') {
         return Err("a player name must be non-empty and must not contain `/`".into());
     }
     Ok(())

@@ -55,6 +55,7 @@ use shutdown::Shutdown;
 
 /// `player` as a member of the engine, named `name` within its conductor
 /// (at the top, a conductor keeps its own name and a player is `player`).
+#[inline]
 pub(crate) fn member_of<'a, P: Player>(
     access: Access<'a, P>,
     name: Option<Name>,
