@@ -120,12 +120,16 @@ impl Group<'_> {
         dismiss_level(prefix, &mut self.members, &mut errors, &mut conductors);
         while let Some((at, mut conductor)) = conductors.pop() {
             match &mut conductor.body {
+                // Its members, their players gone, drop here: its own
+                // `Drop` need not go over them again.
                 Body::Group(group) => {
                     dismiss_level(&at, &mut group.members, &mut errors, &mut conductors);
+                    group.members.clear();
                 }
                 Body::Given(Some(group)) => {
                     let mut given = Vec::new();
                     dismiss_level(&at, &mut group.members, &mut errors, &mut given);
+                    group.members.clear();
                     conductors.extend(given);
                 }
                 Body::Player { .. } | Body::Given(None) => {}
