@@ -12,7 +12,7 @@ use crate::context::Context;
 use crate::engine::member::{Access, Group, Held, Member};
 use crate::engine::member_of;
 use crate::error::{BoxError, Error};
-use crate::options::{PlayerOptions, check_name};
+use crate::options::{Name, PlayerOptions, check_name};
 use crate::player::Player;
 use crate::supervision::Strategy;
 
@@ -45,7 +45,7 @@ use crate::supervision::Strategy;
 /// # }
 /// ```
 pub struct Conductor {
-    name: Arc<str>,
+    name: Name,
     /// The players' indices, by name, for the duplicate check: an index
     /// takes no reference count on the name, and kept with its hash it
     /// lets the table grow without hashing any name again. foldhash, not
@@ -80,7 +80,7 @@ impl Conductor {
     /// it is run at the top (nested, it takes the name it is added under).
     pub fn named(name: &str) -> Self {
         Conductor {
-            name: Arc::from(name),
+            name: Name::new(name),
             names: HashTable::new(),
             hasher: RandomState::default(),
             group: Group::default(),
@@ -185,12 +185,12 @@ impl Conductor {
         let hash = self.hasher.hash_one(name);
         let entry = self.names.entry(
             hash,
-            |named| named.hash == hash && *members[named.index].name == *name,
+            |named| named.hash == hash && members[named.index].name == name,
             |named| named.hash,
         );
         let Entry::Vacant(place) = entry else {
             return Err(Error::DuplicateName {
-                conductor: self.name.clone(),
+                conductor: Arc::from(self.name.as_str()),
                 name: Arc::from(name),
             });
         };
@@ -198,7 +198,7 @@ impl Conductor {
             index: members.len(),
             hash,
         });
-        let member = member_of(Access::Own(player), Some(Arc::from(name)), options);
+        let member = member_of(Access::Own(player), Some(Name::new(name)), options);
         self.group.members.push(member);
         Ok(self)
     }

@@ -8,13 +8,13 @@
 //! otherwise (autoref-based dispatch) it is [`NotAPlayer`]'s, which adds no
 //! error to the one the depth constant reports on the field's type.
 
-use std::sync::{Arc, OnceLock};
+use std::sync::Arc;
 
 use crate::context::Context;
 use crate::engine::member::{Access, Member};
 use crate::engine::{member_of, play_in_place};
 use crate::error::BoxError;
-use crate::options::PlayerOptions;
+use crate::options::{Name, PlayerOptions};
 use crate::player::Player;
 
 /// A field of a derived conductor, given, lent or shown.
@@ -23,11 +23,11 @@ pub struct Field<'a, T>(pub Access<'a, T>);
 /// A field that is a player, as a member.
 pub trait IsPlayer<'a> {
     /// The field as the member named `name`, with `options`.
-    fn member(self, name: Arc<str>, options: Arc<PlayerOptions>) -> Member<'a>;
+    fn member(self, name: Name, options: Arc<PlayerOptions>) -> Member<'a>;
 }
 
 impl<'a, T: Player> IsPlayer<'a> for Field<'a, T> {
-    fn member(self, name: Arc<str>, options: Arc<PlayerOptions>) -> Member<'a> {
+    fn member(self, name: Name, options: Arc<PlayerOptions>) -> Member<'a> {
         member_of(self.0, Some(name), options)
     }
 }
@@ -36,35 +36,31 @@ impl<'a, T: Player> IsPlayer<'a> for Field<'a, T> {
 /// never called.
 pub trait NotAPlayer<'a> {
     /// An empty member, in place of the error already reported.
-    fn member(self, name: Arc<str>, options: Arc<PlayerOptions>) -> Member<'a>;
+    fn member(self, name: Name, options: Arc<PlayerOptions>) -> Member<'a>;
 }
 
 impl<'a, T> NotAPlayer<'a> for &Field<'a, T> {
-    fn member(self, name: Arc<str>, _: Arc<PlayerOptions>) -> Member<'a> {
+    fn member(self, name: Name, _: Arc<PlayerOptions>) -> Member<'a> {
         Member::conductor(&name, None, Vec::new())
     }
 }
 
-/// The names of a derived conductor's `N` fields, in a `static`: made once
-/// per program, and shared by the members of every value of the type each
-/// time one is given to a run, rather than allocated each time.
+/// The names of a derived conductor's `N` fields, in a `static`: each
+/// member's name points at its field's, rather than being allocated each
+/// time a value of the type is given to a run.
 pub struct Names<const N: usize> {
     names: [&'static str; N],
-    shared: OnceLock<[Arc<str>; N]>,
 }
 
 impl<const N: usize> Names<N> {
-    /// The names, to be shared once asked for.
+    /// The names of the fields.
     pub const fn new(names: [&'static str; N]) -> Self {
-        Names {
-            names,
-            shared: OnceLock::new(),
-        }
+        Names { names }
     }
 
     /// The name of field `i` (in declaration order, players only).
-    pub fn get(&self, i: usize) -> Arc<str> {
-        self.shared.get_or_init(|| self.names.map(Arc::from))[i].clone()
+    pub fn get(&self, i: usize) -> Name {
+        Name::new_static(self.names[i])
     }
 }
 

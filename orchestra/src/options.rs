@@ -257,6 +257,11 @@ impl PlayerOptions {
     }
 }
 
+/// A member's name within its conductor: up to 23 bytes held inline (no
+/// allocation, a copy to clone), a field's name a `&'static str`, a longer
+/// one shared.
+pub(crate) type Name = smol_str::SmolStr;
+
 /// Checks a player's name, given at run time (`Conductor::add`,
 /// `Context::spawn_player`): the derive's are field names, checked by the
 /// compiler.

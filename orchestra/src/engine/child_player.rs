@@ -13,7 +13,7 @@ use super::seat::Seat;
 use super::supervise::{Typed, supervise};
 use crate::context::Context;
 use crate::error::Error;
-use crate::options::{PlayerOptions, check_name};
+use crate::options::{Name, PlayerOptions, check_name};
 use crate::player::Player;
 use crate::status::EventKind;
 
@@ -87,7 +87,7 @@ pub(crate) fn spawn_player<P: Player>(
     }
     let timeout = options.timeout.unwrap_or(parent.inherited_timeout());
     let conductor = P::__DEPTH_CYCLES_IF_A_CONDUCTOR_CONTAINS_ITSELF > 0;
-    let seat = Seat::child(parent, name, conductor, options.into_shared());
+    let seat = Seat::child(parent, Name::new(&*name), conductor, options.into_shared());
     let released = seat.name.clone();
     let spawned = children.spawn(parent, attempt, async move {
         seat.emit(0, None, || EventKind::Starting);

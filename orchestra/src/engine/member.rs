@@ -13,7 +13,7 @@ use super::seat::Seat;
 use crate::context::Context;
 use crate::describe::Description;
 use crate::error::{BoxError, Error, panic_message};
-use crate::options::PlayerOptions;
+use crate::options::{Name, PlayerOptions};
 use crate::supervision::{Strategy, Supervision};
 
 /// How a player is handed to the engine: given (to run on a task of its
@@ -51,7 +51,7 @@ pub(crate) type Played = (Box<dyn DynPlayer>, Result<(), Error>);
 /// [`Conductor`](struct@crate::Conductor); not meant to be used directly.
 #[doc(hidden)]
 pub struct Member<'a> {
-    pub(crate) name: Arc<str>,
+    pub(crate) name: Name,
     pub(crate) options: Arc<PlayerOptions>,
     pub(crate) body: Body<'a>,
 }
@@ -120,12 +120,16 @@ impl Group<'_> {
         dismiss_level(prefix, &mut self.members, &mut errors, &mut conductors);
         while let Some((at, mut conductor)) = conductors.pop() {
             match &mut conductor.body {
+                // Its members, their players gone, drop here: its own
+                // `Drop` need not go over them again.
                 Body::Group(group) => {
                     dismiss_level(&at, &mut group.members, &mut errors, &mut conductors);
+                    group.members.clear();
                 }
                 Body::Given(Some(group)) => {
                     let mut given = Vec::new();
                     dismiss_level(&at, &mut group.members, &mut errors, &mut given);
+                    group.members.clear();
                     conductors.extend(given);
                 }
                 Body::Player { .. } | Body::Given(None) => {}
@@ -187,7 +191,7 @@ pub(crate) fn path(prefix: &str, name: &str) -> Arc<str> {
 impl<'a> Member<'a> {
     /// A player, by its type's name.
     pub(crate) fn player(
-        name: Arc<str>,
+        name: Name,
         options: Arc<PlayerOptions>,
         type_name: fn() -> &'static str,
         player: Held<'a>,
@@ -204,7 +208,7 @@ impl<'a> Member<'a> {
     /// when `None`).
     pub fn conductor(name: &str, timeout: Option<Duration>, members: Vec<Member<'a>>) -> Self {
         Member::of_group(
-            Arc::from(name),
+            Name::new(name),
             Group {
                 timeout,
                 drain: None,
@@ -249,7 +253,7 @@ impl<'a> Member<'a> {
     }
 
     /// A conductor named `name` unless its own conductor names it.
-    pub(crate) fn of_group(name: Arc<str>, group: Group<'a>) -> Self {
+    pub(crate) fn of_group(name: Name, group: Group<'a>) -> Self {
         Member {
             name,
             options: PlayerOptions::shared_default(),
@@ -287,7 +291,7 @@ impl<'a> Member<'a> {
     }
 
     /// The member named `name` within its conductor, with `options`.
-    pub(crate) fn placed(mut self, name: Option<Arc<str>>, options: Arc<PlayerOptions>) -> Self {
+    pub(crate) fn placed(mut self, name: Option<Name>, options: Arc<PlayerOptions>) -> Self {
         if let Some(name) = name {
             self.name = name;
         }

@@ -45,7 +45,7 @@ use tokio_util::sync::CancellationToken;
 
 use crate::context::Context;
 use crate::error::{BoxError, Error};
-use crate::options::{DEFAULT_TIMEOUT, PlayerOptions};
+use crate::options::{DEFAULT_TIMEOUT, Name, PlayerOptions};
 use crate::player::Player;
 use crate::reload::Reloads;
 use crate::status::{Monitor, RunPhase};
@@ -55,9 +55,10 @@ use shutdown::Shutdown;
 
 /// `player` as a member of the engine, named `name` within its conductor
 /// (at the top, a conductor keeps its own name and a player is `player`).
+#[inline]
 pub(crate) fn member_of<'a, P: Player>(
     access: Access<'a, P>,
-    name: Option<Arc<str>>,
+    name: Option<Name>,
     options: Arc<PlayerOptions>,
 ) -> Member<'a> {
     if P::__DEPTH_CYCLES_IF_A_CONDUCTOR_CONTAINS_ITSELF > 0 {
@@ -73,7 +74,7 @@ pub(crate) fn member_of<'a, P: Player>(
         Access::Show(_) => Held::Owned(None),
     };
     Member::player(
-        name.unwrap_or_else(|| Arc::from("player")),
+        name.unwrap_or_else(|| Name::new_static("player")),
         options,
         std::any::type_name::<P>,
         player,

@@ -17,7 +17,7 @@ use super::shutdown::Shutdown;
 use crate::error::Error;
 use crate::execution_id::ExecutionId;
 use crate::lock::lock;
-use crate::options::{DEFAULT_TIMEOUT, PlayerOptions};
+use crate::options::{DEFAULT_TIMEOUT, Name, PlayerOptions};
 use crate::reload::Reloads;
 use crate::status::{EventKind, Monitor};
 
@@ -115,7 +115,7 @@ pub(crate) struct Seat {
     pub(crate) token: Arc<CancellationToken>,
     /// The seat of the conductor above, if any.
     pub(crate) parent: Option<Arc<Seat>>,
-    pub(crate) name: Arc<str>,
+    pub(crate) name: Name,
     /// Whether the member is a conductor (else a player): a conductor has
     /// no span and no metrics of its own.
     pub(crate) conductor: bool,
@@ -302,15 +302,15 @@ impl Seat {
     /// The seat above the top member of a tree: its token is the run's stop.
     pub(crate) fn root(root: Arc<Root>) -> Self {
         let token = root.shutdown.stopping().clone();
-        Seat::top(token, Arc::from(""), root)
+        Seat::top(token, Name::default(), root)
     }
 
     /// The seat of a player run on its own, outside any conductor.
     pub(crate) fn standalone(name: &str, token: CancellationToken) -> Self {
-        Seat::top(token, Arc::from(name), Arc::default())
+        Seat::top(token, Name::new(name), Arc::default())
     }
 
-    fn top(token: CancellationToken, name: Arc<str>, root: Arc<Root>) -> Self {
+    fn top(token: CancellationToken, name: Name, root: Arc<Root>) -> Self {
         let options = PlayerOptions::shared_default();
         Seat::new(
             Arc::new(token),
@@ -327,7 +327,7 @@ impl Seat {
     /// its options', else its group's default).
     pub(crate) fn member(
         parent: &Arc<Seat>,
-        name: Arc<str>,
+        name: Name,
         conductor: bool,
         options: Arc<PlayerOptions>,
         stop_timeout: Duration,
@@ -353,7 +353,7 @@ impl Seat {
     /// seat is `parent`: asked to stop with it.
     pub(crate) fn child(
         parent: &Arc<Seat>,
-        name: Arc<str>,
+        name: Name,
         conductor: bool,
         options: Arc<PlayerOptions>,
     ) -> Arc<Self> {
@@ -368,7 +368,7 @@ impl Seat {
     fn under(
         parent: &Arc<Seat>,
         token: Arc<CancellationToken>,
-        name: Arc<str>,
+        name: Name,
         conductor: bool,
         options: Arc<PlayerOptions>,
         group: Option<Box<GroupRun>>,
@@ -407,7 +407,7 @@ impl Seat {
     #[inline(always)]
     fn new(
         token: Arc<CancellationToken>,
-        name: Arc<str>,
+        name: Name,
         conductor: bool,
         options: Arc<PlayerOptions>,
         root: Arc<Root>,
@@ -528,7 +528,7 @@ impl Seat {
             Some(parent) if !parent.path().is_empty() => {
                 Arc::from(format!("{}/{}", parent.path(), self.name))
             }
-            _ => self.name.clone(),
+            _ => Arc::from(self.name.as_str()),
         })
     }
 
