@@ -752,10 +752,7 @@ async fn drive(
     abort: CancellationToken,
     timeout: Duration,
 ) -> Exit {
-    let expired = async {
-        seat.token.cancelled().await;
-        sleep(timeout).await;
-    };
+    let expired = expired(&seat, timeout);
     match &mut member.body {
         Body::Player {
             player: Held::Owned(_),
@@ -769,18 +766,7 @@ async fn drive(
             () = expired => Exit::Aborted,
             () = abort.cancelled() => Exit::Aborted,
         },
-        // A nested group aborts its own members, so that they are
-        // reported by their own paths.
-        Body::Group(group) => {
-            let mut nested = std::pin::pin!(supervise(Nested(group, &abort), &seat));
-            tokio::select! {
-                result = &mut nested => Exit::Done(result),
-                () = expired => {
-                    abort.cancel();
-                    Exit::Done(nested.await)
-                }
-            }
-        }
+        Body::Group(group) => Exit::Done(drive_group(group, &seat, &abort, timeout).await),
         Body::Given(slot) => {
             let Some(group) = slot.take() else {
                 return Exit::Done(Err(Error::Unavailable {
@@ -804,6 +790,32 @@ async fn drive(
             }
         }
     }
+}
+
+/// Runs a lent group (a nested conductor's, or the top one's) in place
+/// until it returns; aborted at `timeout` after being asked to stop, or
+/// from above (`abort`). A nested group aborts its own members, so that
+/// they are reported by their own paths.
+pub(super) async fn drive_group(
+    group: &mut Group<'_>,
+    seat: &Arc<Seat>,
+    abort: &CancellationToken,
+    timeout: Duration,
+) -> Result<(), Error> {
+    let mut nested = std::pin::pin!(supervise(Nested(group, abort), seat));
+    tokio::select! {
+        result = &mut nested => result,
+        () = expired(seat, timeout) => {
+            abort.cancel();
+            nested.await
+        }
+    }
+}
+
+/// Completes `timeout` after the member in `seat` is asked to stop.
+async fn expired(seat: &Seat, timeout: Duration) {
+    seat.token.cancelled().await;
+    sleep(timeout).await;
 }
 
 /// Runs a given group on a task of its own, and gives it back.

@@ -21,6 +21,8 @@
 //! - [`order`]: the `after` order of a group's members, resolved.
 //! - [`group`] runs a group of members: start order, readiness, failure
 //!   fan-out, ordered stop, per-member stop timeouts, stragglers.
+//! - [`top`] runs a conductor at the top of a run in place, without a
+//!   group of one around it.
 //! - this module: a [`Player`] as a member, and the top of a run.
 
 pub(crate) mod child_player;
@@ -38,6 +40,7 @@ pub(crate) mod shutdown;
 mod strategy;
 mod supervise;
 mod tasks;
+mod top;
 
 use std::sync::Arc;
 
@@ -136,21 +139,27 @@ pub(crate) async fn play_root(
         registry,
         reloads,
     });
-    let mut top = Group {
-        timeout: None,
-        supervision: Default::default(),
-        drain: None,
-        // The root's conductor runs in this future, not on a task of its
-        // own: it starts its players at the first poll.
-        members: vec![member.lent()],
-        runs: Vec::new(),
+    // The root's conductor runs in this future, not on a task of its own:
+    // it starts its players at the first poll.
+    let mut member = member.lent();
+    let seat = Arc::new(Seat::root(root.clone()));
+    let forcing = root.shutdown.forcing();
+    let (result, dropped) = if top::runs_in_place(&member) {
+        top::conduct(&mut member, &seat).await
+    } else {
+        let mut top = Group {
+            timeout: None,
+            supervision: Default::default(),
+            drain: None,
+            members: vec![member],
+            runs: Vec::new(),
+        };
+        let ctx = Context::for_run(seat, 1);
+        let result = group::conduct(&mut top, &ctx, forcing, DEFAULT_TIMEOUT).await;
+        // The players end here, at the end of the run: a panic in a
+        // `Drop` is one of its failures.
+        (result, top.dismiss(""))
     };
-    let ctx = Context::for_run(Arc::new(Seat::root(root.clone())), 1);
-    let forcing = root.shutdown.forcing().clone();
-    let result = group::conduct(&mut top, &ctx, &forcing, DEFAULT_TIMEOUT).await;
-    // The players end here, at the end of the run: a panic in a `Drop` is
-    // one of its failures.
-    let dropped = top.dismiss("");
     let errors = result.err().into_iter().chain(dropped).collect();
     let result = Error::combine(errors).map_or(Ok(()), Err);
     if let Some(monitor) = &root.monitor {
@@ -158,7 +167,7 @@ pub(crate) async fn play_root(
     }
 
     if let Some(listening) = listening {
-        listening.finish(listening_bound, &forcing).await;
+        listening.finish(listening_bound, forcing).await;
     }
     if let Some(monitor) = &root.monitor {
         tracing::info!(target: "orchestra", "players at the end of the run:\n{}", monitor.report());

@@ -1,0 +1,90 @@
+//! The top of a run when it is a conductor with the default options: run
+//! in place under the run's root seat, as the one member of a group would
+//! be, without the group.
+//!
+//! A group of one such member does nothing that the member does not do
+//! itself but relay the run's stop to it: no order, no restarts, no task
+//! to await, no readiness to watch, no option to check. So the top
+//! conductor gets its seat, its events and its stop from here, and a run
+//! pays for one group, its own. A member with options of its own goes
+//! through a group of one, as any other.
+
+use std::sync::Arc;
+
+use tokio_util::sync::CancellationToken;
+
+use super::group::{drive_group, stop_timeout};
+use super::member::{Body, Member};
+use super::seat::{Grouped, Seat};
+use crate::error::Error;
+use crate::options::DEFAULT_TIMEOUT;
+use crate::status::EventKind;
+
+/// Whether `member`, at the top of a run, runs here: a conductor lent to
+/// the run, with the default options.
+pub(super) fn runs_in_place(member: &Member<'_>) -> bool {
+    matches!(member.body, Body::Group(_)) && member.options.is_default()
+}
+
+/// Runs the conductor `member` (see [`runs_in_place`]) under the root seat
+/// `root` until it is done, or until the run's stop has stopped it, with
+/// the events a group of this one member would report; then drops its
+/// players, returning the panics of their `Drop`s.
+pub(super) async fn conduct(
+    member: &mut Member<'_>,
+    root: &Arc<Seat>,
+) -> (Result<(), Error>, Vec<Error>) {
+    let stop_timeout = stop_timeout(member, DEFAULT_TIMEOUT);
+    let Member {
+        name,
+        options,
+        body: Body::Group(group),
+    } = member
+    else {
+        return (Ok(()), Vec::new());
+    };
+    let shutdown = &root.root.shutdown;
+    let stopping = shutdown.stopping();
+    let result = if stopping.is_cancelled() {
+        Ok(())
+    } else {
+        // Its stop token: cancelled once the run's stop is reported.
+        let token = Arc::new(CancellationToken::new());
+        let seat = Seat::member(
+            root,
+            name.clone(),
+            true,
+            options.clone(),
+            stop_timeout,
+            Grouped {
+                index: 0,
+                runs_before: 0,
+                reloads_seen: root.root.reloads.generation(),
+                to_group: None,
+                first_to_stop: Some(&token),
+            },
+        );
+        seat.emit(0, None, || EventKind::Starting);
+        let timeout = seat.stop_timeout_or(|| DEFAULT_TIMEOUT);
+        let abort = shutdown.forcing().child_token();
+        let mut run = std::pin::pin!(drive_group(group, &seat, &abort, timeout));
+        let result = tokio::select! {
+            biased;
+            result = &mut run => result,
+            () = stopping.cancelled() => {
+                tracing::debug!(target: "orchestra", conductor = "", "stop requested");
+                seat.emit(0, None, || EventKind::Stopping);
+                token.cancel();
+                run.await
+            }
+        };
+        // Only a monitor waits for its readiness.
+        if root.root.monitor.is_some() {
+            seat.ready.set();
+        }
+        result
+    };
+    // The players end here, at the end of the run: a panic in a `Drop` is
+    // one of its failures.
+    (result, group.dismiss(name))
+}
