@@ -8,7 +8,6 @@ use std::sync::atomic::Ordering;
 use std::task::{Context as TaskContext, Poll};
 use std::time::Duration;
 
-use futures_util::stream::{FuturesUnordered, StreamExt};
 use tokio::sync::mpsc::UnboundedReceiver;
 use tokio::task::{JoinError, JoinHandle};
 use tokio::time::{Instant, sleep};
@@ -21,6 +20,7 @@ use super::seat::{Grouped, Paused, Root, Seat};
 use super::strategy::{Members, Regroup, Step};
 use super::supervise::{Dyn, Outcome, Target, supervise};
 use super::tasks::{Joined, Tasks};
+use super::unordered::Unordered;
 use crate::context::Context;
 use crate::error::{Chain, Error, Straggler, panic_message};
 use crate::status::EventKind;
@@ -97,8 +97,8 @@ impl Slot {
 }
 
 /// Borrowed players and nested groups, which run inside the group's future.
-type Running<'m> = FuturesUnordered<Pin<Box<dyn Future<Output = (usize, Exit)> + Send + 'm>>>;
-type Readying = FuturesUnordered<Pin<Box<dyn Future<Output = usize> + Send>>>;
+type Running<'m> = Unordered<Pin<Box<dyn Future<Output = (usize, Exit)> + Send + 'm>>>;
+type Readying = Unordered<Pin<Box<dyn Future<Output = usize> + Send>>>;
 
 /// What the group waits on.
 struct Sets<'m> {

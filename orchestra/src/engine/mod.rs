@@ -18,6 +18,8 @@
 //!   and limits, panic capture, its tracing span; owned players on a task of
 //!   their own (`spawn_leaf`).
 //! - [`ends`] and [`tasks`]: how a group awaits its owned members' tasks.
+//! - [`unordered`]: the set of futures a group polls in place, made at
+//!   its first push.
 //! - [`order`]: the `after` order of a group's members, resolved.
 //! - [`group`] runs a group of members: start order, readiness, failure
 //!   fan-out, ordered stop, per-member stop timeouts, stragglers.
@@ -41,6 +43,7 @@ mod strategy;
 mod supervise;
 mod tasks;
 mod top;
+mod unordered;
 
 use std::sync::Arc;
 
