@@ -762,6 +762,7 @@ async fn drive(
             player: Held::Borrowed(player),
             ..
         } => tokio::select! {
+            biased;
             result = supervise(Dyn(&mut **player), &seat) => Exit::Done(result),
             () = expired => Exit::Aborted,
             () = abort.cancelled() => Exit::Aborted,
@@ -775,6 +776,7 @@ async fn drive(
             };
             let mut task = AbortOnDropHandle::new(spawn_group(group, seat.clone(), abort.clone()));
             let joined = tokio::select! {
+                biased;
                 joined = &mut task => joined,
                 () = expired => {
                     abort.cancel();
@@ -804,6 +806,7 @@ pub(super) async fn drive_group(
 ) -> Result<(), Error> {
     let mut nested = std::pin::pin!(supervise(Nested(group, abort), seat));
     tokio::select! {
+        biased;
         result = &mut nested => result,
         () = expired(seat, timeout) => {
             abort.cancel();
