@@ -120,10 +120,9 @@ impl Target for Nested<'_, '_> {
         reason = "a group's run ends with an `Outcome` itself"
     )]
     async fn play(&mut self, ctx: Context, seat: &Seat) -> Outcome {
-        // Boxed: a group runs members that run groups.
-        let run: Pin<Box<dyn Future<Output = Result<(), Error>> + Send + '_>> =
-            Box::pin(conduct(self.0, &ctx, self.1, seat.inherited_timeout()));
-        match run.await {
+        // Not boxed: its members run in futures of their own (boxed, or
+        // tasks), so that a group's future holds none of theirs.
+        match conduct(self.0, &ctx, self.1, seat.inherited_timeout()).await {
             Ok(()) => Outcome::Done,
             Err(error) => Outcome::Failed(error),
         }
