@@ -20,6 +20,7 @@ use crate::signal::Signal;
 use crate::signals::{Listener, Signals};
 use crate::status::{Monitor, RunPhase};
 use crate::watchdog::Watchdog;
+use crate::woken::Woken;
 
 /// Runs a player (a conductor, typically) at the top of a program, with
 /// options: the signals that stop it, a [`Monitor`] watching it.
@@ -401,13 +402,15 @@ impl Stage {
         let drain = drain
             .or_else(|| member.drain_phase())
             .filter(|drain| !drain.is_zero());
-        let play = play_root(
+        // Awaited beside the shutdown triggers in one task: polled only
+        // when one of its players woke it.
+        let play = Woken::new(play_root(
             member,
             shutdown.clone(),
             monitor.clone(),
             registry,
             reloads.clone(),
-        );
+        ));
         let stage = Stage {
             shutdown,
             monitor,
