@@ -5,13 +5,12 @@
 //! A group of one such member does nothing that the member does not do
 //! itself but relay the run's stop to it: no order, no restarts, no task
 //! to await, no readiness to watch, no option to check. So the top
-//! conductor gets its seat, its events and its stop from here, and a run
-//! pays for one group, its own. A member with options of its own goes
+//! conductor gets its seat and its events from here, and the run's stop
+//! token for its own (reported stopping before its group sees it), and a
+//! run pays for one group, its own. A member with options of its own goes
 //! through a group of one, as any other.
 
 use std::sync::Arc;
-
-use tokio_util::sync::CancellationToken;
 
 use super::group::{drive_group, stop_timeout};
 use super::member::{Body, Member};
@@ -48,8 +47,8 @@ pub(super) async fn conduct(
     let result = if stopping.is_cancelled() {
         Ok(())
     } else {
-        // Its stop token: cancelled once the run's stop is reported.
-        let token = Arc::new(CancellationToken::new());
+        // Its stop token is the run's: nothing else stops it, and its
+        // stop is reported before its group is polled to see it.
         let seat = Seat::member(
             root,
             name.clone(),
@@ -61,7 +60,7 @@ pub(super) async fn conduct(
                 runs_before: 0,
                 reloads_seen: root.root.reloads.generation(),
                 to_group: None,
-                first_to_stop: Some(&token),
+                first_to_stop: Some(&root.token),
             },
         );
         seat.emit(0, None, || EventKind::Starting);
@@ -70,13 +69,12 @@ pub(super) async fn conduct(
         let mut run = std::pin::pin!(drive_group(group, &seat, &abort, timeout));
         let result = tokio::select! {
             biased;
-            result = &mut run => result,
             () = stopping.cancelled() => {
                 tracing::debug!(target: "orchestra", conductor = "", "stop requested");
                 seat.emit(0, None, || EventKind::Stopping);
-                token.cancel();
                 run.await
             }
+            result = &mut run => result,
         };
         // Only a monitor waits for its readiness.
         if root.root.monitor.is_some() {
