@@ -247,6 +247,49 @@ mod tests {
     }
 
     #[tokio::test(start_paused = true)]
+    async fn the_top_conductor_is_reported_stopping_while_its_players_stop() {
+        let shutdown = Shutdown::new();
+        let monitor = Monitor::new();
+        let mut conductor = crate::Conductor::named("app");
+        conductor
+            .add(
+                "slow",
+                player_fn(|ctx: Context| async move {
+                    ctx.cancelled().await;
+                    tokio::time::sleep(Duration::from_secs(1)).await;
+                    Ok(())
+                }),
+            )
+            .unwrap();
+        let member = member_of(
+            Access::Own(conductor),
+            None,
+            PlayerOptions::shared_default(),
+        );
+        let run = tokio::spawn(play_root(
+            member,
+            shutdown.clone(),
+            Some(monitor.clone()),
+            None,
+            Reloads::default(),
+        ));
+        tokio::time::sleep(Duration::from_millis(10)).await;
+        assert_eq!(monitor.status("app").unwrap().state, State::Running);
+
+        shutdown.request();
+        tokio::time::sleep(Duration::from_millis(10)).await;
+        for path in ["app", "app/slow"] {
+            assert_eq!(
+                monitor.status(path).unwrap().state,
+                State::Stopping,
+                "{path}"
+            );
+        }
+        run.await.unwrap().unwrap();
+        assert_eq!(monitor.status("app").unwrap().state, State::Stopped);
+    }
+
+    #[tokio::test(start_paused = true)]
     async fn a_stop_timeout_reports_its_players_as_late() {
         let (_shutdown, monitor, run) = stop_stuck().await;
 

@@ -10,6 +10,7 @@
 //! run pays for one group, its own. A member with options of its own goes
 //! through a group of one, as any other.
 
+use std::future::poll_fn;
 use std::sync::Arc;
 
 use super::group::{drive_group, stop_timeout};
@@ -67,15 +68,19 @@ pub(super) async fn conduct(
         let timeout = seat.stop_timeout_or(|| DEFAULT_TIMEOUT);
         let abort = shutdown.forcing().child_token();
         let mut run = std::pin::pin!(drive_group(group, &seat, &abort, timeout));
-        let result = tokio::select! {
-            biased;
-            () = stopping.cancelled() => {
+        // The stop is read, not waited for: while its run is pending,
+        // `drive_group` waits for its seat's token (the run's stop token),
+        // which wakes this future as the stop comes.
+        let mut asked = false;
+        let result = poll_fn(|cx| {
+            if !asked && stopping.is_cancelled() {
+                asked = true;
                 tracing::debug!(target: "orchestra", conductor = "", "stop requested");
                 seat.emit(0, None, || EventKind::Stopping);
-                run.await
             }
-            result = &mut run => result,
-        };
+            run.as_mut().poll(cx)
+        })
+        .await;
         // Only a monitor waits for its readiness.
         if root.root.monitor.is_some() {
             seat.ready.set();

@@ -17,7 +17,9 @@ impl<F: Future + Unpin> Unordered<F> {
     }
 
     pub(super) fn push(&mut self, future: F) {
-        self.0.get_or_insert_with(FuturesUnordered::new).push(future);
+        self.0
+            .get_or_insert_with(FuturesUnordered::new)
+            .push(future);
     }
 
     pub(super) fn is_empty(&self) -> bool {
