@@ -262,6 +262,7 @@ mod status;
 mod supervision;
 mod time;
 mod watchdog;
+mod woken;
 
 pub use conductor::Conductor;
 pub use context::Context;

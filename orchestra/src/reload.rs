@@ -61,33 +61,41 @@ impl FromStr for OnReload {
 }
 
 /// The reload requests of one run: a generation, one more per request.
-#[derive(Debug, Clone)]
+///
+/// The default is a run that nobody can reload (no [`Reloader`], no reload
+/// signal): it has no channel, and its generation stays 0.
+#[derive(Debug, Clone, Default)]
 pub(crate) struct Reloads {
-    generation: Arc<watch::Sender<u64>>,
-}
-
-impl Default for Reloads {
-    fn default() -> Self {
-        Reloads {
-            generation: Arc::new(watch::channel(0).0),
-        }
-    }
+    generation: Option<Arc<watch::Sender<u64>>>,
 }
 
 impl Reloads {
+    /// The requests of a run that can be reloaded.
+    pub(crate) fn new() -> Self {
+        Reloads {
+            generation: Some(Arc::new(watch::channel(0).0)),
+        }
+    }
+
     /// Asks every player to reload.
     pub(crate) fn request(&self) {
-        self.generation.send_modify(|generation| *generation += 1);
+        if let Some(generation) = &self.generation {
+            generation.send_modify(|generation| *generation += 1);
+        }
     }
 
     /// How many reloads were requested so far.
     pub(crate) fn generation(&self) -> u64 {
-        *self.generation.borrow()
+        self.generation.as_ref().map_or(0, |g| *g.borrow())
     }
 
-    /// Completes with the generation once it is past `seen`.
+    /// Completes with the generation once it is past `seen` (never, for a
+    /// run that cannot be reloaded).
     pub(crate) async fn past(&self, seen: u64) -> u64 {
-        let mut generations = self.generation.subscribe();
+        let Some(generation) = &self.generation else {
+            return std::future::pending().await;
+        };
+        let mut generations = generation.subscribe();
         loop {
             let generation = *generations.borrow_and_update();
             if generation > seen {

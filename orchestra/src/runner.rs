@@ -20,6 +20,7 @@ use crate::signal::Signal;
 use crate::signals::{Listener, Signals};
 use crate::status::{Monitor, RunPhase};
 use crate::watchdog::Watchdog;
+use crate::woken::Woken;
 
 /// Runs a player (a conductor, typically) at the top of a program, with
 /// options: the signals that stop it, a [`Monitor`] watching it.
@@ -54,7 +55,9 @@ pub struct Runner<P> {
     /// Made when asked for: a run without one registers nothing.
     handle: OnceLock<Handle>,
     reload_signals: Option<Signals>,
-    reloads: Reloads,
+    /// Made when a reload can be requested: by a [`Reloader`], or by a
+    /// reload signal.
+    reloads: OnceLock<Reloads>,
     drain: Option<Duration>,
 }
 
@@ -68,7 +71,7 @@ impl<P: Player> Runner<P> {
             monitor: None,
             handle: OnceLock::new(),
             reload_signals: Signals::reload_default(),
-            reloads: Reloads::default(),
+            reloads: OnceLock::new(),
             drain: None,
         }
     }
@@ -113,7 +116,7 @@ impl<P: Player> Runner<P> {
     /// A handle that requests reloads of this runner's run without a
     /// signal: see [`Reloader`].
     pub fn reloader(&self) -> Reloader {
-        Reloader(self.reloads.clone())
+        Reloader(self.reloads.get_or_init(Reloads::new).clone())
     }
 
     /// The signals that stop the run, for [`play_until_signal`](Runner::play_until_signal).
@@ -205,6 +208,9 @@ impl<P: Player> Runner<P> {
             .as_ref()
             .map(Listener::new)
             .transpose()?;
+        if reload_listener.is_some() {
+            self.reloads.get_or_init(Reloads::new);
+        }
         let _watchdog = Watchdog::start(&self.signals);
         let (stage, play) = self.stage();
         let mut play = std::pin::pin!(play);
@@ -260,6 +266,7 @@ impl<P: Player> Runner<P> {
             drain,
             ..
         } = self;
+        let reloads = reloads.into_inner().unwrap_or_default();
         Stage::new(player, monitor, handle.get(), reloads, drain)
     }
 
@@ -395,13 +402,15 @@ impl Stage {
         let drain = drain
             .or_else(|| member.drain_phase())
             .filter(|drain| !drain.is_zero());
-        let play = play_root(
+        // Awaited beside the shutdown triggers in one task: polled only
+        // when one of its players woke it.
+        let play = Woken::new(play_root(
             member,
             shutdown.clone(),
             monitor.clone(),
             registry,
             reloads.clone(),
-        );
+        ));
         let stage = Stage {
             shutdown,
             monitor,

@@ -1,5 +1,6 @@
 //! The set of signals that stops a run, and the listener for it.
 
+use std::borrow::Cow;
 use std::task::Poll;
 
 use crate::error::Error;
@@ -17,11 +18,12 @@ use crate::signal::Signal;
 /// # Ok::<(), Error>(())
 /// ```
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Signals(Vec<Signal>);
+pub struct Signals(Cow<'static, [Signal]>);
 
+/// The defaults are borrowed: a runner that is given none allocates none.
 impl Default for Signals {
     fn default() -> Self {
-        Signals(vec![Signal::Interrupt, Signal::Terminate])
+        Signals(Cow::Borrowed(&[Signal::Interrupt, Signal::Terminate]))
     }
 }
 
@@ -29,7 +31,7 @@ impl Signals {
     /// The signals that request a reload by default: `SIGHUP` on Unix,
     /// none elsewhere.
     pub(crate) fn reload_default() -> Option<Self> {
-        cfg!(unix).then(|| Signals(vec![Signal::Hangup]))
+        cfg!(unix).then_some(Signals(Cow::Borrowed(&[Signal::Hangup])))
     }
 
     /// A set of signals, duplicates removed.
@@ -47,7 +49,7 @@ impl Signals {
         if list.is_empty() {
             return Err(Error::NoSignals);
         }
-        Ok(Signals(list))
+        Ok(Signals(Cow::Owned(list)))
     }
 
     /// The signals.

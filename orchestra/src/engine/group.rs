@@ -8,7 +8,6 @@ use std::sync::atomic::Ordering;
 use std::task::{Context as TaskContext, Poll};
 use std::time::Duration;
 
-use futures_util::stream::{FuturesUnordered, StreamExt};
 use tokio::sync::mpsc::UnboundedReceiver;
 use tokio::task::{JoinError, JoinHandle};
 use tokio::time::{Instant, sleep};
@@ -21,6 +20,7 @@ use super::seat::{Grouped, Paused, Root, Seat};
 use super::strategy::{Members, Regroup, Step};
 use super::supervise::{Dyn, Outcome, Target, supervise};
 use super::tasks::{Joined, Tasks};
+use super::unordered::Unordered;
 use crate::context::Context;
 use crate::error::{Chain, Error, Straggler, panic_message};
 use crate::status::EventKind;
@@ -97,8 +97,8 @@ impl Slot {
 }
 
 /// Borrowed players and nested groups, which run inside the group's future.
-type Running<'m> = FuturesUnordered<Pin<Box<dyn Future<Output = (usize, Exit)> + Send + 'm>>>;
-type Readying = FuturesUnordered<Pin<Box<dyn Future<Output = usize> + Send>>>;
+type Running<'m> = Unordered<Pin<Box<dyn Future<Output = (usize, Exit)> + Send + 'm>>>;
+type Readying = Unordered<Pin<Box<dyn Future<Output = usize> + Send>>>;
 
 /// What the group waits on.
 struct Sets<'m> {
@@ -120,10 +120,9 @@ impl Target for Nested<'_, '_> {
         reason = "a group's run ends with an `Outcome` itself"
     )]
     async fn play(&mut self, ctx: Context, seat: &Seat) -> Outcome {
-        // Boxed: a group runs members that run groups.
-        let run: Pin<Box<dyn Future<Output = Result<(), Error>> + Send + '_>> =
-            Box::pin(conduct(self.0, &ctx, self.1, seat.inherited_timeout()));
-        match run.await {
+        // Not boxed: its members run in futures of their own (boxed, or
+        // tasks), so that a group's future holds none of theirs.
+        match conduct(self.0, &ctx, self.1, seat.inherited_timeout()).await {
             Ok(()) => Outcome::Done,
             Err(error) => Outcome::Failed(error),
         }
@@ -752,10 +751,7 @@ async fn drive(
     abort: CancellationToken,
     timeout: Duration,
 ) -> Exit {
-    let expired = async {
-        seat.token.cancelled().await;
-        sleep(timeout).await;
-    };
+    let expired = expired(&seat, timeout);
     match &mut member.body {
         Body::Player {
             player: Held::Owned(_),
@@ -765,22 +761,12 @@ async fn drive(
             player: Held::Borrowed(player),
             ..
         } => tokio::select! {
+            biased;
             result = supervise(Dyn(&mut **player), &seat) => Exit::Done(result),
             () = expired => Exit::Aborted,
             () = abort.cancelled() => Exit::Aborted,
         },
-        // A nested group aborts its own members, so that they are
-        // reported by their own paths.
-        Body::Group(group) => {
-            let mut nested = std::pin::pin!(supervise(Nested(group, &abort), &seat));
-            tokio::select! {
-                result = &mut nested => Exit::Done(result),
-                () = expired => {
-                    abort.cancel();
-                    Exit::Done(nested.await)
-                }
-            }
-        }
+        Body::Group(group) => Exit::Done(drive_group(group, &seat, &abort, timeout).await),
         Body::Given(slot) => {
             let Some(group) = slot.take() else {
                 return Exit::Done(Err(Error::Unavailable {
@@ -789,6 +775,7 @@ async fn drive(
             };
             let mut task = AbortOnDropHandle::new(spawn_group(group, seat.clone(), abort.clone()));
             let joined = tokio::select! {
+                biased;
                 joined = &mut task => joined,
                 () = expired => {
                     abort.cancel();
@@ -804,6 +791,33 @@ async fn drive(
             }
         }
     }
+}
+
+/// Runs a lent group (a nested conductor's, or the top one's) in place
+/// until it returns; aborted at `timeout` after being asked to stop, or
+/// from above (`abort`). A nested group aborts its own members, so that
+/// they are reported by their own paths.
+pub(super) async fn drive_group(
+    group: &mut Group<'_>,
+    seat: &Arc<Seat>,
+    abort: &CancellationToken,
+    timeout: Duration,
+) -> Result<(), Error> {
+    let mut nested = std::pin::pin!(supervise(Nested(group, abort), seat));
+    tokio::select! {
+        biased;
+        result = &mut nested => result,
+        () = expired(seat, timeout) => {
+            abort.cancel();
+            nested.await
+        }
+    }
+}
+
+/// Completes `timeout` after the member in `seat` is asked to stop.
+async fn expired(seat: &Seat, timeout: Duration) {
+    seat.token.cancelled().await;
+    sleep(timeout).await;
 }
 
 /// Runs a given group on a task of its own, and gives it back.

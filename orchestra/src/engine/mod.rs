@@ -18,9 +18,13 @@
 //!   and limits, panic capture, its tracing span; owned players on a task of
 //!   their own (`spawn_leaf`).
 //! - [`ends`] and [`tasks`]: how a group awaits its owned members' tasks.
+//! - [`unordered`]: the set of futures a group polls in place, made at
+//!   its first push.
 //! - [`order`]: the `after` order of a group's members, resolved.
 //! - [`group`] runs a group of members: start order, readiness, failure
 //!   fan-out, ordered stop, per-member stop timeouts, stragglers.
+//! - [`top`] runs a conductor at the top of a run in place, without a
+//!   group of one around it.
 //! - this module: a [`Player`] as a member, and the top of a run.
 
 pub(crate) mod child_player;
@@ -38,6 +42,8 @@ pub(crate) mod shutdown;
 mod strategy;
 mod supervise;
 mod tasks;
+mod top;
+mod unordered;
 
 use std::sync::Arc;
 
@@ -137,21 +143,27 @@ pub(crate) async fn play_root(
         registry,
         reloads,
     });
-    let mut top = Group {
-        timeout: None,
-        supervision: Default::default(),
-        drain: None,
-        // The root's conductor runs in this future, not on a task of its
-        // own: it starts its players at the first poll.
-        members: vec![member.lent()],
-        runs: Vec::new(),
+    // The root's conductor runs in this future, not on a task of its own:
+    // it starts its players at the first poll.
+    let mut member = member.lent();
+    let seat = Arc::new(Seat::root(root.clone()));
+    let forcing = root.shutdown.forcing();
+    let (result, dropped) = if top::runs_in_place(&member) {
+        top::conduct(&mut member, &seat).await
+    } else {
+        let mut top = Group {
+            timeout: None,
+            supervision: Default::default(),
+            drain: None,
+            members: vec![member],
+            runs: Vec::new(),
+        };
+        let ctx = Context::for_run(seat, 1);
+        let result = group::conduct(&mut top, &ctx, forcing, DEFAULT_TIMEOUT).await;
+        // The players end here, at the end of the run: a panic in a
+        // `Drop` is one of its failures.
+        (result, top.dismiss(""))
     };
-    let ctx = Context::for_run(Arc::new(Seat::root(root.clone())), 1);
-    let forcing = root.shutdown.forcing().clone();
-    let result = group::conduct(&mut top, &ctx, &forcing, DEFAULT_TIMEOUT).await;
-    // The players end here, at the end of the run: a panic in a `Drop` is
-    // one of its failures.
-    let dropped = top.dismiss("");
     let errors = result.err().into_iter().chain(dropped).collect();
     let result = Error::combine(errors).map_or(Ok(()), Err);
     if let Some(monitor) = &root.monitor {
@@ -159,7 +171,7 @@ pub(crate) async fn play_root(
     }
 
     if let Some(listening) = listening {
-        listening.finish(listening_bound, &forcing).await;
+        listening.finish(listening_bound, forcing).await;
     }
     if let Some(monitor) = &root.monitor {
         tracing::info!(target: "orchestra", "players at the end of the run:\n{}", monitor.report());
@@ -233,6 +245,49 @@ mod tests {
                 forced: Some("a second SIGINT".into())
             })
         );
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn the_top_conductor_is_reported_stopping_while_its_players_stop() {
+        let shutdown = Shutdown::new();
+        let monitor = Monitor::new();
+        let mut conductor = crate::Conductor::named("app");
+        conductor
+            .add(
+                "slow",
+                player_fn(|ctx: Context| async move {
+                    ctx.cancelled().await;
+                    tokio::time::sleep(Duration::from_secs(1)).await;
+                    Ok(())
+                }),
+            )
+            .unwrap();
+        let member = member_of(
+            Access::Own(conductor),
+            None,
+            PlayerOptions::shared_default(),
+        );
+        let run = tokio::spawn(play_root(
+            member,
+            shutdown.clone(),
+            Some(monitor.clone()),
+            None,
+            Reloads::default(),
+        ));
+        tokio::time::sleep(Duration::from_millis(10)).await;
+        assert_eq!(monitor.status("app").unwrap().state, State::Running);
+
+        shutdown.request();
+        tokio::time::sleep(Duration::from_millis(10)).await;
+        for path in ["app", "app/slow"] {
+            assert_eq!(
+                monitor.status(path).unwrap().state,
+                State::Stopping,
+                "{path}"
+            );
+        }
+        run.await.unwrap().unwrap();
+        assert_eq!(monitor.status("app").unwrap().state, State::Stopped);
     }
 
     #[tokio::test(start_paused = true)]
