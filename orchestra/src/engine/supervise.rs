@@ -224,16 +224,22 @@ pub(super) fn supervise<'s>(
                     Box::pin(reloadable(run, token, &seat, attempt, id)).await
                 }
                 // Boxed: the task of a member without a handle need not carry
-                // the room for a run under commands.
+                // the room for a run under commands. One box per arm, not
+                // one box of an `Either`: that box would take the room of a
+                // reloadable run for every member (1.7 KB more a player with
+                // a control handle, in the bench's features section).
                 Some(commands) => {
-                    let run = if seat.options.on_reload == OnReload::Restart {
+                    let next = if seat.options.on_reload == OnReload::Restart {
                         let (ctx, token) = context(&seat, attempt, id).stoppable_alone();
                         let run = run(&mut target, ctx, &seat, &span);
-                        Either::Left(reloadable(run, token, &seat, attempt, id))
+                        let run = reloadable(run, token, &seat, attempt, id);
+                        Box::pin(under_commands(&seat, commands, run, &span, attempt, id)).await
                     } else {
-                        Either::Right(run(&mut target, context(&seat, attempt, id), &seat, &span))
+                        let ctx = context(&seat, attempt, id);
+                        let run = run(&mut target, ctx, &seat, &span);
+                        Box::pin(under_commands(&seat, commands, run, &span, attempt, id)).await
                     };
-                    match Box::pin(under_commands(&seat, commands, run, &span, attempt, id)).await {
+                    match next {
                         Next::Judge(outcome) => outcome,
                         Next::Run => continue,
                         Next::End => return Ok(()),
