@@ -31,7 +31,11 @@
 //!    collected with the player's name, the first failure stopping the rest.
 //! 2. `tokio-graceful-shutdown`: a `Toplevel` with a `SubsystemBuilder` per
 //!    player, stopped through its shutdown token (no signal handling).
-//! 3. `orchestra Conductor`: the runtime-built conductor, N `player_fn`s.
+//! 3. `orchestra Conductor`: the runtime-built conductor, N players of the
+//!    struct `Idle` added by name (`Conductor::add`). A struct, as the
+//!    derive's fields, not a `player_fn` closure: a closure's run cannot
+//!    borrow the closure, so it would clone the shared state at each run,
+//!    which no other contestant's body does.
 //! 4. `orchestra derive`: structs of 100 player fields (1 and 10 for the
 //!    smallest N), N / 100 of them in a runtime-built conductor from N = 1 000.
 //!
@@ -415,22 +419,14 @@ fn idle_conductor(n: usize, shared: &Arc<Shared>, options: Option<&PlayerOptions
     conductor.timeout(STOP_TIMEOUT);
     for i in 0..n {
         let name = format!("p{i}");
+        let player = Idle(Probe::new(shared));
         let added = match options {
-            None => conductor.add(&name, idle_player(shared)),
-            Some(options) => conductor.add_with(&name, idle_player(shared), options.clone()),
+            None => conductor.add(&name, player),
+            Some(options) => conductor.add_with(&name, player, options.clone()),
         };
         added.expect("unique names");
     }
     conductor
-}
-
-/// An idle player as a closure, for the runtime-built conductors.
-fn idle_player(shared: &Arc<Shared>) -> impl Player + use<> {
-    let probe = Probe::new(shared);
-    player_fn(move |ctx: Context| {
-        let shared = probe.0.clone();
-        async move { idle(&shared, ctx.cancelled()).await }
-    })
 }
 
 /// Plays `player` until every body runs, then stops it.
@@ -461,7 +457,8 @@ async fn play_runner<P: Player>(runner: Runner<P>, mut clock: Clock, shared: &Sh
 // ---------------------------------------------------------------------------
 // 4. orchestra's derived conductors.
 
-/// An idle player as a struct, for the fields of derived conductors.
+/// An idle player as a struct: the runtime-built conductors' players and the
+/// derived conductors' fields.
 struct Idle(Probe);
 
 impl Player for Idle {
