@@ -180,3 +180,53 @@ async fn a_group_with_no_order_at_all_says_what_is_missing() {
         "{error}"
     );
 }
+
+#[tokio::test(start_paused = true)]
+async fn a_provider_stopped_through_the_handle_withdraws_its_value_while_it_stays_stopped() {
+    let mut app = Conductor::named("app");
+    app.add(
+        "db",
+        player_fn(|ctx: Context| async move {
+            ctx.ready_with(Pool(ctx.attempt()));
+            ctx.cancelled().await;
+            Ok(())
+        }),
+    )
+    .unwrap();
+    let seen = Arc::new(Mutex::new(Vec::new()));
+    let api_seen = seen.clone();
+    let api = player_fn(move |ctx: Context| {
+        let seen = api_seen.clone();
+        async move {
+            seen.lock()
+                .unwrap()
+                .push(ctx.dependency::<Pool>("db").map_err(|e| e.to_string()));
+            ctx.cancelled().await;
+            Ok(())
+        }
+    });
+    app.add_with("api", api, PlayerOptions::new().after("db"))
+        .unwrap();
+    let runner = app.runner();
+    let handle = runner.handle();
+    let run = tokio::spawn(runner.play_until(std::future::pending()));
+    sleep(millis(1)).await;
+
+    handle.stop("app/db").await.unwrap();
+    handle.restart("app/api").await.unwrap();
+    sleep(millis(1)).await;
+    handle.start("app/db").await.unwrap();
+    handle.restart("app/api").await.unwrap();
+    sleep(millis(1)).await;
+    handle.stop_all();
+    run.await.unwrap().unwrap();
+
+    let seen = seen.lock().unwrap();
+    assert_eq!(seen.len(), 3, "{seen:?}");
+    assert_eq!(seen[0], Ok(Pool(1)));
+    // Stopped, `db` hands nothing over: its run has ended.
+    let stopped = seen[1].as_ref().unwrap_err();
+    assert!(stopped.contains("has handed no value over"), "{stopped}");
+    // Started again, it hands over its new run's value.
+    assert_eq!(seen[2], Ok(Pool(2)));
+}

@@ -451,6 +451,9 @@ async fn under_commands(
             result,
             reply,
         } => {
+            // The run has ended: what it handed over goes with it, and a
+            // member stopped by an order may stay stopped a long time.
+            seat.hand_off.withdraw();
             let _ = reply.send(end(seat, span, attempt, id, result));
             let again = match order {
                 Order::Restart => true,
