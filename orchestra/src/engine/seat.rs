@@ -523,13 +523,34 @@ impl Seat {
     }
 
     /// The member's path from the root conductor, such as `app/jobs/mailer`.
+    ///
+    /// Made on first use, and the paths above it first, from the top down:
+    /// conductors nest to any depth, and a walk up that made each path from
+    /// its parent's would need stack in proportion.
     pub(crate) fn path(&self) -> &Arc<str> {
-        self.path.get_or_init(|| match &self.parent {
-            Some(parent) if !parent.path().is_empty() => {
-                Arc::from(format!("{}/{}", parent.path(), self.name))
-            }
-            _ => Arc::from(self.name.as_str()),
-        })
+        if let Some(path) = self.path.get() {
+            return path;
+        }
+        let mut unmade = Vec::new();
+        let mut above = self.parent.as_deref();
+        while let Some(seat) = above.filter(|seat| seat.path.get().is_none()) {
+            unmade.push(seat);
+            above = seat.parent.as_deref();
+        }
+        for seat in unmade.into_iter().rev() {
+            seat.made_path();
+        }
+        self.made_path()
+    }
+
+    /// The path, made from its parent's (made already: `path` returns it
+    /// at once).
+    fn made_path(&self) -> &Arc<str> {
+        self.path
+            .get_or_init(|| match self.parent.as_deref().map(Seat::path) {
+                Some(above) if !above.is_empty() => Arc::from(format!("{above}/{}", self.name)),
+                _ => Arc::from(self.name.as_str()),
+            })
     }
 
     /// Completes at the next reload request the member has not heard of
