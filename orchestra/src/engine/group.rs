@@ -139,12 +139,12 @@ pub(super) async fn conduct(
 ) -> Result<(), Error> {
     let default_timeout = group.timeout.unwrap_or(inherited_timeout);
     ctx.seat().conducts(default_timeout);
-    let order = order::resolve(group, ctx.path())?;
+    let order = order::resolve(group, || ctx.path())?;
     if ctx.is_cancelled() {
         return Ok(());
     }
     let (regroup, mut paused) =
-        Regroup::new(group.supervision, ctx.path(), group.members.len()).unzip();
+        Regroup::new(group.supervision, || ctx.path(), group.members.len()).unzip();
     // The members nobody is ordered after are asked to stop first, all at
     // once: they share a token (one per run of the group, not one each).
     let first_to_stop = Arc::new(CancellationToken::new());

@@ -99,7 +99,7 @@ impl Order {
 
 /// Checks the members' options and resolves their `after` names to indices;
 /// every problem is reported, not only the first.
-pub(super) fn resolve(group: &Group<'_>, prefix: &str) -> Result<Order, Error> {
+pub(super) fn resolve<'p>(group: &Group<'_>, prefix: impl Fn() -> &'p str) -> Result<Order, Error> {
     let members = &group.members;
     let mut problems = Vec::new();
     let mut config = |path: &str, message: String| {
@@ -111,6 +111,7 @@ pub(super) fn resolve(group: &Group<'_>, prefix: &str) -> Result<Order, Error> {
     if let Some((_, within)) = group.supervision.max_restarts
         && within.is_zero()
     {
+        let prefix = prefix();
         config(
             if prefix.is_empty() { "/" } else { prefix },
             "the conductor's max_restarts window (`within`) must be longer than zero".into(),
@@ -118,12 +119,12 @@ pub(super) fn resolve(group: &Group<'_>, prefix: &str) -> Result<Order, Error> {
     }
     for member in members.iter() {
         if let Err(message) = member.options.validate() {
-            config(&path(prefix, &member.name), message);
+            config(&path(prefix(), &member.name), message);
         }
         // The top group's prefix is empty: it holds the root conductor.
-        if !prefix.is_empty() && member.drain_phase().is_some() {
+        if member.drain_phase().is_some() && !prefix().is_empty() {
             config(
-                &path(prefix, &member.name),
+                &path(prefix(), &member.name),
                 "a drain phase is the whole run's: set `drain` on the top conductor \
                  or with `Runner::drain`, not on a nested conductor"
                     .into(),
@@ -143,12 +144,12 @@ pub(super) fn resolve(group: &Group<'_>, prefix: &str) -> Result<Order, Error> {
         for after in &member.options.after {
             match index.get(&**after) {
                 Some(&d) if d == i => config(
-                    &path(prefix, &member.name),
+                    &path(prefix(), &member.name),
                     "it is ordered `after` itself".into(),
                 ),
                 Some(&d) => deps[i].push(d),
                 None => config(
-                    &path(prefix, &member.name),
+                    &path(prefix(), &member.name),
                     format!(
                         "it is ordered `after` `{after}`, which is not a player of this conductor; its players are {}",
                         list(members.iter().map(|m| &*m.name))
@@ -160,6 +161,7 @@ pub(super) fn resolve(group: &Group<'_>, prefix: &str) -> Result<Order, Error> {
     let order = Order::new(deps);
     if let Some(cycle) = order.cycle() {
         let names = cycle.iter().map(|&i| &*members[i].name);
+        let prefix = prefix();
         config(
             if prefix.is_empty() { "/" } else { prefix },
             format!(

@@ -65,9 +65,9 @@ pub(super) struct Regroup {
 impl Regroup {
     /// The bookkeeping of a group of `len` members, if it decides
     /// restarts, and where its members' pauses arrive.
-    pub(super) fn new(
+    pub(super) fn new<'p>(
         supervision: Supervision,
-        path: &str,
+        path: impl FnOnce() -> &'p str,
         len: usize,
     ) -> Option<(Self, UnboundedReceiver<Paused>)> {
         if !supervision.is_involved() {
@@ -76,7 +76,7 @@ impl Regroup {
         let (sender, paused) = unbounded_channel();
         let regroup = Regroup {
             supervision,
-            path: Arc::from(path),
+            path: Arc::from(path()),
             phases: vec![Phase::Steady; len],
             window: VecDeque::new(),
             sender,
