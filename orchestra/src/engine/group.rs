@@ -755,7 +755,6 @@ async fn drive(
     abort: CancellationToken,
     timeout: Duration,
 ) -> Exit {
-    let expired = expired(&seat, timeout);
     match &mut member.body {
         Body::Player {
             player: Held::Owned(_),
@@ -767,7 +766,7 @@ async fn drive(
         } => tokio::select! {
             biased;
             result = supervise(Dyn(&mut **player), &seat) => Exit::Done(result),
-            () = expired => Exit::Aborted,
+            () = expired(&seat, timeout) => Exit::Aborted,
             () = abort.cancelled() => Exit::Aborted,
         },
         Body::Group(group) => Exit::Done(drive_group(group, &seat, &abort, timeout).await),
@@ -777,16 +776,8 @@ async fn drive(
                     path: seat.path().clone(),
                 }));
             };
-            let mut task = AbortOnDropHandle::new(spawn_group(group, seat.clone(), abort.clone()));
-            let joined = tokio::select! {
-                biased;
-                joined = &mut task => joined,
-                () = expired => {
-                    abort.cancel();
-                    task.await
-                }
-            };
-            match joined {
+            let task = AbortOnDropHandle::new(spawn_group(group, seat.clone(), abort.clone()));
+            match aborted_at_expiry(task, &seat, &abort, timeout).await {
                 Ok((group, result)) => {
                     *slot = Some(group);
                     Exit::Done(result)
@@ -798,22 +789,33 @@ async fn drive(
 }
 
 /// Runs a lent group (a nested conductor's, or the top one's) in place
-/// until it returns; aborted at `timeout` after being asked to stop, or
-/// from above (`abort`). A nested group aborts its own members, so that
-/// they are reported by their own paths.
+/// until it returns; its members aborted at `timeout` after it is asked to
+/// stop, or from above (`abort`).
 pub(super) async fn drive_group(
     group: &mut Group<'_>,
     seat: &Arc<Seat>,
     abort: &CancellationToken,
     timeout: Duration,
 ) -> Result<(), Error> {
-    let mut nested = std::pin::pin!(supervise(Nested(group, abort), seat));
+    aborted_at_expiry(supervise(Nested(group, abort), seat), seat, abort, timeout).await
+}
+
+/// Runs a group's `run` to its end; `timeout` after the member in `seat`
+/// is asked to stop, cancels `abort`, for the group to abort its own
+/// members (reported by their own paths), and awaits the run still.
+async fn aborted_at_expiry<F: Future>(
+    run: F,
+    seat: &Seat,
+    abort: &CancellationToken,
+    timeout: Duration,
+) -> F::Output {
+    let mut run = std::pin::pin!(run);
     tokio::select! {
         biased;
-        result = &mut nested => result,
+        ended = &mut run => ended,
         () = expired(seat, timeout) => {
             abort.cancel();
-            nested.await
+            run.await
         }
     }
 }
