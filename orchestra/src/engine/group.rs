@@ -144,7 +144,7 @@ pub(super) async fn conduct(
         return Ok(());
     }
     let (regroup, mut paused) =
-        Regroup::new(group.supervision, || ctx.path(), group.members.len()).unzip();
+        Regroup::new(group.supervision, || ctx.seat().path(), group.members.len()).unzip();
     // The members nobody is ordered after are asked to stop first, all at
     // once: they share a token (one per run of the group, not one each).
     let first_to_stop = Arc::new(CancellationToken::new());

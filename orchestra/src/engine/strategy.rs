@@ -67,7 +67,7 @@ impl Regroup {
     /// restarts, and where its members' pauses arrive.
     pub(super) fn new<'p>(
         supervision: Supervision,
-        path: impl FnOnce() -> &'p str,
+        path: impl FnOnce() -> &'p Arc<str>,
         len: usize,
     ) -> Option<(Self, UnboundedReceiver<Paused>)> {
         if !supervision.is_involved() {
@@ -76,7 +76,7 @@ impl Regroup {
         let (sender, paused) = unbounded_channel();
         let regroup = Regroup {
             supervision,
-            path: Arc::from(path()),
+            path: path().clone(),
             phases: vec![Phase::Steady; len],
             window: VecDeque::new(),
             sender,
