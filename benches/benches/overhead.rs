@@ -154,6 +154,11 @@ impl Shared {
         self.all_running.notified().await;
     }
 
+    /// Panics, naming `who` played them, unless every player was dropped.
+    fn assert_all_dropped(&self, who: &str) {
+        assert_eq!(self.dropped.load(Ordering::Acquire), self.players, "{who}");
+    }
+
     /// Completes once every player has been dropped.
     async fn all_dropped(&self) {
         while self.dropped.load(Ordering::Acquire) < self.players {
@@ -290,12 +295,7 @@ impl Contestant {
             Contestant::Conductor => conductor(n, &shared).await,
             Contestant::Derive => derived(n, &shared).await,
         };
-        assert_eq!(
-            shared.dropped.load(Ordering::Acquire),
-            n,
-            "{}",
-            self.label()
-        );
+        shared.assert_all_dropped(self.label());
         sample
     }
 }
@@ -572,12 +572,7 @@ impl Feature {
             runner = runner.monitor(Monitor::new());
         }
         let sample = play_runner(runner, clock, &shared).await;
-        assert_eq!(
-            shared.dropped.load(Ordering::Acquire),
-            n,
-            "{}",
-            self.label()
-        );
+        shared.assert_all_dropped(self.label());
         sample
     }
 }
