@@ -150,43 +150,10 @@ pub(super) async fn conduct(
     let first_to_stop = Arc::new(CancellationToken::new());
     let reloads_seen = ctx.root().reloads.generation();
 
-    let slots = group
-        .members
-        .iter()
-        .enumerate()
-        .map(|(i, member)| Slot {
-            seat: Seat::member(
-                ctx.seat(),
-                member.name.clone(),
-                matches!(member.body, Body::Group(_) | Body::Given(_)),
-                member.options.clone(),
-                stop_timeout(member, default_timeout),
-                Grouped {
-                    index: i,
-                    runs_before: group.runs.get(i).copied().unwrap_or(0),
-                    reloads_seen,
-                    to_group: regroup.as_ref().map(Regroup::sender),
-                    first_to_stop: order.dependents(i).is_empty().then_some(&first_to_stop),
-                },
-            ),
-            asked: None,
-            progress: Progress::Waiting,
-            stop_asked: false,
-            owned: matches!(
-                member.body,
-                Body::Player {
-                    player: Held::Owned(_),
-                    ..
-                }
-            ),
-            in_task: false,
-            counted_ready: false,
-        })
-        .collect();
     let mut this = Conducting {
         regroup,
         released: Vec::new(),
-        slots,
+        slots: Vec::with_capacity(group.members.len()),
         order,
         members: group.members.iter_mut().map(Some).collect(),
         abort,
@@ -202,6 +169,61 @@ pub(super) async fn conduct(
         stragglers: Vec::new(),
         aborted: Vec::new(),
     };
+    let mut sets = Sets {
+        tasks: Tasks::new(this.members.len()),
+        running: Running::new(),
+        readying: Readying::new(),
+    };
+    // A member starts as its seat is made, while the seat is still in the
+    // cache (and, on a multi-thread runtime, the first tasks run while the
+    // next seats are made), unless something must see every seat first:
+    // the members ordered after others, which find the values they are
+    // handed among them, or a monitor or the metrics, which hear that
+    // every member is starting before any starts.
+    let watched = cfg!(feature = "metrics") || this.root.monitor.is_some();
+    let at_once = this.order.is_empty() && !watched;
+    for i in 0..this.members.len() {
+        let Some(member) = this.members[i].as_deref() else {
+            unreachable!("every member is there before the group starts")
+        };
+        let owned = matches!(
+            member.body,
+            Body::Player {
+                player: Held::Owned(_),
+                ..
+            }
+        );
+        let seat = Seat::member(
+            ctx.seat(),
+            member.name.clone(),
+            matches!(member.body, Body::Group(_) | Body::Given(_)),
+            member.options.clone(),
+            stop_timeout(member, default_timeout),
+            Grouped {
+                index: i,
+                runs_before: group.runs.get(i).copied().unwrap_or(0),
+                reloads_seen,
+                to_group: this.regroup.as_ref().map(Regroup::sender),
+                first_to_stop: this
+                    .order
+                    .dependents(i)
+                    .is_empty()
+                    .then_some(&this.first_to_stop),
+            },
+        );
+        this.slots.push(Slot {
+            seat,
+            asked: None,
+            progress: Progress::Waiting,
+            stop_asked: false,
+            owned,
+            in_task: false,
+            counted_ready: false,
+        });
+        if at_once {
+            this.launch(i, &mut sets);
+        }
+    }
     // The members, for those ordered after others to find the values they
     // are handed (`Context::dependency`).
     let handing: Option<Arc<Vec<Arc<Seat>>>> = (!this.order.is_empty()).then(|| {
@@ -209,27 +231,21 @@ pub(super) async fn conduct(
         ctx.seat().set_members(&seats);
         seats
     });
-
-    // Only a monitor or the metrics hear of it: with neither, no pass over
-    // the seats (each a cache miss in a large group).
-    if cfg!(feature = "metrics") || this.root.monitor.is_some() {
-        for slot in &this.slots {
-            slot.seat.emit(0, None, || EventKind::Starting);
-            if let Some(monitor) = &this.root.monitor
-                && slot.seat.options.ignore_readiness
-            {
-                monitor.ignore_readiness(slot.seat.path());
+    if !at_once {
+        if watched {
+            for slot in &this.slots {
+                slot.seat.emit(0, None, || EventKind::Starting);
+                if let Some(monitor) = &this.root.monitor
+                    && slot.seat.options.ignore_readiness
+                {
+                    monitor.ignore_readiness(slot.seat.path());
+                }
             }
         }
-    }
-    let mut sets = Sets {
-        tasks: Tasks::new(this.slots.len()),
-        running: Running::new(),
-        readying: Readying::new(),
-    };
-    for i in 0..this.slots.len() {
-        if this.order.deps_ready(i) {
-            this.launch(i, &mut sets);
+        for i in 0..this.slots.len() {
+            if this.order.deps_ready(i) {
+                this.launch(i, &mut sets);
+            }
         }
     }
 
