@@ -86,14 +86,9 @@ struct Slot {
     in_task: bool,
     /// Its first readiness was counted by its dependents waiting to start.
     counted_ready: bool,
-}
-
-impl Slot {
-    /// Its stop timeout, in a group whose members have `default` by
-    /// default.
-    fn timeout(&self, default: Duration) -> Duration {
-        self.seat.stop_timeout_or(|| default)
-    }
+    /// Its stop timeout, as its seat has it (fixed for the group's run):
+    /// kept here too, so that a stop need not read every seat.
+    timeout: Duration,
 }
 
 /// Borrowed players and nested groups, which run inside the group's future.
@@ -158,8 +153,8 @@ pub(super) async fn conduct(
         members: group.members.iter_mut().map(Some).collect(),
         abort,
         first_to_stop,
-        default_timeout,
         root: ctx.root(),
+        watched: cfg!(feature = "metrics") || ctx.root().monitor.is_some(),
         stopping: false,
         aborting: false,
         next_deadline: None,
@@ -180,8 +175,7 @@ pub(super) async fn conduct(
     // the members ordered after others, which find the values they are
     // handed among them, or a monitor or the metrics, which hear that
     // every member is starting before any starts.
-    let watched = cfg!(feature = "metrics") || this.root.monitor.is_some();
-    let at_once = this.order.is_empty() && !watched;
+    let at_once = this.order.is_empty() && !this.watched;
     for i in 0..this.members.len() {
         let Some(member) = this.members[i].as_deref() else {
             unreachable!("every member is there before the group starts")
@@ -193,12 +187,13 @@ pub(super) async fn conduct(
                 ..
             }
         );
+        let timeout = stop_timeout(member, default_timeout);
         let seat = Seat::member(
             ctx.seat(),
             member.name.clone(),
             matches!(member.body, Body::Group(_) | Body::Given(_)),
             member.options.clone(),
-            stop_timeout(member, default_timeout),
+            timeout,
             Grouped {
                 index: i,
                 runs_before: group.runs.get(i).copied().unwrap_or(0),
@@ -219,6 +214,7 @@ pub(super) async fn conduct(
             owned,
             in_task: false,
             counted_ready: false,
+            timeout,
         });
         if at_once {
             this.launch(i, &mut sets);
@@ -232,7 +228,7 @@ pub(super) async fn conduct(
         seats
     });
     if !at_once {
-        if watched {
+        if this.watched {
             for slot in &this.slots {
                 slot.seat.emit(0, None, || EventKind::Starting);
                 if let Some(monitor) = &this.root.monitor
@@ -326,9 +322,9 @@ struct Conducting<'g, 'm, 'a> {
     abort: &'g CancellationToken,
     /// The stop token of the members nobody is ordered after.
     first_to_stop: Arc<CancellationToken>,
-    /// The stop timeout of its members that set none.
-    default_timeout: Duration,
     root: &'g Arc<Root>,
+    /// A monitor or the metrics hear of its members' events.
+    watched: bool,
     stopping: bool,
     aborting: bool,
     /// Owned members whose task the group still waits for.
@@ -391,7 +387,7 @@ impl<'m, 'a: 'm> Conducting<'_, 'm, 'a> {
                     let slot = &mut self.slots[i];
                     slot.asked = Some(now);
                     if slot.owned {
-                        shortest = shorter(shortest, Some(slot.timeout(self.default_timeout)));
+                        shortest = shorter(shortest, Some(slot.timeout));
                     }
                 }
                 self.watch_until(now, shortest);
@@ -434,7 +430,7 @@ impl<'m, 'a: 'm> Conducting<'_, 'm, 'a> {
             slot.in_task = true;
             return;
         }
-        let timeout = slot.timeout(self.default_timeout);
+        let timeout = slot.timeout;
         let abort = self.abort.child_token();
         sets.running.push(Box::pin(async move {
             (i, drive(member, seat, abort, timeout).await)
@@ -650,13 +646,15 @@ impl<'m, 'a: 'm> Conducting<'_, 'm, 'a> {
         }
         slot.stop_asked = true;
         slot.asked = Some(now);
-        // Those nobody is ordered after are cancelled together, at the end
-        // of `begin_stop`.
-        if !Arc::ptr_eq(&slot.seat.token, &self.first_to_stop) {
+        // Those nobody is ordered after share a token, cancelled at the
+        // end of `begin_stop`: most stops read no seat.
+        if !self.order.dependents(i).is_empty() {
             slot.seat.token.cancel();
         }
-        slot.seat.emit(0, None, || EventKind::Stopping);
-        slot.owned.then(|| slot.timeout(self.default_timeout))
+        if self.watched {
+            slot.seat.emit(0, None, || EventKind::Stopping);
+        }
+        slot.owned.then_some(slot.timeout)
     }
 
     /// Wakes the group at `from + timeout`, if sooner than it wakes.
@@ -716,11 +714,11 @@ impl<'m, 'a: 'm> Conducting<'_, 'm, 'a> {
                     continue;
                 }
                 (Some(aborted), _) => later(aborted, ABORT_GRACE),
-                (None, Some(asked)) if later(asked, slot.timeout(self.default_timeout)) <= now => {
+                (None, Some(asked)) if later(asked, slot.timeout) <= now => {
                     self.abort_task(i, task, now);
                     continue;
                 }
-                (None, Some(asked)) => later(asked, slot.timeout(self.default_timeout)),
+                (None, Some(asked)) => later(asked, slot.timeout),
                 (None, None) => continue,
             };
             self.wake_at(deadline);
