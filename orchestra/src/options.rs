@@ -262,6 +262,16 @@ impl PlayerOptions {
 /// one shared.
 pub(crate) type Name = smol_str::SmolStr;
 
+/// The path of a member named `name` below `prefix` (the path of its
+/// conductor, empty at the top).
+pub(crate) fn path(prefix: &str, name: &str) -> Arc<str> {
+    if prefix.is_empty() {
+        Arc::from(name)
+    } else {
+        Arc::from(format!("{prefix}/{name}"))
+    }
+}
+
 /// Checks a player's name, given at run time (`Conductor::add`,
 /// `Context::spawn_player`): the derive's are field names, checked by the
 /// compiler.

@@ -8,12 +8,11 @@ use std::time::Duration;
 use tokio::time::sleep;
 
 use super::command::timed_out;
-use super::member::path;
 use super::seat::Seat;
 use super::supervise::{Typed, supervise};
 use crate::context::Context;
 use crate::error::Error;
-use crate::options::{Name, PlayerOptions, check_name};
+use crate::options::{Name, PlayerOptions, check_name, path};
 use crate::player::Player;
 use crate::status::EventKind;
 

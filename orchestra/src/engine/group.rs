@@ -150,11 +150,11 @@ pub(super) async fn conduct(
         released: Vec::new(),
         slots: Vec::with_capacity(group.members.len()),
         order,
-        members: group.members.iter_mut().map(Some).collect(),
+        members: Vec::with_capacity(group.members.len()),
         abort,
         first_to_stop,
         root: ctx.root(),
-        watched: cfg!(feature = "metrics") || ctx.root().monitor.is_some(),
+        watched: ctx.root().heard(),
         stopping: false,
         aborting: false,
         next_deadline: None,
@@ -165,7 +165,7 @@ pub(super) async fn conduct(
         aborted: Vec::new(),
     };
     let mut sets = Sets {
-        tasks: Tasks::new(this.members.len()),
+        tasks: Tasks::new(group.members.len()),
         running: Running::new(),
         readying: Readying::new(),
     };
@@ -176,10 +176,7 @@ pub(super) async fn conduct(
     // handed among them, or a monitor or the metrics, which hear that
     // every member is starting before any starts.
     let at_once = this.order.is_empty() && !this.watched;
-    for i in 0..this.members.len() {
-        let Some(member) = this.members[i].as_deref() else {
-            unreachable!("every member is there before the group starts")
-        };
+    for (i, member) in group.members.iter_mut().enumerate() {
         let owned = matches!(
             member.body,
             Body::Player {
@@ -199,13 +196,10 @@ pub(super) async fn conduct(
                 runs_before: group.runs.get(i).copied().unwrap_or(0),
                 reloads_seen,
                 to_group: this.regroup.as_ref().map(Regroup::sender),
-                first_to_stop: this
-                    .order
-                    .dependents(i)
-                    .is_empty()
-                    .then_some(&this.first_to_stop),
+                first_to_stop: this.order.stops_first(i).then_some(&this.first_to_stop),
             },
         );
+        this.members.push(Some(member));
         this.slots.push(Slot {
             seat,
             asked: None,
@@ -648,7 +642,7 @@ impl<'m, 'a: 'm> Conducting<'_, 'm, 'a> {
         slot.asked = Some(now);
         // Those nobody is ordered after share a token, cancelled at the
         // end of `begin_stop`: most stops read no seat.
-        if !self.order.dependents(i).is_empty() {
+        if !self.order.stops_first(i) {
             slot.seat.token.cancel();
         }
         if self.watched {

@@ -13,7 +13,7 @@ use super::seat::Seat;
 use crate::context::Context;
 use crate::describe::Description;
 use crate::error::{BoxError, Error, panic_message};
-use crate::options::{Name, PlayerOptions};
+use crate::options::{Name, PlayerOptions, path};
 use crate::supervision::{Strategy, Supervision};
 
 /// How a player is handed to the engine: given (to run on a task of its
@@ -176,15 +176,6 @@ fn dismiss_level<'a>(
             Body::Player { .. } | Body::Given(None) => {}
         }
         i += 1;
-    }
-}
-
-/// The path of a member named `name` below `prefix`.
-pub(crate) fn path(prefix: &str, name: &str) -> Arc<str> {
-    if prefix.is_empty() {
-        Arc::from(name)
-    } else {
-        Arc::from(format!("{prefix}/{name}"))
     }
 }
 

@@ -6,8 +6,9 @@
 use std::collections::HashMap;
 use std::sync::Arc;
 
-use super::member::{Group, path};
+use super::member::Group;
 use crate::error::Error;
+use crate::options::path;
 
 /// Whom each member starts after (its deps), and who starts after it (its
 /// dependents), by index, with what one run of the group counts of them.
@@ -49,6 +50,12 @@ impl Order {
         }
         let cycle: Vec<usize> = (0..unmet.len()).filter(|&i| unmet[i] > 0).collect();
         (!cycle.is_empty()).then_some(cycle)
+    }
+
+    /// Whether member `i` stops with the first, on the token they share:
+    /// nobody is ordered after it.
+    pub(super) fn stops_first(&self, i: usize) -> bool {
+        self.dependents(i).is_empty()
     }
 
     /// Whether no member is ordered after another.

@@ -17,7 +17,7 @@ use super::shutdown::Shutdown;
 use crate::error::Error;
 use crate::execution_id::ExecutionId;
 use crate::lock::lock;
-use crate::options::{DEFAULT_TIMEOUT, Name, PlayerOptions};
+use crate::options::{DEFAULT_TIMEOUT, Name, PlayerOptions, path};
 use crate::reload::Reloads;
 use crate::status::{EventKind, Monitor};
 
@@ -82,6 +82,12 @@ impl Registry {
 }
 
 impl Root {
+    /// Whether a status event reaches anyone: a monitor, or the metrics.
+    /// With neither, [`emit`](Root::emit) does nothing.
+    pub(crate) fn heard(&self) -> bool {
+        cfg!(feature = "metrics") || self.monitor.is_some()
+    }
+
     /// Reports a status event of the member in `seat` (whose path is made
     /// only if someone listens).
     pub(crate) fn emit(
@@ -546,11 +552,10 @@ impl Seat {
     /// The path, made from its parent's (made already: `path` returns it
     /// at once).
     fn made_path(&self) -> &Arc<str> {
-        self.path
-            .get_or_init(|| match self.parent.as_deref().map(Seat::path) {
-                Some(above) if !above.is_empty() => Arc::from(format!("{above}/{}", self.name)),
-                _ => Arc::from(self.name.as_str()),
-            })
+        self.path.get_or_init(|| {
+            let above = self.parent.as_deref().map_or("", |parent| parent.path());
+            path(above, &self.name)
+        })
     }
 
     /// Completes at the next reload request the member has not heard of
