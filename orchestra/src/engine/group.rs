@@ -19,7 +19,7 @@ use super::order::{self, Order};
 use super::seat::{Grouped, Paused, Root, Seat};
 use super::strategy::{Members, Regroup, Step};
 use super::supervise::{Dyn, Outcome, Target, supervise};
-use super::tasks::{Joined, Tasks};
+use super::tasks::{Joined, Room, Tasks};
 use super::unordered::Unordered;
 use crate::context::Context;
 use crate::error::{Chain, Error, Straggler, panic_message};
@@ -144,6 +144,7 @@ pub(super) async fn conduct(
     // once: they share a token (one per run of the group, not one each).
     let first_to_stop = Arc::new(CancellationToken::new());
     let reloads_seen = ctx.root().reloads.generation();
+    let tasks = Tasks::new(group.members.len());
 
     let mut this = Conducting {
         regroup,
@@ -153,6 +154,7 @@ pub(super) async fn conduct(
         members: Vec::with_capacity(group.members.len()),
         abort,
         first_to_stop,
+        room: tasks.room(),
         root: ctx.root(),
         watched: ctx.root().heard(),
         stopping: false,
@@ -165,7 +167,7 @@ pub(super) async fn conduct(
         aborted: Vec::new(),
     };
     let mut sets = Sets {
-        tasks: Tasks::new(group.members.len()),
+        tasks,
         running: Running::new(),
         readying: Readying::new(),
     };
@@ -316,6 +318,9 @@ struct Conducting<'g, 'm, 'a> {
     abort: &'g CancellationToken,
     /// The stop token of the members nobody is ordered after.
     first_to_stop: Arc<CancellationToken>,
+    /// Where its owned members' tasks queue their ends: a stop makes room
+    /// there first.
+    room: Room,
     root: &'g Arc<Root>,
     /// A monitor or the metrics hear of its members' events.
     watched: bool,
@@ -606,7 +611,9 @@ impl<'m, 'a: 'm> Conducting<'_, 'm, 'a> {
                 shortest = shorter(shortest, self.request_stop(i, now));
             }
         }
-        // Once each is reported asked to stop, all at once.
+        // Once each is reported asked to stop, all at once, into a queue
+        // with room for their ends.
+        self.room.make(self.live_tasks);
         self.first_to_stop.cancel();
         self.watch_until(now, shortest);
     }

@@ -32,6 +32,17 @@ pub(super) struct Tasks {
     at_last: bool,
 }
 
+/// Where the tasks of one run of a group queue their ends, for the group
+/// to make room in before it stops them ([`Ends::make_room`]).
+pub(super) struct Room(Arc<Ends<Played>>);
+
+impl Room {
+    /// Makes room for the ends of `tasks` tasks.
+    pub(super) fn make(&self, tasks: usize) {
+        self.0.make_room(tasks);
+    }
+}
+
 /// How an owned member's task ended: it gave its player back, with how its
 /// run ended; or it did not, with what its handle told (`None`: nothing,
 /// as for an abort).
@@ -48,6 +59,11 @@ impl Tasks {
             spawned: 0,
             at_last: false,
         }
+    }
+
+    /// Where the tasks queue their ends.
+    pub(super) fn room(&self) -> Room {
+        Room(self.ends.clone())
     }
 
     /// Runs member `i`'s player on a task of its own.
