@@ -506,7 +506,7 @@ impl<'m, 'a: 'm> Conducting<'_, 'm, 'a> {
                 {
                     *slot = Some(player);
                 }
-                Exit::Done(result)
+                Exit::Done(result.map_err(|error| *error))
             }
             Err(error) => Exit::lost(&self.slots[i].seat, error),
         };

@@ -98,7 +98,7 @@ fn spawn_leaf<P: Player>(
     tokio::spawn(Box::pin(async move {
         let result = supervise(Typed(&mut *player), &seat).await;
         drop(seat);
-        notice.ended((player as Box<dyn DynPlayer>, result));
+        notice.ended((player as Box<dyn DynPlayer>, result.map_err(Box::new)));
     }))
 }
 
