@@ -32,7 +32,9 @@
 //! 2. `tokio-graceful-shutdown`: a `Toplevel` with a `SubsystemBuilder` per
 //!    player, stopped through its shutdown token (no signal handling).
 //! 3. `orchestra Conductor`: the runtime-built conductor, N players of the
-//!    struct `Idle` added by name (`Conductor::add`). A struct, as the
+//!    struct `Idle` added by name (`Conductor::add`) to a conductor sized
+//!    first (`Conductor::reserve`), as hand-written sizes its vector of
+//!    tasks. A struct, as the
 //!    derive's fields, not a `player_fn` closure: a closure's run cannot
 //!    borrow the closure, so it would clone the shared state at each run,
 //!    which no other contestant's body does.
@@ -416,7 +418,8 @@ async fn conductor(n: usize, shared: &Arc<Shared>) -> Sample {
 /// (`add_with`) or with none (`add`).
 fn idle_conductor(n: usize, shared: &Arc<Shared>, options: Option<&PlayerOptions>) -> Conductor {
     let mut conductor = Conductor::named("bench");
-    conductor.timeout(STOP_TIMEOUT);
+    // Sized first, as the hand-written run sizes its vector of tasks.
+    conductor.timeout(STOP_TIMEOUT).reserve(n);
     for i in 0..n {
         let name = format!("p{i}");
         let player = Idle(Probe::new(shared));

@@ -144,6 +144,31 @@ impl Conductor {
         self
     }
 
+    /// Reserves room for at least `additional` more players, as
+    /// [`Vec::reserve`] does: a conductor of a known number of players
+    /// then grows no table or list as they are added.
+    ///
+    /// ```
+    /// use orchestra::{player_fn, Conductor, Context};
+    ///
+    /// let workers = 8;
+    /// let mut pool = Conductor::named("pool");
+    /// pool.reserve(workers);
+    /// for n in 0..workers {
+    ///     pool.add(&format!("worker-{n}"), player_fn(|ctx: Context| async move {
+    ///         ctx.cancelled().await;
+    ///         Ok(())
+    ///     }))?;
+    /// }
+    /// assert_eq!(pool.len(), workers);
+    /// # Ok::<(), orchestra::Error>(())
+    /// ```
+    pub fn reserve(&mut self, additional: usize) -> &mut Self {
+        self.group.members.reserve(additional);
+        self.names.reserve(additional, |named| named.hash);
+        self
+    }
+
     /// Adds a player with the default options.
     ///
     /// # Errors

@@ -296,6 +296,28 @@ async fn duplicate_and_malformed_names_are_rejected() {
 }
 
 #[tokio::test(start_paused = true)]
+async fn room_reserved_between_adds_keeps_every_name_found() {
+    let (log, t0) = Log::new();
+    let mut app = Conductor::named("app");
+    for n in 0..20 {
+        app.add(&format!("w{n}"), idle(&log, t0)).unwrap();
+    }
+    // The names already added move into the larger table.
+    app.reserve(1_000);
+    for n in 0..20 {
+        assert!(
+            matches!(
+                app.add(&format!("w{n}"), idle(&log, t0)),
+                Err(Error::DuplicateName { .. })
+            ),
+            "w{n} is still known"
+        );
+    }
+    app.add("w20", idle(&log, t0)).unwrap();
+    assert_eq!(app.len(), 21);
+}
+
+#[tokio::test(start_paused = true)]
 async fn a_conductor_can_be_played_again_after_it_stopped() {
     let (log, t0) = Log::new();
     let mut app = Conductor::named("app");
