@@ -9,11 +9,10 @@
 //! first ([`Ends::make_room`]), on its own thread: a task then queues its
 //! end without allocating. A task that grows the queue allocates and
 //! copies it under the lock that every other ending task waits for, on
-//! whichever worker thread runs it. With glibc, a worker's allocation is
-//! also where the frees earlier work left in its arena get sorted: after
-//! tokio-graceful-shutdown had run in the same process, that took 0.6 ms
-//! of each stop of 1 000 players on a multi-thread runtime (the
-//! benchmark's `multi_thread` table).
+//! whichever worker thread runs it, where glibc keeps an arena per thread:
+//! after other work had freed much there (tokio-graceful-shutdown, in the
+//! benchmark's `multi_thread` table), that added about 0.5 ms to each stop
+//! of 1 000 players, and nothing with a single arena for all threads.
 
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
