@@ -94,11 +94,8 @@ impl<T> Ends<T> {
     pub(crate) fn make_room(&self, ends: usize) {
         let room = ends.min(ROOM);
         self.room.store(room, Ordering::Relaxed);
-        let mut queue = lock(&self.queue);
-        let free = queue.ended.capacity() - queue.ended.len();
-        if free < room {
-            queue.ended.reserve(room);
-        }
+        // Nothing is allocated if the queue has that room already.
+        lock(&self.queue).ended.reserve(room);
     }
 
     /// Queues the end of member `i`'s task, and wakes the group if it
