@@ -34,10 +34,9 @@
 //! 3. `orchestra Conductor`: the runtime-built conductor, N players of the
 //!    struct `Idle` added by name (`Conductor::add`) to a conductor sized
 //!    first (`Conductor::reserve`), as hand-written sizes its vector of
-//!    tasks. A struct, as the
-//!    derive's fields, not a `player_fn` closure: a closure's run cannot
-//!    borrow the closure, so it would clone the shared state at each run,
-//!    which no other contestant's body does.
+//!    tasks. A struct, as the derive's fields, not a `player_fn` closure: a
+//!    closure's run cannot borrow the closure, so it would clone the shared
+//!    state at each run, which no other contestant's body does.
 //! 4. `orchestra derive`: structs of 100 player fields (1 and 10 for the
 //!    smallest N), N / 100 of them in a runtime-built conductor from N = 1 000.
 //!
@@ -821,9 +820,10 @@ fn repeats(options: &Options, n: usize) -> usize {
 /// The order matters: a run leaves the heap to the next in the state it
 /// freed it in. tokio-graceful-shutdown frees 20 blocks a player, and
 /// whoever runs right after it starts about 0.15 µs a player slower up to
-/// N = 10 000. A rotation of one order, which this bench used before,
-/// always put the same contestant after it; in a random order each
-/// contestant follows it as often as the others.
+/// N = 10 000; what it frees on the worker threads can slow a later run
+/// too, one that allocates there. A rotation of one order, which this
+/// bench used before, always put the same contestant after it; in a random
+/// order each contestant follows it as often as the others.
 struct Shuffle(u64);
 
 impl Shuffle {
