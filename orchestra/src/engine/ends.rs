@@ -5,6 +5,11 @@
 //! task whose future is dropped before that (aborted, or panicking) queues
 //! its index alone, for the group to ask its handle how it ended.
 //!
+//! A group that waits for every task to end is woken by the last end, and
+//! by a batch of them: on worker threads, by the first half of a stop's
+//! ends too, so that it takes those while the others still come, rather
+//! than all of them after the last ([`Ends::wake_at_last`]).
+//!
 //! A stop brings every end at once, and the group makes the room for them
 //! first ([`Ends::make_room`]), on its own thread: a task then queues its
 //! end without allocating. A task that grows the queue allocates and
@@ -18,8 +23,10 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::task::Waker;
 
-use crate::lock::lock;
 use futures_util::task::AtomicWaker;
+use tokio::runtime::{Handle, RuntimeFlavor};
+
+use crate::lock::lock;
 
 /// How many ends queued wake a group that waits for the last one: it
 /// takes them in batches, so that the queue stays short (not the ends of
@@ -50,8 +57,10 @@ struct Queue<T> {
     /// How many tasks told their end, ever.
     told: usize,
     /// How many notices the group made, once it waits for them all: then
-    /// only the last end wakes it, or a [`BATCH`] of them.
+    /// only the last end wakes it, or `batch` of them.
     all: Option<usize>,
+    /// How many ends queued wake a group that waits for them all.
+    batch: usize,
 }
 
 impl<T> Default for Ends<T> {
@@ -61,6 +70,7 @@ impl<T> Default for Ends<T> {
                 ended: Vec::new(),
                 told: 0,
                 all: None,
+                batch: BATCH,
             }),
             group: AtomicWaker::new(),
             room: AtomicUsize::new(0),
@@ -82,8 +92,21 @@ impl<T> Ends<T> {
     /// every task to stop, and only waits for them all, the `notices` it
     /// made. Its other wakers (a timer) let it take the ends queued
     /// meanwhile.
+    ///
+    /// On worker threads, half of the ends still to come wake it too: it
+    /// takes them while the other tasks end, rather than every end after
+    /// the last (in the benchmark, a stop of 100 players on two workers
+    /// waited about 20 µs for the group to take the 100 ends after the
+    /// last). On one thread nothing runs meanwhile, and that wake would
+    /// only cost the group a turn.
     pub(crate) fn wake_at_last(&self, notices: usize) {
-        lock(&self.queue).all = Some(notices);
+        let on_workers = Handle::try_current()
+            .is_ok_and(|runtime| runtime.runtime_flavor() != RuntimeFlavor::CurrentThread);
+        let mut queue = lock(&self.queue);
+        queue.all = Some(notices);
+        if on_workers {
+            queue.batch = BATCH.min(notices.saturating_sub(queue.told).div_ceil(2));
+        }
     }
 
     /// Makes room in the queue for `ends` more ends (at most [`ROOM`]), on
@@ -109,7 +132,7 @@ impl<T> Ends<T> {
             queue.told += 1;
             match queue.all {
                 None => true,
-                Some(all) => queue.told == all || queue.ended.len() >= BATCH,
+                Some(all) => queue.told == all || queue.ended.len() >= queue.batch,
             }
         };
         if wake {
@@ -234,6 +257,51 @@ mod tests {
         assert_eq!(taken.len(), BATCH);
         notices.remove(0).ended(BATCH);
         assert_eq!(count.0.load(Ordering::Relaxed), 2, "the last end");
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn on_worker_threads_half_of_the_ends_to_come_wake_the_group_too() {
+        let ends = Arc::new(Ends::<usize>::default());
+        let mut notices: Vec<_> = (0..11).map(|i| ends.notice(i)).collect();
+        notices.remove(0).ended(0); // before the stop
+        ends.wake_at_last(11);
+        let (count, waker) = counting();
+        let mut taken = Vec::new();
+        ends.take(&mut taken, &waker);
+        taken.clear();
+
+        for i in 1..5 {
+            notices.remove(0).ended(i);
+        }
+        assert_eq!(count.0.load(Ordering::Relaxed), 0);
+        notices.remove(0).ended(5);
+        assert_eq!(count.0.load(Ordering::Relaxed), 1, "5 of the 10 to come");
+
+        ends.take(&mut taken, &waker);
+        assert_eq!(taken.len(), 5);
+        for i in 6..10 {
+            notices.remove(0).ended(i);
+        }
+        assert_eq!(count.0.load(Ordering::Relaxed), 1, "not before the last");
+        notices.remove(0).ended(10);
+        assert_eq!(count.0.load(Ordering::Relaxed), 2, "the last end");
+    }
+
+    #[tokio::test(flavor = "current_thread")]
+    async fn on_one_thread_only_the_last_end_wakes_the_group() {
+        let ends = Arc::new(Ends::<usize>::default());
+        let notices: Vec<_> = (0..10).map(|i| ends.notice(i)).collect();
+        ends.wake_at_last(10);
+        let (count, waker) = counting();
+        ends.take(&mut Vec::new(), &waker);
+
+        let mut notices = notices.into_iter();
+        for (i, notice) in notices.by_ref().take(9).enumerate() {
+            notice.ended(i);
+        }
+        assert_eq!(count.0.load(Ordering::Relaxed), 0);
+        notices.for_each(|notice| notice.ended(9));
+        assert_eq!(count.0.load(Ordering::Relaxed), 1, "the last end");
     }
 
     #[test]
