@@ -12,7 +12,7 @@ use crate::context::Context;
 use crate::engine::member::{Access, Group, Held, Member};
 use crate::engine::member_of;
 use crate::error::{BoxError, Error};
-use crate::options::{Name, PlayerOptions, check_name};
+use crate::options::{Name, PlayerOptions, SharedOptions, check_name};
 use crate::player::Player;
 use crate::supervision::Strategy;
 
@@ -176,7 +176,7 @@ impl Conductor {
     /// [`Error::DuplicateName`] if the conductor already has a player of that
     /// name, [`Error::Config`] if the name is empty or contains `/`.
     pub fn add<P: Player>(&mut self, name: &str, player: P) -> Result<&mut Self, Error> {
-        self.insert(name, player, PlayerOptions::shared_default())
+        self.insert(name, player, SharedOptions::DEFAULTS)
     }
 
     /// Adds a player with options.
@@ -197,7 +197,7 @@ impl Conductor {
         &mut self,
         name: &str,
         player: P,
-        options: Arc<PlayerOptions>,
+        options: SharedOptions,
     ) -> Result<&mut Self, Error> {
         if let Err(message) = check_name(name) {
             return Err(Error::Config {
@@ -287,7 +287,7 @@ impl Player for Conductor {
             }
             Access::Borrow(this) => Member::player(
                 this.name.clone(),
-                PlayerOptions::shared_default(),
+                SharedOptions::DEFAULTS,
                 std::any::type_name::<Self>,
                 Held::Borrowed(this),
             ),

@@ -8,13 +8,11 @@
 //! otherwise (autoref-based dispatch) it is [`NotAPlayer`]'s, which adds no
 //! error to the one the depth constant reports on the field's type.
 
-use std::sync::Arc;
-
 use crate::context::Context;
 use crate::engine::member::{Access, Member};
 use crate::engine::{member_of, play_in_place};
 use crate::error::BoxError;
-use crate::options::{Name, PlayerOptions};
+use crate::options::{Name, PlayerOptions, SharedOptions};
 use crate::player::Player;
 
 /// A field of a derived conductor, given, lent or shown.
@@ -23,11 +21,11 @@ pub struct Field<'a, T>(pub Access<'a, T>);
 /// A field that is a player, as a member.
 pub trait IsPlayer<'a> {
     /// The field as the member named `name`, with `options`.
-    fn member(self, name: Name, options: Arc<PlayerOptions>) -> Member<'a>;
+    fn member(self, name: Name, options: SharedOptions) -> Member<'a>;
 }
 
 impl<'a, T: Player> IsPlayer<'a> for Field<'a, T> {
-    fn member(self, name: Name, options: Arc<PlayerOptions>) -> Member<'a> {
+    fn member(self, name: Name, options: SharedOptions) -> Member<'a> {
         member_of(self.0, Some(name), options)
     }
 }
@@ -36,11 +34,11 @@ impl<'a, T: Player> IsPlayer<'a> for Field<'a, T> {
 /// never called.
 pub trait NotAPlayer<'a> {
     /// An empty member, in place of the error already reported.
-    fn member(self, name: Name, options: Arc<PlayerOptions>) -> Member<'a>;
+    fn member(self, name: Name, options: SharedOptions) -> Member<'a>;
 }
 
 impl<'a, T> NotAPlayer<'a> for &Field<'a, T> {
-    fn member(self, name: Name, _: Arc<PlayerOptions>) -> Member<'a> {
+    fn member(self, name: Name, _: SharedOptions) -> Member<'a> {
         Member::conductor(&name, None, Vec::new())
     }
 }
@@ -66,14 +64,14 @@ impl<const N: usize> Names<N> {
 
 /// The options a field's `#[player(...)]` sets, shared (by every member if
 /// they are the defaults).
-pub fn shared(options: PlayerOptions) -> Arc<PlayerOptions> {
+pub fn shared(options: PlayerOptions) -> SharedOptions {
     options.into_shared()
 }
 
 /// The options of a field with no `#[player(...)]`: the defaults every
 /// member shares, neither made nor compared.
-pub fn default_options() -> Arc<PlayerOptions> {
-    PlayerOptions::shared_default()
+pub fn default_options() -> SharedOptions {
+    SharedOptions::DEFAULTS
 }
 
 /// The larger of two depths, in a constant.

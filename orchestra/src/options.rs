@@ -1,6 +1,7 @@
 //! How one player is run: the options `#[player(...)]` sets, as values.
 
-use std::sync::{Arc, OnceLock};
+use std::ops::Deref;
+use std::sync::Arc;
 use std::time::Duration;
 
 use crate::reload::OnReload;
@@ -25,7 +26,7 @@ use crate::supervision::OnExit;
 ///     .after("db");
 /// # let _ = options;
 /// ```
-#[derive(Debug, Clone, Default)]
+#[derive(Debug, Clone)]
 pub struct PlayerOptions {
     pub(crate) timeout: Option<Duration>,
     pub(crate) restart: Restart,
@@ -180,6 +181,23 @@ impl PlayerOptions {
 }
 
 impl PlayerOptions {
+    /// Every option at its default.
+    const DEFAULTS: PlayerOptions = PlayerOptions {
+        timeout: None,
+        restart: Restart::Never,
+        backoff: None,
+        max_attempts: None,
+        max_restarts: None,
+        delay: None,
+        after: Vec::new(),
+        grace: None,
+        ready_within: None,
+        ignore_readiness: false,
+        stable_after: None,
+        on_exit: OnExit::StopOnFailure,
+        on_reload: OnReload::Notify,
+    };
+
     /// Whether every option has its default value.
     pub(crate) fn is_default(&self) -> bool {
         let PlayerOptions {
@@ -212,23 +230,14 @@ impl PlayerOptions {
             && *on_reload == OnReload::Notify
     }
 
-    /// The options in an `Arc`, one shared by every member that has the
-    /// defaults.
-    pub(crate) fn into_shared(self) -> Arc<PlayerOptions> {
+    /// The options as a member's seat and runs share them (the defaults
+    /// without an allocation or a count).
+    pub(crate) fn into_shared(self) -> SharedOptions {
         if self.is_default() {
-            PlayerOptions::shared_default()
+            SharedOptions::DEFAULTS
         } else {
-            Arc::new(self)
+            SharedOptions(Some(Arc::new(self)))
         }
-    }
-
-    /// The default options, in the `Arc` every member that has them shares:
-    /// neither made nor compared for a member known to have them.
-    pub(crate) fn shared_default() -> Arc<PlayerOptions> {
-        static DEFAULT: OnceLock<Arc<PlayerOptions>> = OnceLock::new();
-        DEFAULT
-            .get_or_init(|| Arc::new(PlayerOptions::default()))
-            .clone()
     }
 
     /// Checks the values, saying what is wrong and what is accepted.
@@ -257,6 +266,42 @@ impl PlayerOptions {
     }
 }
 
+impl Default for PlayerOptions {
+    fn default() -> Self {
+        PlayerOptions::DEFAULTS
+    }
+}
+
+/// The defaults, where every member that has them reads them.
+static DEFAULTS: PlayerOptions = PlayerOptions::DEFAULTS;
+
+/// A member's options as its seat and its runs share them: its own in an
+/// `Arc`, or the defaults, which most members have, read from one static
+/// with no count. A count on one `Arc` shared by every player cost two
+/// atomic operations on one cache line for each seat made and dropped, and
+/// on a multi-thread runtime the workers that drop the seats of a stop
+/// fought over that line. Made by `#[derive(Conductor)]` and by
+/// [`Conductor`](struct@crate::Conductor); not meant to be used directly.
+#[doc(hidden)]
+#[derive(Debug, Clone)]
+pub struct SharedOptions(Option<Arc<PlayerOptions>>);
+
+impl SharedOptions {
+    /// Every option at its default.
+    pub(crate) const DEFAULTS: SharedOptions = SharedOptions(None);
+}
+
+impl Deref for SharedOptions {
+    type Target = PlayerOptions;
+
+    fn deref(&self) -> &PlayerOptions {
+        match &self.0 {
+            Some(options) => options,
+            None => &DEFAULTS,
+        }
+    }
+}
+
 /// A member's name within its conductor: up to 23 bytes held inline (no
 /// allocation, a copy to clone), a field's name a `&'static str`, a longer
 /// one shared.
@@ -280,4 +325,29 @@ pub(crate) fn check_name(name: &str) -> Result<(), String> {
         return Err("a player name must be non-empty and must not contain `/`".into());
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use std::time::Duration;
+
+    use super::{PlayerOptions, SharedOptions};
+
+    #[test]
+    fn the_defaults_are_shared_without_an_allocation() {
+        assert!(PlayerOptions::default().is_default());
+        assert!(SharedOptions::DEFAULTS.is_default());
+        let shared = PlayerOptions::new().into_shared();
+        assert!(shared.0.is_none(), "the defaults are the static's");
+    }
+
+    #[test]
+    fn options_of_its_own_are_kept() {
+        let shared = PlayerOptions::new()
+            .timeout(Duration::from_secs(3))
+            .into_shared();
+        assert!(shared.0.is_some());
+        assert_eq!(shared.timeout, Some(Duration::from_secs(3)));
+        assert!(!shared.is_default());
+    }
 }

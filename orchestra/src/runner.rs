@@ -13,7 +13,7 @@ use crate::engine::seat::Registry;
 use crate::engine::shutdown::Shutdown;
 use crate::engine::{member_of, play_root};
 use crate::error::Error;
-use crate::options::PlayerOptions;
+use crate::options::SharedOptions;
 use crate::player::Player;
 use crate::reload::{Reloader, Reloads};
 use crate::signal::Signal;
@@ -398,7 +398,7 @@ impl Stage {
                 None,
             ),
         };
-        let member = member_of(Access::Own(player), None, PlayerOptions::shared_default());
+        let member = member_of(Access::Own(player), None, SharedOptions::DEFAULTS);
         let drain = drain
             .or_else(|| member.drain_phase())
             .filter(|drain| !drain.is_zero());
@@ -456,7 +456,7 @@ async fn next(listener: &mut Option<Listener>) -> Option<Signal> {
 /// Describes `player` and, if it is a conductor, every player below it:
 /// see [`Description`].
 pub fn describe<P: Player>(player: &P) -> Description {
-    member_of(Access::Show(player), None, PlayerOptions::shared_default()).describe()
+    member_of(Access::Show(player), None, SharedOptions::DEFAULTS).describe()
 }
 
 /// Runs a player at the top of a program, as a method.

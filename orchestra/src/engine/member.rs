@@ -13,7 +13,7 @@ use super::seat::Seat;
 use crate::context::Context;
 use crate::describe::Description;
 use crate::error::{BoxError, Error, panic_message};
-use crate::options::{Name, PlayerOptions, path};
+use crate::options::{Name, PlayerOptions, SharedOptions, path};
 use crate::supervision::{Strategy, Supervision};
 
 /// How a player is handed to the engine: given (to run on a task of its
@@ -54,7 +54,7 @@ pub(crate) type Played = (Box<dyn DynPlayer>, Result<(), Box<Error>>);
 #[doc(hidden)]
 pub struct Member<'a> {
     pub(crate) name: Name,
-    pub(crate) options: Arc<PlayerOptions>,
+    pub(crate) options: SharedOptions,
     pub(crate) body: Body<'a>,
 }
 
@@ -185,7 +185,7 @@ impl<'a> Member<'a> {
     /// A player, by its type's name.
     pub(crate) fn player(
         name: Name,
-        options: Arc<PlayerOptions>,
+        options: SharedOptions,
         type_name: fn() -> &'static str,
         player: Held<'a>,
     ) -> Self {
@@ -249,7 +249,7 @@ impl<'a> Member<'a> {
     pub(crate) fn of_group(name: Name, group: Group<'a>) -> Self {
         Member {
             name,
-            options: PlayerOptions::shared_default(),
+            options: SharedOptions::DEFAULTS,
             body: Body::Group(Box::new(group)),
         }
     }
@@ -284,7 +284,7 @@ impl<'a> Member<'a> {
     }
 
     /// The member named `name` within its conductor, with `options`.
-    pub(crate) fn placed(mut self, name: Option<Name>, options: Arc<PlayerOptions>) -> Self {
+    pub(crate) fn placed(mut self, name: Option<Name>, options: SharedOptions) -> Self {
         if let Some(name) = name {
             self.name = name;
         }

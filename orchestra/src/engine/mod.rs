@@ -51,7 +51,7 @@ use tokio_util::sync::CancellationToken;
 
 use crate::context::Context;
 use crate::error::{BoxError, Error};
-use crate::options::{DEFAULT_TIMEOUT, Name, PlayerOptions};
+use crate::options::{DEFAULT_TIMEOUT, Name, SharedOptions};
 use crate::player::Player;
 use crate::reload::Reloads;
 use crate::status::{Monitor, RunPhase};
@@ -65,7 +65,7 @@ use shutdown::Shutdown;
 pub(crate) fn member_of<'a, P: Player>(
     access: Access<'a, P>,
     name: Option<Name>,
-    options: Arc<PlayerOptions>,
+    options: SharedOptions,
 ) -> Member<'a> {
     if P::__DEPTH_CYCLES_IF_A_CONDUCTOR_CONTAINS_ITSELF > 0 {
         let member = match access {
@@ -200,7 +200,7 @@ mod tests {
     ) {
         let shutdown = Shutdown::new();
         let monitor = Monitor::new();
-        let member = member_of(Access::Own(stuck()), None, PlayerOptions::shared_default());
+        let member = member_of(Access::Own(stuck()), None, SharedOptions::DEFAULTS);
         let root = play_root(
             member,
             shutdown.clone(),
@@ -262,11 +262,7 @@ mod tests {
                 }),
             )
             .unwrap();
-        let member = member_of(
-            Access::Own(conductor),
-            None,
-            PlayerOptions::shared_default(),
-        );
+        let member = member_of(Access::Own(conductor), None, SharedOptions::DEFAULTS);
         let run = tokio::spawn(play_root(
             member,
             shutdown.clone(),

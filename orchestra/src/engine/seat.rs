@@ -17,7 +17,7 @@ use super::shutdown::Shutdown;
 use crate::error::Error;
 use crate::execution_id::ExecutionId;
 use crate::lock::lock;
-use crate::options::{DEFAULT_TIMEOUT, Name, PlayerOptions, path};
+use crate::options::{DEFAULT_TIMEOUT, Name, SharedOptions, path};
 use crate::reload::Reloads;
 use crate::status::{EventKind, Monitor};
 
@@ -125,7 +125,7 @@ pub(crate) struct Seat {
     /// Whether the member is a conductor (else a player): a conductor has
     /// no span and no metrics of its own.
     pub(crate) conductor: bool,
-    pub(crate) options: Arc<PlayerOptions>,
+    pub(crate) options: SharedOptions,
     /// A child player's seat (else a group member's, or a top seat): it
     /// inherits the stop timeout of the member that started it.
     child: bool,
@@ -317,12 +317,11 @@ impl Seat {
     }
 
     fn top(token: CancellationToken, name: Name, root: Arc<Root>) -> Self {
-        let options = PlayerOptions::shared_default();
         Seat::new(
             Arc::new(token),
             name,
             false,
-            options,
+            SharedOptions::DEFAULTS,
             root,
             Placed::default(),
         )
@@ -335,7 +334,7 @@ impl Seat {
         parent: &Arc<Seat>,
         name: Name,
         conductor: bool,
-        options: Arc<PlayerOptions>,
+        options: SharedOptions,
         stop_timeout: Duration,
         grouped: Grouped<'_>,
     ) -> Arc<Self> {
@@ -361,7 +360,7 @@ impl Seat {
         parent: &Arc<Seat>,
         name: Name,
         conductor: bool,
-        options: Arc<PlayerOptions>,
+        options: SharedOptions,
     ) -> Arc<Self> {
         let token = Arc::new(parent.run_token().child_token());
         Seat::under(parent, token, name, conductor, options, None, None)
@@ -376,7 +375,7 @@ impl Seat {
         token: Arc<CancellationToken>,
         name: Name,
         conductor: bool,
-        options: Arc<PlayerOptions>,
+        options: SharedOptions,
         group: Option<Box<GroupRun>>,
         grouped: Option<Grouped<'_>>,
     ) -> Arc<Self> {
@@ -415,7 +414,7 @@ impl Seat {
         token: Arc<CancellationToken>,
         name: Name,
         conductor: bool,
-        options: Arc<PlayerOptions>,
+        options: SharedOptions,
         root: Arc<Root>,
         placed: Placed,
     ) -> Self {
