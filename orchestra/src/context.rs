@@ -93,7 +93,7 @@ impl Context {
     ) -> Self {
         let run = match (&seat.control, group_run) {
             (Some(control), group_run) => {
-                Some(control.begin_run(group_run.as_ref().unwrap_or(&seat.token)))
+                Some(control.begin_run(group_run.as_ref().unwrap_or(seat.token())))
             }
             (None, group_run) => group_run,
         };
@@ -120,7 +120,7 @@ impl Context {
     }
 
     fn token(&self) -> &CancellationToken {
-        self.run.as_ref().unwrap_or(&self.seat.token)
+        self.run.as_ref().unwrap_or(self.seat.token())
     }
 
     /// Whether the player has been asked to stop.
@@ -151,15 +151,15 @@ impl Context {
             return;
         }
         tokio::select! {
-            () = self.seat.root.shutdown.reached(Phase::Draining) => {}
-            () = self.seat.token.cancelled() => {}
+            () = self.seat.root().shutdown.reached(Phase::Draining) => {}
+            () = self.seat.token().cancelled() => {}
         }
     }
 
     /// Whether the run is draining (or stopping), or this player was asked
     /// to stop: see [`draining`](Context::draining).
     pub fn is_draining(&self) -> bool {
-        self.seat.token.is_cancelled() || self.seat.root.shutdown.phase() >= Phase::Draining
+        self.seat.token().is_cancelled() || self.seat.root().shutdown.phase() >= Phase::Draining
     }
 
     /// A token cancelled when this player is asked to stop, for libraries that
@@ -313,7 +313,7 @@ impl Context {
             provider: Arc::from(name),
             message,
         };
-        let Some(parent) = &seat.parent else {
+        let Some(parent) = &seat.parent() else {
             return Err(error("it does not run under a conductor".into()));
         };
         // Known when a player of the group is ordered after another.
@@ -412,7 +412,7 @@ impl Context {
     }
 
     pub(crate) fn root(&self) -> &Arc<Root> {
-        &self.seat.root
+        self.seat.root()
     }
 }
 

@@ -228,7 +228,7 @@ impl Handle {
         if seat.ended.load(std::sync::atomic::Ordering::Acquire) {
             return Err(refused(seat, action, "it has ended"));
         }
-        if seat.token.is_cancelled() {
+        if seat.token().is_cancelled() {
             return Err(refused(seat, action, "it is stopping"));
         }
         Ok(())

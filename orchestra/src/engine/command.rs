@@ -75,7 +75,7 @@ pub(super) async fn parked(seat: &Seat, commands: &mut mpsc::UnboundedReceiver<C
     loop {
         let command = tokio::select! {
             biased;
-            () = seat.token.cancelled() => return false,
+            () = seat.token().cancelled() => return false,
             Some(command) = commands.recv() => command,
         };
         let again = match command.order {

@@ -16,7 +16,7 @@ use tokio_util::task::AbortOnDropHandle;
 
 use super::member::{Body, Group, Held, Member};
 use super::order::{self, Order};
-use super::seat::{Grouped, Paused, Root, Seat};
+use super::seat::{Grouped, Paused, Root, Seat, Section};
 use super::strategy::{Members, Regroup, Step};
 use super::supervise::{Dyn, Outcome, Target, supervise};
 use super::tasks::{Joined, Room, Tasks};
@@ -142,7 +142,7 @@ pub(super) async fn conduct(
         Regroup::new(group.supervision, || ctx.seat().path(), group.members.len()).unzip();
     // The members nobody is ordered after are asked to stop first, all at
     // once: they share a token (one per run of the group, not one each).
-    let first_to_stop = Arc::new(CancellationToken::new());
+    let section = Section::below(ctx.seat(), CancellationToken::new());
     let reloads_seen = ctx.root().reloads.generation();
     let tasks = Tasks::new(group.members.len());
 
@@ -153,7 +153,7 @@ pub(super) async fn conduct(
         order,
         members: Vec::with_capacity(group.members.len()),
         abort,
-        first_to_stop,
+        section,
         room: tasks.room(),
         root: ctx.root(),
         watched: ctx.root().heard(),
@@ -188,7 +188,6 @@ pub(super) async fn conduct(
         );
         let timeout = stop_timeout(member, default_timeout);
         let seat = Seat::member(
-            ctx.seat(),
             member.name.clone(),
             matches!(member.body, Body::Group(_) | Body::Given(_)),
             member.options.clone(),
@@ -198,7 +197,8 @@ pub(super) async fn conduct(
                 runs_before: group.runs.get(i).copied().unwrap_or(0),
                 reloads_seen,
                 to_group: this.regroup.as_ref().map(Regroup::sender),
-                first_to_stop: this.order.stops_first(i).then_some(&this.first_to_stop),
+                section: &this.section,
+                stops_first: this.order.stops_first(i),
             },
         );
         this.members.push(Some(member));
@@ -316,8 +316,9 @@ struct Conducting<'g, 'm, 'a> {
     /// gives the player back to put here.
     members: Vec<Option<&'m mut Member<'a>>>,
     abort: &'g CancellationToken,
-    /// The stop token of the members nobody is ordered after.
-    first_to_stop: Arc<CancellationToken>,
+    /// What its members' seats share: its seat, the root, and the stop
+    /// token of the members nobody is ordered after.
+    section: Arc<Section>,
     /// Where its owned members' tasks queue their ends: a stop makes room
     /// there first.
     room: Room,
@@ -614,7 +615,7 @@ impl<'m, 'a: 'm> Conducting<'_, 'm, 'a> {
         // Once each is reported asked to stop, all at once, into a queue
         // with room for their ends.
         self.room.make(self.live_tasks);
-        self.first_to_stop.cancel();
+        self.section.stop_first();
         self.watch_until(now, shortest);
     }
 
@@ -650,7 +651,7 @@ impl<'m, 'a: 'm> Conducting<'_, 'm, 'a> {
         // Those nobody is ordered after share a token, cancelled at the
         // end of `begin_stop`: most stops read no seat.
         if !self.order.stops_first(i) {
-            slot.seat.token.cancel();
+            slot.seat.token().cancel();
         }
         if self.watched {
             slot.seat.emit(0, None, || EventKind::Stopping);
@@ -837,7 +838,7 @@ async fn aborted_at_expiry<F: Future>(
 
 /// Completes `timeout` after the member in `seat` is asked to stop.
 async fn expired(seat: &Seat, timeout: Duration) {
-    seat.token.cancelled().await;
+    seat.token().cancelled().await;
     sleep(timeout).await;
 }
 

@@ -146,7 +146,7 @@ pub(crate) async fn play_root(
     // The root's conductor runs in this future, not on a task of its own:
     // it starts its players at the first poll.
     let mut member = member.lent();
-    let seat = Arc::new(Seat::root(root.clone()));
+    let seat = Arc::new(Seat::above_all(root.clone()));
     let forcing = root.shutdown.forcing();
     let (result, dropped) = if top::runs_in_place(&member) {
         top::conduct(&mut member, &seat).await

@@ -494,7 +494,7 @@ fn cut_at_deadline(
         return false;
     }
     *ready_by = None;
-    seat.ready_run.load(Ordering::Acquire) != attempt && !seat.token.is_cancelled()
+    seat.ready_run.load(Ordering::Acquire) != attempt && !seat.token().is_cancelled()
 }
 
 /// The failure of run number `attempt`, cut at its `ready_within`

@@ -115,12 +115,12 @@ impl Root {
 /// What every run of one member shares: made once per member, so that a
 /// run's context costs neither an allocation nor a token clone.
 pub(crate) struct Seat {
-    /// Cancelled when the member is asked to stop: shared by the members
-    /// of a group that are asked to stop together (see [`Grouped`]), in an
-    /// `Arc` so that sharing it is a count, not the token's own lock.
-    pub(crate) token: Arc<CancellationToken>,
-    /// The seat of the conductor above, if any.
-    pub(crate) parent: Option<Arc<Seat>>,
+    /// Where it sits: the seat above, the tree's root, and the stop token
+    /// of the members of its group asked to stop first.
+    section: Arc<Section>,
+    /// Its own stop token, when it is not its section's: a member that
+    /// others are ordered after is asked to stop on its own.
+    own_token: Option<CancellationToken>,
     pub(crate) name: Name,
     /// Whether the member is a conductor (else a player): a conductor has
     /// no span and no metrics of its own.
@@ -138,7 +138,6 @@ pub(crate) struct Seat {
     pub(crate) ready_run: AtomicU32,
     /// The last reload request the member heard of (a generation).
     reloads_seen: AtomicU64,
-    pub(crate) root: Arc<Root>,
     /// The child tasks and players of its current run, made at the first
     /// spawn: most members never spawn, and their seat carries a null
     /// pointer in their place.
@@ -192,11 +191,42 @@ impl GroupRun {
     }
 }
 
-/// Where a seat sits: below which seat (none at the top), as a child
-/// player or a member of a group, and what its group gives it.
+/// What the seats of one run of a group share: the seat above them (the
+/// group's conductor), the tree's root, and the token of the members asked
+/// to stop first, all at once. One count a seat, not three: the counts of
+/// every seat of a group are on the same few cache lines, taken as the
+/// seats are made and given back as they are dropped, and on a
+/// multi-thread runtime the workers fought over them.
+///
+/// A seat at the top and a child player's seat have a section of their
+/// own.
+pub(crate) struct Section {
+    parent: Option<Arc<Seat>>,
+    root: Arc<Root>,
+    token: CancellationToken,
+}
+
+impl Section {
+    /// The section of the members of a run of the group that `conductor`
+    /// conducts: asked to stop with `token`.
+    pub(crate) fn below(conductor: &Arc<Seat>, token: CancellationToken) -> Arc<Section> {
+        Arc::new(Section {
+            parent: Some(conductor.clone()),
+            root: conductor.root().clone(),
+            token,
+        })
+    }
+
+    /// Asks the members that stop first to stop.
+    pub(crate) fn stop_first(&self) {
+        self.token.cancel();
+    }
+}
+
+/// Where a seat sits: as a child player or a member of a group, and what
+/// its group gives it.
 #[derive(Default)]
 struct Placed {
-    parent: Option<Arc<Seat>>,
     child: bool,
     runs_before: u32,
     /// The reload requests it has heard of (`None`: all so far).
@@ -208,8 +238,8 @@ struct Placed {
 
 /// What a member's group gives its seat: its index, the runs it began in
 /// the group's earlier runs, where to tell the group of its pauses if the
-/// group decides restarts, and the stop token it shares if nobody is
-/// ordered after it.
+/// group decides restarts, and the section its seat is in (whose stop
+/// token it shares if nobody is ordered after it).
 pub(crate) struct Grouped<'g> {
     pub(crate) index: usize,
     pub(crate) runs_before: u32,
@@ -218,10 +248,13 @@ pub(crate) struct Grouped<'g> {
     /// per member (a read of the run's reloads is a lock).
     pub(crate) reloads_seen: u64,
     pub(crate) to_group: Option<tokio::sync::mpsc::UnboundedSender<Paused>>,
-    /// The token of the members the group asks to stop first, all at once
-    /// (those nobody is ordered after): shared, not one each. `None`: the
-    /// member is asked to stop on its own, and has a token of its own.
-    pub(crate) first_to_stop: Option<&'g Arc<CancellationToken>>,
+    /// What the members of the group's run share: the seat above, the
+    /// root, and the token of the members asked to stop first.
+    pub(crate) section: &'g Arc<Section>,
+    /// Whether the member is asked to stop with the first, all at once
+    /// (nobody is ordered after it), with its section's token; else it
+    /// has a token of its own.
+    pub(crate) stops_first: bool,
 }
 
 /// A member's line to its group, when the group decides its restarts (a
@@ -306,7 +339,7 @@ impl Link {
 
 impl Seat {
     /// The seat above the top member of a tree: its token is the run's stop.
-    pub(crate) fn root(root: Arc<Root>) -> Self {
+    pub(crate) fn above_all(root: Arc<Root>) -> Self {
         let token = root.shutdown.stopping().clone();
         Seat::top(token, Name::default(), root)
     }
@@ -317,12 +350,17 @@ impl Seat {
     }
 
     fn top(token: CancellationToken, name: Name, root: Arc<Root>) -> Self {
+        let section = Arc::new(Section {
+            parent: None,
+            root,
+            token,
+        });
         Seat::new(
-            Arc::new(token),
+            section,
+            None,
             name,
             false,
             SharedOptions::DEFAULTS,
-            root,
             Placed::default(),
         )
     }
@@ -331,21 +369,18 @@ impl Seat {
     /// `stop_timeout` is its group's, kept for a conductor (a player's is
     /// its options', else its group's default).
     pub(crate) fn member(
-        parent: &Arc<Seat>,
         name: Name,
         conductor: bool,
         options: SharedOptions,
         stop_timeout: Duration,
         grouped: Grouped<'_>,
     ) -> Arc<Self> {
-        let token = match grouped.first_to_stop {
-            Some(shared) => shared.clone(),
-            None => Arc::new(CancellationToken::new()),
-        };
+        let section = grouped.section.clone();
+        let own_token = (!grouped.stops_first).then(CancellationToken::new);
         let group = conductor.then(|| GroupRun::new(Some(stop_timeout), DEFAULT_TIMEOUT));
         Seat::under(
-            parent,
-            token,
+            section,
+            own_token,
             name,
             conductor,
             options,
@@ -362,17 +397,17 @@ impl Seat {
         conductor: bool,
         options: SharedOptions,
     ) -> Arc<Self> {
-        let token = Arc::new(parent.run_token().child_token());
-        Seat::under(parent, token, name, conductor, options, None, None)
+        let section = Section::below(parent, parent.run_token().child_token());
+        Seat::under(section, None, name, conductor, options, None, None)
     }
 
-    /// A seat below `parent`, shared, and known to the run's control
-    /// handle if it has one. Built once, with its options: not built with
-    /// the default options and then copied with others.
+    /// A seat in `section` (below its seat), shared, and known to the
+    /// run's control handle if it has one. Built once, with its options:
+    /// not built with the default options and then copied with others.
     #[inline(always)]
     fn under(
-        parent: &Arc<Seat>,
-        token: Arc<CancellationToken>,
+        section: Arc<Section>,
+        own_token: Option<CancellationToken>,
         name: Name,
         conductor: bool,
         options: SharedOptions,
@@ -380,20 +415,20 @@ impl Seat {
         grouped: Option<Grouped<'_>>,
     ) -> Arc<Self> {
         let child = grouped.is_none();
-        let root = parent.root.clone();
-        let parent = Some(parent.clone());
         let (runs_before, reloads_seen, link) = match grouped {
-            Some(grouped) => (
-                grouped.runs_before,
-                Some(grouped.reloads_seen),
-                (grouped.to_group)
-                    .map(|to_group| Box::new(Link::new(grouped.index, &token, to_group))),
-            ),
+            Some(grouped) => {
+                let token = own_token.as_ref().unwrap_or(&section.token);
+                (
+                    grouped.runs_before,
+                    Some(grouped.reloads_seen),
+                    (grouped.to_group)
+                        .map(|to_group| Box::new(Link::new(grouped.index, token, to_group))),
+                )
+            }
             None => (0, None, None),
         };
-        let registry = root.registry.clone();
+        let registry = section.root.registry.clone();
         let placed = Placed {
-            parent,
             child,
             runs_before,
             reloads_seen,
@@ -402,7 +437,9 @@ impl Seat {
             group,
         };
         // Built in one expression, moved once into its `Arc`.
-        let seat = Arc::new(Seat::new(token, name, conductor, options, root, placed));
+        let seat = Arc::new(Seat::new(
+            section, own_token, name, conductor, options, placed,
+        ));
         if let Some(registry) = registry {
             registry.register(&seat);
         }
@@ -411,15 +448,14 @@ impl Seat {
 
     #[inline(always)]
     fn new(
-        token: Arc<CancellationToken>,
+        section: Arc<Section>,
+        own_token: Option<CancellationToken>,
         name: Name,
         conductor: bool,
         options: SharedOptions,
-        root: Arc<Root>,
         placed: Placed,
     ) -> Self {
         let Placed {
-            parent,
             child,
             runs_before,
             reloads_seen,
@@ -427,9 +463,11 @@ impl Seat {
             control,
             group,
         } = placed;
+        let reloads_seen =
+            AtomicU64::new(reloads_seen.unwrap_or_else(|| section.root.reloads.generation()));
         Seat {
-            token,
-            parent,
+            section,
+            own_token,
             name,
             conductor,
             options,
@@ -437,9 +475,8 @@ impl Seat {
             path: OnceLock::new(),
             ready: Readiness::default(),
             ready_run: AtomicU32::new(0),
-            reloads_seen: AtomicU64::new(reloads_seen.unwrap_or_else(|| root.reloads.generation())),
+            reloads_seen,
             control,
-            root,
             children: OnceBox::new(),
             child_failed: AtomicWaker::new(),
             ended: AtomicBool::new(false),
@@ -451,11 +488,28 @@ impl Seat {
         }
     }
 
+    /// Cancelled when the member is asked to stop: its section's, shared by
+    /// the members of its group asked to stop first, or its own.
+    pub(crate) fn token(&self) -> &CancellationToken {
+        self.own_token.as_ref().unwrap_or(&self.section.token)
+    }
+
+    /// The seat of the conductor above (of the member that started it, for
+    /// a child player), if any.
+    pub(crate) fn parent(&self) -> Option<&Arc<Seat>> {
+        self.section.parent.as_ref()
+    }
+
+    /// What the whole tree shares: how it shuts down, and who watches it.
+    pub(crate) fn root(&self) -> &Arc<Root> {
+        &self.section.root
+    }
+
     /// How long the member has to return once asked to stop: its options',
     /// else (a conductor of a group) its own default, else its group's.
     /// `None` for a seat at the top.
     pub(crate) fn stop_timeout(&self) -> Option<Duration> {
-        self.parent.as_ref()?;
+        self.parent()?;
         Some(self.stop_timeout_or(|| self.inherited_timeout()))
     }
 
@@ -481,7 +535,7 @@ impl Seat {
     /// gives its members unless it sets its own, and a child player has
     /// unless its options set one.
     pub(crate) fn inherited_timeout(&self) -> Duration {
-        match &self.parent {
+        match self.parent() {
             Some(parent) if self.child => parent.inherited_timeout(),
             Some(parent) => {
                 (parent.group.get()).map_or(DEFAULT_TIMEOUT, |group| *group.default_timeout())
@@ -519,7 +573,7 @@ impl Seat {
         self.control
             .as_ref()
             .and_then(|control| control.run_token())
-            .unwrap_or_else(|| CancellationToken::clone(&self.token))
+            .unwrap_or_else(|| self.token().clone())
     }
 
     /// The children of the member's current run, made at the first call.
@@ -537,10 +591,10 @@ impl Seat {
             return path;
         }
         let mut unmade = Vec::new();
-        let mut above = self.parent.as_deref();
+        let mut above = self.parent().map(Arc::as_ref);
         while let Some(seat) = above.filter(|seat| seat.path.get().is_none()) {
             unmade.push(seat);
-            above = seat.parent.as_deref();
+            above = seat.parent().map(Arc::as_ref);
         }
         for seat in unmade.into_iter().rev() {
             seat.made_path();
@@ -552,7 +606,7 @@ impl Seat {
     /// at once).
     fn made_path(&self) -> &Arc<str> {
         self.path.get_or_init(|| {
-            let above = self.parent.as_deref().map_or("", |parent| parent.path());
+            let above = self.parent().map_or("", |parent| parent.path());
             path(above, &self.name)
         })
     }
@@ -562,7 +616,7 @@ impl Seat {
     pub(crate) async fn reload_requested(&self) {
         loop {
             let seen = self.reloads_seen.load(Ordering::Acquire);
-            let generation = self.root.reloads.past(seen).await;
+            let generation = self.root().reloads.past(seen).await;
             if self
                 .reloads_seen
                 .compare_exchange(seen, generation, Ordering::AcqRel, Ordering::Acquire)
@@ -580,7 +634,7 @@ impl Seat {
         execution_id: Option<ExecutionId>,
         kind: impl FnOnce() -> EventKind,
     ) {
-        self.root.emit(self, attempt, execution_id, kind);
+        self.root().emit(self, attempt, execution_id, kind);
     }
 }
 

@@ -159,7 +159,7 @@ pub(super) fn supervise<'s>(
         let mut uncounted = 0;
         loop {
             // A stop that came as the backoff ended starts nothing more.
-            if attempt > seat.runs_before && seat.token.is_cancelled() {
+            if attempt > seat.runs_before && seat.token().is_cancelled() {
                 seat.emit(attempt, None, || EventKind::Stopped);
                 return Ok(());
             }
@@ -254,7 +254,7 @@ pub(super) fn supervise<'s>(
             // takes a lock to read).
             let done_for_good =
                 matches!(outcome, Outcome::Done) && seat.options.restart != Restart::Always;
-            let stopping = (!done_for_good || seat.link.is_some()) && seat.token.is_cancelled();
+            let stopping = (!done_for_good || seat.link.is_some()) && seat.token().is_cancelled();
             // Its group ended the run to restart it with a sibling: how the run
             // ended does not matter.
             if !stopping && seat.link.as_deref().is_some_and(Link::asked) {
@@ -365,9 +365,9 @@ async fn linked_back_off(seat: &Seat, link: &Link, delay: Duration) -> bool {
         let run = link.run_token();
         tokio::select! {
             biased;
-            () = seat.token.cancelled() => return false,
+            () = seat.token().cancelled() => return false,
             () = run.cancelled() => {
-                link.renew(&seat.token);
+                link.renew(seat.token());
                 link.pause(true, None);
             }
             () = &mut slept => return true,
@@ -381,13 +381,13 @@ async fn linked_back_off(seat: &Seat, link: &Link, delay: Duration) -> bool {
 async fn clear_to_run(seat: &Seat, link: &Link) -> bool {
     loop {
         if link.asked() {
-            link.renew(&seat.token);
+            link.renew(seat.token());
             link.pause(true, None);
         }
         let run = link.run_token();
         tokio::select! {
             biased;
-            () = seat.token.cancelled() => return false,
+            () = seat.token().cancelled() => return false,
             () = run.cancelled() => {}
             () = link.gate.wait() => {
                 if !link.asked() {
@@ -528,9 +528,9 @@ async fn reloadable(
 async fn wait(seat: &Seat, delay: Duration) -> bool {
     if delay.is_zero() {
         tokio::task::yield_now().await;
-        return !seat.token.is_cancelled();
+        return !seat.token().is_cancelled();
     }
-    Box::pin(seat.token.run_until_cancelled(sleep(delay)))
+    Box::pin(seat.token().run_until_cancelled(sleep(delay)))
         .await
         .is_some()
 }

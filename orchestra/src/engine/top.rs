@@ -15,7 +15,7 @@ use std::sync::Arc;
 
 use super::group::{drive_group, stop_timeout};
 use super::member::{Body, Member};
-use super::seat::{Grouped, Seat};
+use super::seat::{Grouped, Seat, Section};
 use crate::error::Error;
 use crate::options::DEFAULT_TIMEOUT;
 use crate::status::EventKind;
@@ -43,15 +43,15 @@ pub(super) async fn conduct(
     else {
         return (Ok(()), Vec::new());
     };
-    let shutdown = &root.root.shutdown;
+    let shutdown = &root.root().shutdown;
     let stopping = shutdown.stopping();
     let result = if stopping.is_cancelled() {
         Ok(())
     } else {
         // Its stop token is the run's: nothing else stops it, and its
         // stop is reported before its group is polled to see it.
+        let section = Section::below(root, root.token().clone());
         let seat = Seat::member(
-            root,
             name.clone(),
             true,
             options.clone(),
@@ -59,9 +59,10 @@ pub(super) async fn conduct(
             Grouped {
                 index: 0,
                 runs_before: 0,
-                reloads_seen: root.root.reloads.generation(),
+                reloads_seen: root.root().reloads.generation(),
                 to_group: None,
-                first_to_stop: Some(&root.token),
+                section: &section,
+                stops_first: true,
             },
         );
         seat.emit(0, None, || EventKind::Starting);
@@ -82,7 +83,7 @@ pub(super) async fn conduct(
         })
         .await;
         // Only a monitor waits for its readiness.
-        if root.root.monitor.is_some() {
+        if root.root().monitor.is_some() {
             seat.ready.set();
         }
         result
