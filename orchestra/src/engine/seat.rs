@@ -207,12 +207,13 @@ pub(crate) struct Section {
 }
 
 impl Section {
-    /// The section of the members of a run of the group that `conductor`
-    /// conducts: asked to stop with `token`.
-    pub(crate) fn below(conductor: &Arc<Seat>, token: CancellationToken) -> Arc<Section> {
+    /// A section below `parent`'s seat, asked to stop with `token`: the
+    /// members of one run of the group that `parent` conducts share one,
+    /// and a child player or the top member has one of its own.
+    pub(crate) fn below(parent: &Arc<Seat>, token: CancellationToken) -> Arc<Section> {
         Arc::new(Section {
-            parent: Some(conductor.clone()),
-            root: conductor.root().clone(),
+            parent: Some(parent.clone()),
+            root: parent.root().clone(),
             token,
         })
     }
