@@ -313,7 +313,7 @@ impl Context {
             provider: Arc::from(name),
             message,
         };
-        let Some(parent) = &seat.parent() else {
+        let Some(parent) = seat.parent() else {
             return Err(error("it does not run under a conductor".into()));
         };
         // Known when a player of the group is ordered after another.

@@ -140,8 +140,9 @@ pub(super) async fn conduct(
     }
     let (regroup, mut paused) =
         Regroup::new(group.supervision, || ctx.seat().path(), group.members.len()).unzip();
-    // The members nobody is ordered after are asked to stop first, all at
-    // once: they share a token (one per run of the group, not one each).
+    // The members' seats share one section per run of the group: this
+    // seat, the root, and the token of the members nobody is ordered
+    // after, asked to stop first, all at once (one token, not one each).
     let section = Section::below(ctx.seat(), CancellationToken::new());
     let reloads_seen = ctx.root().reloads.generation();
     let tasks = Tasks::new(group.members.len());
