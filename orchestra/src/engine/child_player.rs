@@ -91,7 +91,7 @@ pub(crate) fn spawn_player<P: Player>(
     let spawned = children.spawn(parent, attempt, async move {
         seat.emit(0, None, || EventKind::Starting);
         let result = play_child(&mut player, &seat, timeout).await;
-        if let Some(parent) = &seat.parent()
+        if let Some(parent) = seat.parent()
             && let Some(children) = parent.children.get()
         {
             children.release(&seat.name);
