@@ -11,7 +11,11 @@
 //!
 //! Options (after `--`): `--quick`, `--n 100,10000`, `--only hand,conductor`
 //! (`hand`, `tgs`, `conductor`, `derive`), `--flavour current|multi`,
-//! `--reps K`, `--table-only` (no memory, feature, restart and bar sections).
+//! `--reps K`, `--table-only` (no memory, feature, restart and bar sections),
+//! `--workers K` (the multi_thread runtime's worker threads, 2 unless told:
+//! the bars are judged with 2; with 1, every task runs on one thread beside
+//! the one that starts and stops them, which tells how much of a ratio comes
+//! from sharing work between two workers).
 //!
 //! The run ends with a verdict on every bar of issue 15 (module `bars`):
 //! start + stop within 1.25× of hand-written at N = 100 … 100 000 in both
@@ -701,28 +705,35 @@ struct Options {
     reps: Option<usize>,
     /// Only the start/stop table (no memory, restart and bar sections).
     table_only: bool,
+    /// The multi_thread runtime's worker threads.
+    workers: usize,
 }
 
 #[derive(Clone, Copy)]
 enum Flavour {
     Current,
-    Multi,
+    /// With this many worker threads.
+    Multi(usize),
 }
 
+/// The multi_thread runtime's worker threads, unless `--workers` says.
+const WORKERS: usize = 2;
+
 impl Flavour {
-    fn label(self) -> &'static str {
+    fn label(self) -> String {
         match self {
-            Flavour::Current => "current_thread",
-            Flavour::Multi => "multi_thread, 2 workers",
+            Flavour::Current => "current_thread".to_owned(),
+            Flavour::Multi(1) => "multi_thread, 1 worker".to_owned(),
+            Flavour::Multi(workers) => format!("multi_thread, {workers} workers"),
         }
     }
 
     fn runtime(self) -> tokio::runtime::Runtime {
         let mut builder = match self {
             Flavour::Current => tokio::runtime::Builder::new_current_thread(),
-            Flavour::Multi => {
+            Flavour::Multi(workers) => {
                 let mut b = tokio::runtime::Builder::new_multi_thread();
-                b.worker_threads(2);
+                b.worker_threads(workers);
                 b
             }
         };
@@ -735,9 +746,10 @@ fn parse_args() -> Options {
         quick: std::env::var_os("ORCHESTRA_BENCH_QUICK").is_some(),
         ns: Vec::new(),
         only: CONTESTANTS.to_vec(),
-        flavours: vec![Flavour::Current, Flavour::Multi],
+        flavours: vec![Flavour::Current, Flavour::Multi(WORKERS)],
         reps: None,
         table_only: false,
+        workers: WORKERS,
     };
     let mut args = std::env::args().skip(1);
     while let Some(arg) = args.next() {
@@ -775,14 +787,27 @@ fn parse_args() -> Options {
             "--flavour" => {
                 options.flavours = match value().as_str() {
                     "current" => vec![Flavour::Current],
-                    "multi" => vec![Flavour::Multi],
+                    "multi" => vec![Flavour::Multi(WORKERS)],
                     _ => usage("--flavour is `current` or `multi`"),
                 };
+            }
+            "--workers" => {
+                let workers = value()
+                    .parse()
+                    .ok()
+                    .filter(|&k| k > 0)
+                    .unwrap_or_else(|| usage("--workers is a count of threads, 1 or more"));
+                options.workers = workers;
             }
             "--reps" => {
                 options.reps = Some(value().parse().unwrap_or_else(|_| usage("bad --reps")));
             }
             _ => {} // libtest-style flags passed through by cargo
+        }
+    }
+    for flavour in &mut options.flavours {
+        if let Flavour::Multi(workers) = flavour {
+            *workers = options.workers;
         }
     }
     if options.ns.is_empty() {
@@ -798,7 +823,7 @@ fn parse_args() -> Options {
 fn usage(problem: &str) -> ! {
     eprintln!(
         "{problem}\nusage: overhead [--quick] [--n 1,100,10000] [--only hand,tgs,conductor,derive] \
-         [--flavour current|multi] [--reps K] [--table-only]"
+         [--flavour current|multi] [--reps K] [--table-only] [--workers K]"
     );
     std::process::exit(2)
 }
@@ -1198,7 +1223,11 @@ fn main() {
         format!(
             "the whole bench: {total:.1} s (bar < {} s{})",
             bars::TOTAL_S,
-            if options.quick || options.reps.is_some() || options.ns.len() < 6 {
+            if options.quick
+                || options.reps.is_some()
+                || options.ns.len() < 6
+                || options.workers != WORKERS
+            {
                 "; not a full run"
             } else {
                 ""
