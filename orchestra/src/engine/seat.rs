@@ -218,9 +218,26 @@ impl Section {
         })
     }
 
+    /// The section of a seat at the top of a tree, asked to stop with
+    /// `token`: there is no seat above it.
+    fn top(root: Arc<Root>, token: CancellationToken) -> Arc<Section> {
+        Arc::new(Section {
+            parent: None,
+            root,
+            token,
+        })
+    }
+
     /// Asks the members that stop first to stop.
     pub(crate) fn stop_first(&self) {
         self.token.cancel();
+    }
+
+    /// The stop token of a seat in this section: `own`, if it has one of
+    /// its own, else the section's.
+    #[inline(always)]
+    fn token_of<'t>(&'t self, own: &'t Option<CancellationToken>) -> &'t CancellationToken {
+        own.as_ref().unwrap_or(&self.token)
     }
 }
 
@@ -351,13 +368,8 @@ impl Seat {
     }
 
     fn top(token: CancellationToken, name: Name, root: Arc<Root>) -> Self {
-        let section = Arc::new(Section {
-            parent: None,
-            root,
-            token,
-        });
         Seat::new(
-            section,
+            Section::top(root, token),
             None,
             name,
             false,
@@ -418,7 +430,7 @@ impl Seat {
         let child = grouped.is_none();
         let (runs_before, reloads_seen, link) = match grouped {
             Some(grouped) => {
-                let token = own_token.as_ref().unwrap_or(&section.token);
+                let token = section.token_of(&own_token);
                 (
                     grouped.runs_before,
                     Some(grouped.reloads_seen),
@@ -492,7 +504,7 @@ impl Seat {
     /// Cancelled when the member is asked to stop: its section's, shared by
     /// the members of its group asked to stop first, or its own.
     pub(crate) fn token(&self) -> &CancellationToken {
-        self.own_token.as_ref().unwrap_or(&self.section.token)
+        self.section.token_of(&self.own_token)
     }
 
     /// The seat of the conductor above (of the member that started it, for
