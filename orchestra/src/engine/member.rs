@@ -1,5 +1,6 @@
-//! What the engine runs: a tree of [`Member`]s, each a player (behind the
-//! object-safe [`DynPlayer`]) or a nested group.
+//! What the engine runs: a tree of [`Member`]s, each a player (given,
+//! behind the object-safe [`OwnedPlayer`]; lent, behind [`DynPlayer`]) or
+//! a nested group.
 
 use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::pin::Pin;
@@ -29,24 +30,28 @@ pub enum Access<'a, P> {
     Show(&'a P),
 }
 
-/// The object-safe face of a player, which the engine stores. Every
-/// `Player` is one (the impl is beside `spawn_leaf`, in `supervise`).
+/// The object-safe face of a player lent to the engine, run in place (a
+/// conductor's `play(&mut self)`). Every `Player` is one (the impl is in
+/// `supervise`).
 pub(crate) trait DynPlayer: Send {
     fn play_dyn(
         &mut self,
         ctx: Context,
     ) -> Pin<Box<dyn Future<Output = Result<(), BoxError>> + Send + '_>>;
+}
 
-    /// Runs the player on a task of its own, typed, so that its runs are
-    /// polled inline rather than boxed; the task gives the player back
-    /// through `notice`.
-    fn spawn_dyn(self: Box<Self>, seat: Arc<Seat>, notice: EndNotice<Played>) -> JoinHandle<()>;
+/// A player given to the engine, as it stores it: boxed with the room for
+/// its supervision (`owned`), pinned, as a task polls in that box.
+pub(crate) trait OwnedPlayer: Send {
+    /// Runs the player on a task of its own, in its box; the task gives
+    /// the box back through `notice`.
+    fn spawn(self: Pin<Box<Self>>, seat: Arc<Seat>, notice: EndNotice<Played>) -> JoinHandle<()>;
 }
 
 /// What an owned member's task gives back: the player and how it ended,
 /// its error boxed: the group queues what its tasks give back as they end
 /// (32 bytes each, not 88 with the error in place), and most end well.
-pub(crate) type Played = (Box<dyn DynPlayer>, Result<(), Box<Error>>);
+pub(crate) type Played = (Pin<Box<dyn OwnedPlayer>>, Result<(), Box<Error>>);
 
 /// One member of a conductor, as the engine runs it: a player or a nested
 /// group, with its name and options. Made by `#[derive(Conductor)]` and by
@@ -82,7 +87,7 @@ pub(crate) enum Held<'a> {
     /// Owned: runs on a task of its own, and comes back when that task ends
     /// (`None` while it runs, for good if it was aborted, and for a player
     /// only shown).
-    Owned(Option<Box<dyn DynPlayer>>),
+    Owned(Option<Pin<Box<dyn OwnedPlayer>>>),
     /// Borrowed from a conductor's `play(&mut self)`: runs on the caller's task.
     Borrowed(&'a mut (dyn DynPlayer + 'static)),
 }

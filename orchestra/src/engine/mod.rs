@@ -10,13 +10,14 @@
 //! - [`children`], [`scope`]: the child tasks and players of a member's run, drained
 //!   before the run ends and aborted with the member.
 //! - [`member`]: what the engine runs ([`Member`]), players behind the
-//!   object-safe `DynPlayer`.
+//!   object-safe `OwnedPlayer` (given) and `DynPlayer` (lent).
 //! - [`control`]: the orders a control handle sends one member;
 //!   [`command`] carries them out in its supervision loop.
 //! - [`child_player`]: players started at run time, as children of a run.
 //! - [`supervise`] runs one member: deferred start, the restart loop, backoff
-//!   and limits, panic capture, its tracing span; owned players on a task of
-//!   their own (`spawn_leaf`).
+//!   and limits, panic capture, its tracing span.
+//! - [`owned`]: a player given to the engine, boxed once with the room for
+//!   the task that supervises it.
 //! - [`ends`] and [`tasks`]: how a group awaits its owned members' tasks.
 //! - [`unordered`]: the set of futures a group polls in place, made at
 //!   its first push.
@@ -36,6 +37,7 @@ mod group;
 pub(crate) mod handoff;
 pub(crate) mod member;
 mod order;
+mod owned;
 pub(crate) mod scope;
 pub(crate) mod seat;
 pub(crate) mod shutdown;
@@ -75,7 +77,7 @@ pub(crate) fn member_of<'a, P: Player>(
         return member.placed(name, options);
     }
     let player = match access {
-        Access::Own(player) => Held::Owned(Some(Box::new(player))),
+        Access::Own(player) => Held::Owned(Some(owned::owned(player))),
         Access::Borrow(player) => Held::Borrowed(player),
         Access::Show(_) => Held::Owned(None),
     };

@@ -10,14 +10,12 @@ use std::time::Duration;
 
 use futures_util::FutureExt;
 use futures_util::future::Either;
-use tokio::task::JoinHandle;
 use tokio::time::{Instant, sleep};
 use tokio_util::sync::CancellationToken;
 
 use super::command::{Commanded, parked, run_commanded};
 use super::control::Order;
-use super::ends::EndNotice;
-use super::member::{DynPlayer, Played};
+use super::member::DynPlayer;
 pub(super) use super::scope::Outcome;
 use super::scope::{EndsChildren, IntoOutcome, Run, RunSpan, failure};
 use super::seat::{Link, Seat};
@@ -82,36 +80,12 @@ fn outcome(
     }
 }
 
-/// Runs an owned player on a task of its own, typed: its runs are not
-/// boxed. The task hands the player back through `notice`, its group's
-/// queue of ends, not as its output.
-///
-/// The task's future is boxed: tokio moves a task's future several times
-/// as it spawns, polls and ends it, and a pointer is cheaper to move than
-/// the few hundred bytes of a member's supervision (one allocation, paid
-/// back at every move).
-fn spawn_leaf<P: Player>(
-    mut player: Box<P>,
-    seat: Arc<Seat>,
-    notice: EndNotice<Played>,
-) -> JoinHandle<()> {
-    tokio::spawn(Box::pin(async move {
-        let result = supervise(Typed(&mut *player), &seat).await;
-        drop(seat);
-        notice.ended((player as Box<dyn DynPlayer>, result.map_err(Box::new)));
-    }))
-}
-
 impl<P: Player> DynPlayer for P {
     fn play_dyn(
         &mut self,
         ctx: Context,
     ) -> Pin<Box<dyn Future<Output = Result<(), BoxError>> + Send + '_>> {
         Box::pin(self.play(ctx))
-    }
-
-    fn spawn_dyn(self: Box<Self>, seat: Arc<Seat>, notice: EndNotice<Played>) -> JoinHandle<()> {
-        spawn_leaf(self, seat, notice)
     }
 }
 

@@ -10,7 +10,7 @@ use std::task::{Context as TaskContext, Poll};
 use tokio::task::{JoinError, JoinHandle, coop};
 
 use super::ends::Ends;
-use super::member::{DynPlayer, Played};
+use super::member::{OwnedPlayer, Played};
 use super::seat::Seat;
 
 /// The tasks of one run of a group, by member index. A task still in it
@@ -67,8 +67,8 @@ impl Tasks {
     }
 
     /// Runs member `i`'s player on a task of its own.
-    pub(super) fn spawn(&mut self, i: usize, player: Box<dyn DynPlayer>, seat: Arc<Seat>) {
-        self.handles[i] = Some(player.spawn_dyn(seat, self.ends.notice(i)));
+    pub(super) fn spawn(&mut self, i: usize, player: Pin<Box<dyn OwnedPlayer>>, seat: Arc<Seat>) {
+        self.handles[i] = Some(player.spawn(seat, self.ends.notice(i)));
         self.spawned += 1;
     }
 
