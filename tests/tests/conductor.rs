@@ -346,6 +346,48 @@ async fn a_conductor_can_be_played_again_after_it_stopped() {
     assert_eq!(log.count("app/a stopped"), 1);
 }
 
+/// A player's task hands back the player it ran, not a copy: what a run
+/// left in it is there for the next run of its conductor.
+#[tokio::test(start_paused = true)]
+async fn a_player_comes_back_with_what_its_run_left_in_it() {
+    struct Counting {
+        runs: u32,
+        seen: Arc<std::sync::Mutex<Vec<u32>>>,
+    }
+    impl orchestra::Player for Counting {
+        async fn play(&mut self, ctx: Context) -> Result<(), orchestra::BoxError> {
+            self.runs += 1;
+            self.seen.lock().unwrap().push(self.runs);
+            ctx.cancelled().await;
+            Ok(())
+        }
+    }
+
+    let seen = Arc::new(std::sync::Mutex::new(Vec::new()));
+    let mut app = Conductor::named("app");
+    app.add(
+        "counting",
+        Counting {
+            runs: 0,
+            seen: seen.clone(),
+        },
+    )
+    .unwrap();
+    for _ in 0..3 {
+        let token = CancellationToken::new();
+        let ctx = Context::new("app", token.clone());
+        let run = orchestra::Player::play(&mut app, ctx);
+        let stop = async {
+            sleep(secs(1)).await;
+            token.cancel();
+        };
+        let (result, ()) = tokio::join!(run, stop);
+        result.unwrap();
+    }
+
+    assert_eq!(*seen.lock().unwrap(), [1, 2, 3]);
+}
+
 #[tokio::test(start_paused = true)]
 async fn an_empty_conductor_is_done_at_once() {
     Conductor::named("app")
