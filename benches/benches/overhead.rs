@@ -705,8 +705,6 @@ struct Options {
     reps: Option<usize>,
     /// Only the start/stop table (no memory, restart and bar sections).
     table_only: bool,
-    /// The multi_thread runtime's worker threads.
-    workers: usize,
 }
 
 #[derive(Clone, Copy)]
@@ -728,6 +726,12 @@ impl Flavour {
         }
     }
 
+    /// Whether the bars are judged on it (multi_thread with other than
+    /// [`WORKERS`] workers is measured, not judged).
+    fn is_judged(self) -> bool {
+        !matches!(self, Flavour::Multi(workers) if workers != WORKERS)
+    }
+
     fn runtime(self) -> tokio::runtime::Runtime {
         let mut builder = match self {
             Flavour::Current => tokio::runtime::Builder::new_current_thread(),
@@ -746,11 +750,14 @@ fn parse_args() -> Options {
         quick: std::env::var_os("ORCHESTRA_BENCH_QUICK").is_some(),
         ns: Vec::new(),
         only: CONTESTANTS.to_vec(),
-        flavours: vec![Flavour::Current, Flavour::Multi(WORKERS)],
+        flavours: Vec::new(),
         reps: None,
         table_only: false,
-        workers: WORKERS,
     };
+    // Which flavours run, and with how many workers: made into
+    // `options.flavours` once every argument is read.
+    let (mut current, mut multi) = (true, true);
+    let mut workers = WORKERS;
     let mut args = std::env::args().skip(1);
     while let Some(arg) = args.next() {
         let mut value = || {
@@ -785,19 +792,18 @@ fn parse_args() -> Options {
                     .collect();
             }
             "--flavour" => {
-                options.flavours = match value().as_str() {
-                    "current" => vec![Flavour::Current],
-                    "multi" => vec![Flavour::Multi(WORKERS)],
+                (current, multi) = match value().as_str() {
+                    "current" => (true, false),
+                    "multi" => (false, true),
                     _ => usage("--flavour is `current` or `multi`"),
                 };
             }
             "--workers" => {
-                let workers = value()
+                workers = value()
                     .parse()
                     .ok()
                     .filter(|&k| k > 0)
                     .unwrap_or_else(|| usage("--workers is a count of threads, 1 or more"));
-                options.workers = workers;
             }
             "--reps" => {
                 options.reps = Some(value().parse().unwrap_or_else(|_| usage("bad --reps")));
@@ -805,11 +811,13 @@ fn parse_args() -> Options {
             _ => {} // libtest-style flags passed through by cargo
         }
     }
-    for flavour in &mut options.flavours {
-        if let Flavour::Multi(workers) = flavour {
-            *workers = options.workers;
-        }
-    }
+    options.flavours = [
+        current.then_some(Flavour::Current),
+        multi.then_some(Flavour::Multi(workers)),
+    ]
+    .into_iter()
+    .flatten()
+    .collect();
     if options.ns.is_empty() {
         options.ns = if options.quick {
             vec![1, 10, 100, 1_000, 10_000]
@@ -1226,7 +1234,7 @@ fn main() {
             if options.quick
                 || options.reps.is_some()
                 || options.ns.len() < 6
-                || options.workers != WORKERS
+                || !options.flavours.iter().all(|flavour| flavour.is_judged())
             {
                 "; not a full run"
             } else {
